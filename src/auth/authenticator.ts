@@ -1,0 +1,129 @@
+// X-API-Key → Principal. The hot path: parse and checksum (no I/O), then an in-process cache of
+// verified keys, then one indexed read on a miss. Revocations drop keys from the cache at once.
+import { LRUCache } from 'lru-cache';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { hashKey, parseKey } from '../keys/format.js';
+import { effectiveLifecycle, type KeyLifecycle } from '../keys/status.js';
+import type { LastUsedRecorder } from './last-used.js';
+import type { Principal } from './principal.js';
+
+export type AuthFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'checksum'
+  | 'unknown'
+  | 'disabled'
+  | 'revoked'
+  | 'expired';
+
+export type AuthOutcome =
+  | { ok: true; principal: Principal }
+  | { ok: false; reason: AuthFailureReason; message: string };
+
+interface VerifiedKey extends KeyLifecycle {
+  principal: Principal;
+}
+
+const MESSAGES: Record<'missing' | 'malformed' | 'checksum' | 'unknown' | 'disabled', string> = {
+  missing: 'Missing API key: send it in the X-API-Key header',
+  malformed: 'Malformed API key: expected kp_, kpc_ or kps_ followed by 36 letters and digits',
+  checksum: 'Invalid API key: its checksum does not match (mistyped or truncated?)',
+  unknown: 'Unknown API key',
+  disabled: 'This API key is disabled',
+};
+
+export interface AuthenticatorOptions {
+  pepper?: string;
+  /** How long a verified key is trusted without reading the database again. */
+  cacheTtlMs?: number;
+  cacheSize?: number;
+}
+
+export class Authenticator {
+  private readonly cache: LRUCache<string, VerifiedKey>;
+  private readonly pepper?: string;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly lastUsed: LastUsedRecorder,
+    options: AuthenticatorOptions = {},
+  ) {
+    this.pepper = options.pepper;
+    this.cache = new LRUCache<string, VerifiedKey>({
+      max: options.cacheSize ?? 100_000,
+      ttl: options.cacheTtlMs ?? 10_000,
+      fetchMethod: (hash) => this.load(hash),
+    });
+  }
+
+  hash(key: string): string {
+    return hashKey(key, this.pepper);
+  }
+
+  async authenticate(header: string | null | undefined, now = Date.now()): Promise<AuthOutcome> {
+    if (header === null || header === undefined || header.trim() === '') {
+      return { ok: false, reason: 'missing', message: MESSAGES.missing };
+    }
+    const parsed = parseKey(header.trim());
+    if (!parsed.ok) return { ok: false, reason: parsed.problem, message: MESSAGES[parsed.problem] };
+
+    // fetch() coalesces concurrent misses for one key into one read.
+    const verified = await this.cache.fetch(this.hash(parsed.key));
+    if (!verified) return { ok: false, reason: 'unknown', message: MESSAGES.unknown };
+
+    const state = effectiveLifecycle(verified, now);
+    if (state.status === 'DISABLED') return { ok: false, reason: 'disabled', message: MESSAGES.disabled };
+    if (state.status === 'REVOKED') {
+      const when = state.revokedAt?.toISOString();
+      return state.revocationReason === 'EXPIRED'
+        ? { ok: false, reason: 'expired', message: `This API key expired at ${when}` }
+        : { ok: false, reason: 'revoked', message: `This API key was revoked at ${when} (${state.revocationReason})` };
+    }
+    this.lastUsed.record(verified.principal.keyId, now);
+    return { ok: true, principal: verified.principal };
+  }
+
+  /** Called by every path that changes a key's status, expiry or secret. */
+  forget(hash: string): void {
+    this.cache.delete(hash);
+  }
+
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
+  private async load(hash: string): Promise<VerifiedKey | undefined> {
+    const row = await this.prisma.apiKey.findUnique({
+      where: { hash },
+      select: {
+        id: true,
+        kind: true,
+        teamId: true,
+        createdById: true,
+        status: true,
+        expiresAt: true,
+        revokedAt: true,
+        revocationReason: true,
+        team: { select: { plan: true } },
+        createdBy: { select: { role: true } },
+      },
+    });
+    if (!row) return undefined;
+    return {
+      status: row.status,
+      expiresAt: row.expiresAt,
+      revokedAt: row.revokedAt,
+      revocationReason: row.revocationReason,
+      principal: {
+        keyId: row.id,
+        keyKind: row.kind,
+        keyHash: hash,
+        teamId: row.teamId,
+        plan: row.team.plan,
+        userId: row.createdById,
+        role: row.createdBy.role,
+        collectionId: null,
+      },
+    };
+  }
+}

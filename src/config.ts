@@ -1,0 +1,87 @@
+// The one place environment variables are read. A bad value stops the start with a message
+// that names the variable (SPEC §3).
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const schema = z.object({
+  PORT: port.default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('.data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  EMAIL_FROM: z.string().min(3).default('Keyplane <keyplane@localhost>'),
+  RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
+  RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
+  AUTH_FAILURES_PER_MINUTE: positiveInt.default(20),
+  MONTHLY_QUOTA_FREE: positiveInt.default(1_000),
+  MONTHLY_QUOTA_ENTERPRISE: positiveInt.default(100_000),
+  KEY_PEPPER: z.string().min(16, 'must be at least 16 characters').optional(),
+  GITHUB_SCANNING_PUBLIC_KEYS: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+const SECRET_BEARING = new Set(['KEY_PEPPER', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL']);
+
+export type Env = z.input<typeof schema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  smtpUrl?: string;
+  emailFrom: string;
+  rateLimitPerWindow: number;
+  rateLimitWindowSeconds: number;
+  authFailuresPerMinute: number;
+  monthlyQuota: { FREE: number; ENTERPRISE: number };
+  keyPepper?: string;
+  githubScanningPublicKeys?: string;
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {}
+
+/** Reads config from an environment (process.env by default); empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(schema.shape).flatMap((name) =>
+      env[name] === undefined || env[name] === '' ? [] : [[name, env[name]]],
+    ),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      // Values that may hold a secret are never echoed.
+      const shown = SECRET_BEARING.has(name) ? '' : ` (got ${JSON.stringify(present[name])})`;
+      return `${name}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    smtpUrl: e.SMTP_URL,
+    emailFrom: e.EMAIL_FROM,
+    rateLimitPerWindow: e.RATE_LIMIT_PER_MINUTE,
+    rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    monthlyQuota: { FREE: e.MONTHLY_QUOTA_FREE, ENTERPRISE: e.MONTHLY_QUOTA_ENTERPRISE },
+    keyPepper: e.KEY_PEPPER,
+    githubScanningPublicKeys: e.GITHUB_SCANNING_PUBLIC_KEYS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,89 @@
+// Opens the configured database, applies migrations, and returns a Prisma client on it:
+// PGlite (embedded, one process owns DATA_DIR) unless DATABASE_URL selects PostgreSQL.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { migrate, type SqlConnection } from './migrate.js';
+
+export interface Database {
+  kind: 'pglite' | 'postgres';
+  prisma: PrismaClient;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  dataDir: string;
+  databaseUrl?: string;
+  /** The CLI refuses instead of waiting when a live server holds the directory. */
+  lockWaitMs?: number;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.databaseUrl
+    ? openPostgres(options.databaseUrl)
+    : openPglite(options.dataDir, options.lockWaitMs);
+}
+
+export function pgliteConnection(db: PGlite): SqlConnection {
+  return {
+    exec: async (script) => void (await db.exec(script)),
+    query: async <T>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows,
+  };
+}
+
+export function postgresConnection(client: pg.ClientBase): SqlConnection {
+  return {
+    exec: async (script) => void (await client.query(script)),
+    query: async <T>(sql: string, params?: unknown[]) =>
+      (await client.query(sql, params)).rows as T[],
+  };
+}
+
+async function openPglite(dataDir: string, lockWaitMs?: number): Promise<Database> {
+  await mkdir(dataDir, { recursive: true });
+  const lock: DataDirLock = await acquireDataDirLock(dataDir, lockWaitMs);
+  let pglite: PGlite | undefined;
+  try {
+    pglite = await PGlite.create({ dataDir: path.join(dataDir, 'pglite') });
+    await migrate(pgliteConnection(pglite), { advisoryLock: false });
+  } catch (error) {
+    await pglite?.close();
+    await lock.release();
+    throw error;
+  }
+  const db = pglite;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  return {
+    kind: 'pglite',
+    prisma,
+    ping: async () => void (await db.query('SELECT 1')),
+    async close() {
+      await prisma.$disconnect();
+      if (!db.closed) await db.close();
+      await lock.release();
+    },
+  };
+}
+
+async function openPostgres(databaseUrl: string): Promise<Database> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await migrate(postgresConnection(client), { advisoryLock: true });
+  } finally {
+    await client.end();
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+  return {
+    kind: 'postgres',
+    prisma,
+    ping: async () => void (await prisma.$queryRaw`SELECT 1`),
+    close: () => prisma.$disconnect(),
+  };
+}

@@ -1,0 +1,69 @@
+// The one SchemaBuilder: plugins, scalars, the context type and the auth scopes.
+import SchemaBuilder from '@pothos/core';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { type AccessScope, accessScopes, scopeRefusal } from '../auth/policy.js';
+import type { Principal } from '../auth/principal.js';
+import { getDatamodel } from '../generated/pothos-types.js';
+import type PrismaTypes from '../generated/pothos-types.js';
+import type { Services } from '../services.js';
+
+export interface Context {
+  /** null only for operations that need no key (acceptInvitation, introspection). */
+  principal: Principal | null;
+  services: Services;
+}
+
+/** The context of every field that sits behind a key. */
+export interface AuthenticatedContext extends Context {
+  principal: Principal;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: Record<AccessScope, boolean>;
+  AuthContexts: Record<AccessScope, AuthenticatedContext>;
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+}>({
+  plugins: [ScopeAuthPlugin, PrismaPlugin],
+  defaultFieldNullability: false,
+  prisma: {
+    client: (ctx) => ctx.services.prisma,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: null,
+  },
+  scopeAuth: {
+    authScopes: (ctx) => accessScopes(ctx.principal),
+    // Role before plan (SPEC §4): the first failing scope of a rule decides the error.
+    unauthorizedError: (_parent, ctx, _info, result) =>
+      scopeRefusal(firstFailedScope(result.failure), ctx.principal),
+  },
+});
+
+function firstFailedScope(failure: AuthFailure): AccessScope | null {
+  if (failure.kind === AuthScopeFailureType.AuthScope) return failure.scope as AccessScope;
+  if (failure.kind === AuthScopeFailureType.AllAuthScopes || failure.kind === AuthScopeFailureType.AnyAuthScopes) {
+    for (const inner of failure.failures) {
+      const scope = firstFailedScope(inner);
+      if (scope) return scope;
+    }
+  }
+  return null;
+}
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSON', JSONResolver);
+
+// Every root field needs a personal key unless it says otherwise (skipTypeScopes): the rules
+// for other kinds of key are added field by field, in auth/policy.ts's vocabulary.
+builder.queryType({ authScopes: { personalKey: true } });
+builder.mutationType({ authScopes: { personalKey: true } });
+builder.subscriptionType({ authScopes: { personalKey: true } });

@@ -1,0 +1,14 @@
+// Imports every domain's types (each registers itself on the builder) and builds the schema.
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.js';
+import './enums.js';
+import '../teams/team.js';
+import '../keys/api-key.js';
+import '../auth/viewer.js';
+
+export const schema = builder.toSchema();
+
+/** The SDL checked in as schema/schema.graphql. */
+export function printedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,104 @@
+// The ApiKey type and its root fields: reading, generating and watching personal keys.
+import { filter, pipe } from 'graphql-yoga';
+import { isAdminRole } from '../auth/principal.js';
+import type { ApiKey } from '../generated/prisma/client.js';
+import { builder } from '../graphql/builder.js';
+import { ApiKeyStatusEnum, RevocationReasonEnum } from '../graphql/enums.js';
+import { forbidden } from '../graphql/errors.js';
+import { UserRef } from '../teams/team.js';
+import { displayHint } from './format.js';
+import { effectiveLifecycle } from './status.js';
+
+export const ApiKeyRef = builder.prismaObject('ApiKey', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    hint: t.string({ description: 'The key as shown after creation, e.g. kp_…Xy9Q', resolve: (k) => displayHint(k.kind, k.hint) }),
+    status: t.field({ type: ApiKeyStatusEnum, resolve: (k) => effectiveLifecycle(k).status }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    createdBy: t.relation('createdBy', { type: UserRef }),
+    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => effectiveLifecycle(k).revokedAt }),
+    revocationReason: t.field({
+      type: RevocationReasonEnum,
+      nullable: true,
+      resolve: (k) => effectiveLifecycle(k).revocationReason,
+    }),
+    revokedBy: t.relation('revokedBy', { type: UserRef, nullable: true }),
+  }),
+});
+
+export const GeneratedApiKeyRef = builder
+  .objectRef<{ apiKey: ApiKey; secret: string }>('GeneratedApiKey')
+  .implement({
+    description: 'A new key. The secret is shown in this response only: it is never stored.',
+    fields: (t) => ({
+      apiKey: t.field({ type: ApiKeyRef, resolve: (g) => g.apiKey }),
+      secret: t.exposeString('secret'),
+    }),
+  });
+
+const GenerateApiKeyInput = builder.inputType('GenerateApiKeyInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    expiresInDays: t.int(),
+    expiresAt: t.field({ type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  apiKeys: t.prismaField({
+    type: [ApiKeyRef],
+    description: "The viewer's own keys, revoked ones included, newest first.",
+    resolve: (query, _root, _args, ctx) => ctx.services.keys.listOwn(ctx.principal!, query),
+  }),
+  apiKey: t.prismaField({
+    type: ApiKeyRef,
+    nullable: true,
+    description: 'An own key (admins: any key of the team).',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_query, _root, { id }, ctx) => ctx.services.keys.findVisible(ctx.principal!, String(id)),
+  }),
+}));
+
+builder.mutationField('generateApiKey', (t) =>
+  t.field({
+    type: GeneratedApiKeyRef,
+    args: { input: t.arg({ type: GenerateApiKeyInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const principal = ctx.principal!;
+      const { services } = ctx;
+      if (!isAdminRole(principal.role)) {
+        const team = await services.prisma.team.findUniqueOrThrow({
+          where: { id: principal.teamId },
+          select: { allowMembersToGenerateKeys: true },
+        });
+        if (!team.allowMembersToGenerateKeys) {
+          throw forbidden('An admin has turned off API key generation for members of this team');
+        }
+      }
+      const generated = await services.keys.issuePersonalKey(
+        { userId: principal.userId, teamId: principal.teamId },
+        input,
+      );
+      services.pubsub.publish('apiKeyGenerated', principal.teamId, generated.apiKey);
+      return generated;
+    },
+  }),
+);
+
+builder.subscriptionField('apiKeyGenerated', (t) =>
+  t.field({
+    type: ApiKeyRef,
+    description: "A key was generated: the viewer's own; for an admin, every key of the team.",
+    subscribe: (_root, _args, ctx) => {
+      const principal = ctx.principal!;
+      return pipe(
+        ctx.services.pubsub.subscribe('apiKeyGenerated', principal.teamId),
+        filter((key: ApiKey) => isAdminRole(principal.role) || key.createdById === principal.userId),
+      );
+    },
+    resolve: (key) => key,
+  }),
+);

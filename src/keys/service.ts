@@ -1,0 +1,116 @@
+// Personal API keys: issuing, listing and finding them with the visibility rules of SPEC §4.
+import type { Principal } from '../auth/principal.js';
+import { isAdminRole } from '../auth/principal.js';
+import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import type { KeyKind } from '../generated/prisma/enums.js';
+import { badInput, notFound } from '../graphql/errors.js';
+import { validName } from '../graphql/input.js';
+import { generateKey, hashKey, hintOf } from './format.js';
+
+const DAY_MS = 86_400_000;
+const MAX_EXPIRY_DAYS = 3650;
+
+export interface KeyMaterial {
+  secret: string;
+  hash: string;
+  hint: string;
+}
+
+export function mintKey(kind: KeyKind, pepper?: string): KeyMaterial {
+  const secret = generateKey(kind);
+  return { secret, hash: hashKey(secret, pepper), hint: hintOf(secret) };
+}
+
+export interface ExpiryInput {
+  expiresInDays?: number | null;
+  expiresAt?: Date | null;
+}
+
+/** The owner's chosen expiry, from at most one of the two fields, in the future. */
+export function chosenExpiry(input: ExpiryInput, now: Date): Date | null {
+  const { expiresInDays, expiresAt } = input;
+  if (expiresInDays != null && expiresAt != null) {
+    throw badInput('input', 'give at most one of expiresInDays and expiresAt');
+  }
+  if (expiresInDays != null) {
+    if (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > MAX_EXPIRY_DAYS) {
+      throw badInput('input.expiresInDays', `must be a whole number of days from 1 to ${MAX_EXPIRY_DAYS}`);
+    }
+    return new Date(now.getTime() + expiresInDays * DAY_MS);
+  }
+  if (expiresAt != null) {
+    if (expiresAt.getTime() <= now.getTime()) throw badInput('input.expiresAt', 'must be in the future');
+    return expiresAt;
+  }
+  return null;
+}
+
+/** A team-wide expiry overrides the owner's choice (SPEC §4 "Expiry"). */
+export function effectiveExpiry(createdAt: Date, chosen: Date | null, teamExpiryDays: number | null): Date | null {
+  return teamExpiryDays == null ? chosen : new Date(createdAt.getTime() + teamExpiryDays * DAY_MS);
+}
+
+export interface IssueKeyInput extends ExpiryInput {
+  name: string;
+}
+
+type Db = PrismaClient | Prisma.TransactionClient;
+
+export class KeyService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly pepper?: string,
+  ) {}
+
+  /** Issues a personal key to a user; `db` lets a caller do it inside its own transaction. */
+  async issuePersonalKey(
+    owner: { userId: string; teamId: string },
+    input: IssueKeyInput,
+    db: Db = this.prisma,
+  ): Promise<{ apiKey: ApiKey; secret: string }> {
+    const name = validName('name', input.name);
+    const now = new Date();
+    const chosen = chosenExpiry(input, now);
+    const team = await db.team.findUniqueOrThrow({ where: { id: owner.teamId }, select: { keyExpiryDays: true } });
+    const material = mintKey('PERSONAL', this.pepper);
+    const apiKey = await db.apiKey.create({
+      data: {
+        teamId: owner.teamId,
+        kind: 'PERSONAL',
+        name,
+        hash: material.hash,
+        hint: material.hint,
+        createdById: owner.userId,
+        createdAt: now,
+        chosenExpiresAt: chosen,
+        expiresAt: effectiveExpiry(now, chosen, team.keyExpiryDays),
+      },
+    });
+    return { apiKey, secret: material.secret };
+  }
+
+  /** The viewer's own personal keys, revoked ones included, newest first. */
+  listOwn(principal: Principal, query: { select?: Prisma.ApiKeySelect; include?: Prisma.ApiKeyInclude } = {}) {
+    return this.prisma.apiKey.findMany({
+      ...query,
+      where: { createdById: principal.userId, teamId: principal.teamId, kind: 'PERSONAL' },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    });
+  }
+
+  /** A personal key the principal may see: its own, or (admins) any of the team's. */
+  visibleWhere(principal: Principal, id: string): Prisma.ApiKeyWhereUniqueInput {
+    return {
+      id,
+      teamId: principal.teamId,
+      kind: 'PERSONAL',
+      ...(isAdminRole(principal.role) ? {} : { createdById: principal.userId }),
+    };
+  }
+
+  async findVisible(principal: Principal, id: string): Promise<ApiKey> {
+    const key = await this.prisma.apiKey.findUnique({ where: this.visibleWhere(principal, id) });
+    if (!key) throw notFound('API key', id);
+    return key;
+  }
+}

@@ -1,0 +1,84 @@
+// graphql-ws on the same port and path as HTTP (yoga's documented recipe), authenticated once per
+// connection from connectionParams["x-api-key"].
+import type { Server } from 'node:http';
+import type { ExecutionArgs } from 'graphql';
+import type { Context as WsContext } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Principal } from '../auth/principal.js';
+import type { Services } from '../services.js';
+
+/** Close code for a socket whose key is missing, invalid or stops working (SPEC §4). */
+export const CLOSE_UNAUTHENTICATED = 4401;
+
+interface Extra extends Record<PropertyKey, unknown> {
+  socket: WebSocket;
+  principal?: Principal;
+}
+
+type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
+
+/** A close reason must fit in 123 bytes. */
+export function closeReason(text: string): string {
+  const bytes = Buffer.from(text);
+  return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '')}...`;
+}
+
+function keyFromParams(params: Readonly<Record<string, unknown>> | undefined): string | null {
+  if (!params) return null;
+  for (const [name, value] of Object.entries(params)) {
+    if (name.toLowerCase() === 'x-api-key' && typeof value === 'string') return value;
+  }
+  return null;
+}
+
+export function attachWebSocketServer(
+  httpServer: Server,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any yoga instance will do
+  yoga: YogaServerInstance<any, any>,
+  services: Services,
+) {
+  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const disposable = useServer<Record<string, unknown>, Extra>(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onConnect: async (ctx: WsContext<Record<string, unknown>, Extra>) => {
+        const outcome = await services.auth.authenticate(keyFromParams(ctx.connectionParams));
+        if (!outcome.ok) {
+          ctx.extra.socket.close(CLOSE_UNAUTHENTICATED, closeReason(`Unauthenticated: ${outcome.message}`));
+          return false;
+        }
+        ctx.extra.principal = outcome.principal;
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          socket: ctx.extra.socket,
+          params: payload,
+          principal: ctx.extra.principal,
+        });
+        const args: ExecutionArgs = {
+          schema,
+          operationName: payload.operationName,
+          document: parse(payload.query),
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        return errors.length > 0 ? errors : args;
+      },
+    },
+    wsServer,
+  );
+  return {
+    wsServer,
+    async close() {
+      for (const client of wsServer.clients) client.close(1001, 'Server shutting down');
+      await disposable.dispose();
+    },
+  };
+}

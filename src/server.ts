@@ -1,0 +1,106 @@
+// Wires config → database → services → yoga + graphql-ws → listen, and the graceful stop.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga } from 'graphql-yoga';
+import pino, { type Logger } from 'pino';
+import { useApiKeyAuth } from './auth/http-plugin.js';
+import type { Principal } from './auth/principal.js';
+import type { Config } from './config.js';
+import { openDatabase } from './db/database.js';
+import type { Context } from './graphql/builder.js';
+import { schema } from './graphql/schema.js';
+import { attachWebSocketServer } from './realtime/websocket.js';
+import { createServices, type Services } from './services.js';
+import { bootstrapTeam } from './teams/bootstrap.js';
+
+export interface KeyplaneServer {
+  url: string;
+  port: number;
+  services: Services;
+  /** Set on the first start on an empty database: the only time the key exists in plaintext. */
+  bootstrapKey: string | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** How long to wait for a PGlite lock left by a crashed server to go stale. */
+  lockWaitMs?: number;
+}
+
+export async function startKeyplane(config: Config, options: StartOptions = {}): Promise<KeyplaneServer> {
+  const log = options.log ?? pino({ level: config.logLevel });
+  const db = await openDatabase({ ...config, lockWaitMs: options.lockWaitMs ?? 12_000 });
+  const services = createServices(config, db, log);
+  services.lastUsed.start();
+
+  const bootstrap = await bootstrapTeam(
+    services.prisma,
+    services.keys,
+    { team: 'My team', email: 'admin@keyplane.local', name: 'Admin', plan: 'ENTERPRISE' },
+    { onlyIfEmpty: true },
+  );
+
+  const principals = new WeakMap<Request, Principal>();
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    renderGraphiQL,
+    graphiql: { title: 'Keyplane', headers: '{\n  "X-API-Key": ""\n}' },
+    landingPage: false,
+    maskedErrors: true,
+    logging: yogaLogger(log),
+    context: ({ request, principal }) => ({
+      principal: (principal as Principal | undefined) ?? (request ? principals.get(request) : undefined) ?? null,
+      services,
+    }),
+    plugins: [useApiKeyAuth(services, principals)],
+  });
+
+  const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/healthz') return void healthz(services, res);
+    return yoga.requestListener(req, res);
+  });
+  const ws = attachWebSocketServer(httpServer, yoga, services);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, resolve);
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    services,
+    bootstrapKey: bootstrap?.apiKey ?? null,
+    close: () =>
+      (closing ??= (async () => {
+        // Stop accepting; in-flight HTTP requests finish before the server's close callback.
+        const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        httpServer.closeIdleConnections();
+        await ws.close();
+        await httpClosed;
+        await services.lastUsed.stop();
+        await db.close();
+      })()),
+  };
+}
+
+async function healthz(services: Services, res: ServerResponse) {
+  try {
+    await services.db.ping();
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  } catch {
+    res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"database unavailable"}');
+  }
+}
+
+function yogaLogger(log: Logger) {
+  const forward = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) =>
+    log[level]({ source: 'yoga', args: args.length > 1 ? args.slice(1) : undefined }, String(args[0]));
+  return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
+}
