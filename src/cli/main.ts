@@ -1,0 +1,43 @@
+// The `keyplane` command line: administrative commands on the configured database.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pino from 'pino';
+import { ZodError } from 'zod';
+import { ConfigError, loadConfig } from '../config.js';
+import { openDatabase } from '../db/database.js';
+import { DataDirLockedError } from '../db/data-dir-lock.js';
+import { KeyService } from '../keys/service.js';
+import { bootstrapTeam } from '../teams/bootstrap.js';
+
+const program = new Command('keyplane').description('Keyplane administration').showHelpAfterError();
+
+program
+  .command('bootstrap')
+  .description('Create a team with its Super Admin; prints {"teamId","userId","apiKey"} once')
+  .requiredOption('--team <name>', 'team name')
+  .requiredOption('--email <email>', "the Super Admin's email")
+  .option('--name <name>', "the Super Admin's name (default: the email's local part)")
+  .addOption(new Option('--plan <plan>', 'plan').choices(['FREE', 'ENTERPRISE']).default('ENTERPRISE'))
+  .action(async (opts: { team: string; email: string; name?: string; plan: 'FREE' | 'ENTERPRISE' }) => {
+    const config = loadConfig();
+    // lockWaitMs 0: refuse at once, touching nothing, while a server holds the PGlite directory.
+    const db = await openDatabase({ ...config, lockWaitMs: 0 });
+    try {
+      const result = await bootstrapTeam(db.prisma, new KeyService(db.prisma, config.keyPepper), opts);
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } finally {
+      await db.close();
+    }
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+    console.error(`keyplane: ${error.message}`);
+  } else if (error instanceof ZodError) {
+    console.error(`keyplane: invalid option: ${error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  } else if (error instanceof InvalidArgumentError) {
+    console.error(`keyplane: ${error.message}`);
+  } else {
+    pino({ level: 'error' }).error({ err: error }, 'keyplane command failed');
+  }
+  process.exitCode = 1;
+});
