@@ -5,7 +5,12 @@ import { LastUsedRecorder } from './auth/last-used.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { PrismaClient } from './generated/prisma/client.js';
+import { KeyEvents } from './keys/events.js';
+import { KeyLifecycle } from './keys/lifecycle.js';
 import { KeyService } from './keys/service.js';
+import { SocketRegistry } from './realtime/socket-registry.js';
+import { RevocationService } from './revocation/service.js';
+import { InvitationService } from './teams/invitations.js';
 import { createKeyplanePubSub, type KeyplanePubSub } from './realtime/pubsub.js';
 
 export interface Services {
@@ -17,6 +22,11 @@ export interface Services {
   lastUsed: LastUsedRecorder;
   pubsub: KeyplanePubSub;
   keys: KeyService;
+  keyEvents: KeyEvents;
+  lifecycle: KeyLifecycle;
+  revocation: RevocationService;
+  invitations: InvitationService;
+  sockets: SocketRegistry;
 }
 
 export function createServices(config: Config, db: Database, log: Logger): Services {
@@ -24,14 +34,29 @@ export function createServices(config: Config, db: Database, log: Logger): Servi
   const lastUsed = new LastUsedRecorder(prisma, (error) =>
     log.error({ err: error }, 'could not write lastUsedAt; will retry'),
   );
+  const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
+  const keys = new KeyService(prisma, config.keyPepper);
+  const keyEvents = new KeyEvents();
+  const revocation = new RevocationService(prisma, keyEvents);
+  const sockets = new SocketRegistry();
+  // A key that changed is re-verified on its next use; its sockets are closed or re-armed.
+  keyEvents.on('changed', (event) => {
+    auth.forget(event.hash);
+    sockets.onKeyChanged(event);
+  });
   return {
     config,
     log,
     prisma,
     db,
     lastUsed,
-    auth: new Authenticator(prisma, lastUsed, { pepper: config.keyPepper }),
+    auth,
     pubsub: createKeyplanePubSub(),
-    keys: new KeyService(prisma, config.keyPepper),
+    keys,
+    keyEvents,
+    revocation,
+    lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
+    invitations: new InvitationService(prisma, keys),
+    sockets,
   };
 }

@@ -17,7 +17,7 @@ export type AuthFailureReason =
   | 'expired';
 
 export type AuthOutcome =
-  | { ok: true; principal: Principal }
+  | { ok: true; principal: Principal; expiresAt: Date | null }
   | { ok: false; reason: AuthFailureReason; message: string };
 
 interface VerifiedKey extends KeyLifecycle {
@@ -82,7 +82,7 @@ export class Authenticator {
         : { ok: false, reason: 'revoked', message: `This API key was revoked at ${when} (${state.revocationReason})` };
     }
     this.lastUsed.record(verified.principal.keyId, now);
-    return { ok: true, principal: verified.principal };
+    return { ok: true, principal: verified.principal, expiresAt: verified.expiresAt };
   }
 
   /** Called by every path that changes a key's status, expiry or secret. */

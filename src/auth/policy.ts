@@ -45,3 +45,48 @@ export const rules = {
   admin: { admin: true },
   enterpriseAdmin: { $all: { admin: true, enterprise: true } },
 } as const;
+
+/**
+ * Row-level rules for personal keys (SPEC §4): what the owner and what an admin of the same team
+ * may do to a key. A member never sees another member's key (NOT_FOUND, decided by visibility);
+ * an admin sees every key of the team, so an action an admin may not take is FORBIDDEN.
+ */
+export type KeyAction = 'read' | 'rename' | 'regenerate' | 'delete' | 'setExpiry' | 'setEnabled' | 'revoke';
+type AdminRight = 'allowed' | 'enterprise' | 'forbidden';
+
+export const keyActionRules: Record<KeyAction, { owner: boolean; admin: AdminRight }> = {
+  read: { owner: true, admin: 'allowed' },
+  rename: { owner: true, admin: 'forbidden' },
+  regenerate: { owner: true, admin: 'forbidden' },
+  delete: { owner: true, admin: 'forbidden' },
+  setExpiry: { owner: true, admin: 'forbidden' },
+  setEnabled: { owner: true, admin: 'enterprise' },
+  revoke: { owner: false, admin: 'enterprise' },
+};
+
+const ACTION_WORDS: Record<KeyAction, string> = {
+  read: 'read',
+  rename: 'rename',
+  regenerate: 'regenerate',
+  delete: 'delete',
+  setExpiry: 'change the expiry of',
+  setEnabled: 'enable or disable',
+  revoke: 'revoke',
+};
+
+/** Throws FORBIDDEN or PLAN_REQUIRED when the principal may see the key but not do this to it. */
+export function assertKeyAction(p: Principal, key: { createdById: string }, action: KeyAction): void {
+  const rule = keyActionRules[action];
+  if (key.createdById === p.userId && rule.owner) return;
+  const admin = isAdminRole(p.role);
+  if (!admin || rule.admin === 'forbidden') {
+    throw forbidden(
+      key.createdById === p.userId
+        ? `You may not ${ACTION_WORDS[action]} this key`
+        : `Only the key's owner may ${ACTION_WORDS[action]} it`,
+    );
+  }
+  if (rule.admin === 'enterprise' && p.plan !== 'ENTERPRISE') {
+    throw planRequired('ENTERPRISE', `Managing other members' keys`);
+  }
+}

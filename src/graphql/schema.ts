@@ -4,6 +4,8 @@ import { builder } from './builder.js';
 import './enums.js';
 import '../teams/team.js';
 import '../keys/api-key.js';
+import '../keys/api-key-mutations.js';
+import '../teams/invitation.js';
 import '../auth/viewer.js';
 
 export const schema = builder.toSchema();

@@ -8,9 +8,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { Services } from '../services.js';
-
-/** Close code for a socket whose key is missing, invalid or stops working (SPEC §4). */
-export const CLOSE_UNAUTHENTICATED = 4401;
+import { SocketRegistry } from './socket-registry.js';
 
 interface Extra extends Record<PropertyKey, unknown> {
   socket: WebSocket;
@@ -18,12 +16,6 @@ interface Extra extends Record<PropertyKey, unknown> {
 }
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
-
-/** A close reason must fit in 123 bytes. */
-export function closeReason(text: string): string {
-  const bytes = Buffer.from(text);
-  return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '')}...`;
-}
 
 function keyFromParams(params: Readonly<Record<string, unknown>> | undefined): string | null {
   if (!params) return null;
@@ -47,10 +39,11 @@ export function attachWebSocketServer(
       onConnect: async (ctx: WsContext<Record<string, unknown>, Extra>) => {
         const outcome = await services.auth.authenticate(keyFromParams(ctx.connectionParams));
         if (!outcome.ok) {
-          ctx.extra.socket.close(CLOSE_UNAUTHENTICATED, closeReason(`Unauthenticated: ${outcome.message}`));
+          SocketRegistry.refuse(ctx.extra.socket, outcome.message);
           return false;
         }
         ctx.extra.principal = outcome.principal;
+        services.sockets.add(outcome.principal.keyId, ctx.extra.socket, outcome.expiresAt);
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {

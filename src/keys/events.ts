@@ -1,0 +1,35 @@
+// Key state changes inside one instance: the verification cache and the open sockets listen.
+// (Across instances the realtime issue bridges these through Redis.)
+import { EventEmitter } from 'node:events';
+
+/** Why a key no longer authenticates, or why its sockets must re-check it. */
+export type KeyChange =
+  | 'regenerated'
+  | 'deleted'
+  | 'disabled'
+  | 'revoked'
+  | 'expired'
+  /** still valid, but its expiry or status changed: caches re-read it, sockets re-arm timers */
+  | 'updated';
+
+export interface KeyChangedEvent {
+  keyId: string;
+  /** the hash that stops working (for a regenerated key: the old one) */
+  hash: string;
+  change: KeyChange;
+  expiresAt: Date | null;
+}
+
+export class KeyEvents extends EventEmitter<{ changed: [KeyChangedEvent] }> {
+  changed(event: KeyChangedEvent): void {
+    this.emit('changed', event);
+  }
+}
+
+export const CHANGE_MESSAGES: Record<Exclude<KeyChange, 'updated'>, string> = {
+  regenerated: 'API key was regenerated',
+  deleted: 'API key was deleted',
+  disabled: 'API key was disabled',
+  revoked: 'API key was revoked',
+  expired: 'API key expired',
+};

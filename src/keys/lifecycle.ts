@@ -1,0 +1,92 @@
+// What an owner (and, where policy.ts allows, an admin) does to an existing personal key.
+// Every change that affects authentication is announced on KeyEvents once it is committed.
+import { assertKeyAction, type KeyAction } from '../auth/policy.js';
+import type { Principal } from '../auth/principal.js';
+import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
+import { badInput } from '../graphql/errors.js';
+import { validName } from '../graphql/input.js';
+import type { RevocationService } from '../revocation/service.js';
+import type { KeyEvents } from './events.js';
+import { type KeyService, mintKey } from './service.js';
+import { effectiveLifecycle } from './status.js';
+
+function assertNotRevoked(key: ApiKey, what: string): void {
+  const state = effectiveLifecycle(key);
+  if (state.status === 'REVOKED') {
+    throw badInput('id', `a ${state.revocationReason === 'EXPIRED' ? 'expired' : 'revoked'} key cannot be ${what}`);
+  }
+}
+
+export class KeyLifecycle {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly keys: KeyService,
+    private readonly revocation: RevocationService,
+    private readonly events: KeyEvents,
+    private readonly pepper?: string,
+  ) {}
+
+  /** Visibility (NOT_FOUND) first, then the action's rule (FORBIDDEN / PLAN_REQUIRED). */
+  private async authorize(p: Principal, id: string, action: KeyAction): Promise<ApiKey> {
+    const key = await this.keys.findVisible(p, id);
+    assertKeyAction(p, key, action);
+    return key;
+  }
+
+  async rename(p: Principal, id: string, rawName: string): Promise<ApiKey> {
+    await this.authorize(p, id, 'rename');
+    const name = validName('name', rawName);
+    return this.prisma.apiKey.update({ where: { id }, data: { name } });
+  }
+
+  /** Same id and name, new secret: the old secret fails from the moment this returns. */
+  async regenerate(p: Principal, id: string): Promise<{ apiKey: ApiKey; secret: string }> {
+    const key = await this.authorize(p, id, 'regenerate');
+    assertNotRevoked(key, 'regenerated');
+    const material = mintKey(key.kind, this.pepper);
+    // Conditional on the old hash: two concurrent regenerations cannot both succeed.
+    const { count } = await this.prisma.apiKey.updateMany({
+      where: { id, hash: key.hash, status: { not: 'REVOKED' } },
+      data: { hash: material.hash, hint: material.hint },
+    });
+    if (count !== 1) throw badInput('id', 'the key changed meanwhile; try again');
+    this.events.changed({ keyId: id, hash: key.hash, change: 'regenerated', expiresAt: key.expiresAt });
+    const apiKey = await this.prisma.apiKey.findUniqueOrThrow({ where: { id } });
+    return { apiKey, secret: material.secret };
+  }
+
+  /** The owner's delete: REVOKED with reason REVOKED_BY_OWNER (the record stays for the audit). */
+  async delete(p: Principal, id: string): Promise<ApiKey> {
+    const key = await this.authorize(p, id, 'delete');
+    const [revoked] = await this.revocation.revoke({ id: key.id }, { reason: 'REVOKED_BY_OWNER', actorId: p.userId });
+    return revoked ?? key; // already revoked or expired: left as it was
+  }
+
+  async setEnabled(p: Principal, id: string, enabled: boolean): Promise<ApiKey> {
+    const key = await this.authorize(p, id, 'setEnabled');
+    assertNotRevoked(key, enabled ? 'enabled' : 'disabled');
+    const [updated] = await this.prisma.apiKey.updateManyAndReturn({
+      where: { id, status: { not: 'REVOKED' } },
+      data: { status: enabled ? 'ENABLED' : 'DISABLED' },
+    });
+    if (!updated) throw badInput('id', 'a revoked key cannot be changed');
+    if (updated.status !== key.status) {
+      this.events.changed({ keyId: id, hash: key.hash, change: enabled ? 'updated' : 'disabled', expiresAt: key.expiresAt });
+    }
+    return updated;
+  }
+
+  /** null = never (a team-wide expiry, when set, still applies and wins). */
+  async setExpiry(p: Principal, id: string, expiresAt: Date | null): Promise<ApiKey> {
+    const key = await this.authorize(p, id, 'setExpiry');
+    assertNotRevoked(key, 'changed');
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw badInput('expiresAt', 'must be in the future');
+    const team = await this.prisma.team.findUniqueOrThrow({ where: { id: key.teamId }, select: { keyExpiryDays: true } });
+    const updated = await this.prisma.apiKey.update({
+      where: { id },
+      data: { chosenExpiresAt: expiresAt, ...(team.keyExpiryDays == null ? { expiresAt } : {}) },
+    });
+    this.events.changed({ keyId: id, hash: key.hash, change: 'updated', expiresAt: updated.expiresAt });
+    return updated;
+  }
+}

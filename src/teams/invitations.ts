@@ -1,0 +1,75 @@
+// Team membership by invitation: an admin invites, the invitee accepts with the one-time token
+// (no key needed) and receives their first personal key.
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Principal } from '../auth/principal.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { TeamRole } from '../generated/prisma/enums.js';
+import { badInput, forbidden, unauthenticated } from '../graphql/errors.js';
+import { parseOrThrow, validName } from '../graphql/input.js';
+import type { KeyService } from '../keys/service.js';
+
+const INVITATION_TTL_MS = 7 * 86_400_000;
+const emailSchema = z.email('must be an email address').max(254);
+
+export const hashInvitationToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export class InvitationService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly keys: KeyService,
+  ) {}
+
+  async invite(p: Principal, input: { email: string; name: string; role: TeamRole }) {
+    if (input.role === 'SUPER_ADMIN' && p.role !== 'SUPER_ADMIN') {
+      throw forbidden('Only a SUPER_ADMIN may invite a SUPER_ADMIN');
+    }
+    const email = parseOrThrow('email', emailSchema, input.email.trim()).toLowerCase();
+    const name = validName('name', input.name);
+    const member = await this.prisma.user.findUnique({ where: { teamId_email: { teamId: p.teamId, email } } });
+    if (member) throw badInput('email', 'is already a member of this team');
+
+    const token = `kpinv_${randomBytes(32).toString('base64url')}`;
+    const invitation = await this.prisma.invitation.create({
+      data: {
+        teamId: p.teamId,
+        email,
+        name,
+        role: input.role,
+        tokenHash: hashInvitationToken(token),
+        invitedById: p.userId,
+        expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
+      },
+    });
+    return { ...invitation, token };
+  }
+
+  /** Consumes the token and creates the member with their first key, all or nothing. */
+  async accept(token: string, keyName: string) {
+    const now = new Date();
+    return this.prisma.$transaction(async (tx) => {
+      const invitation = await tx.invitation.findUnique({ where: { tokenHash: hashInvitationToken(token) } });
+      if (!invitation) throw unauthenticated('Unknown invitation token');
+      if (invitation.acceptedAt) throw unauthenticated('This invitation was already used');
+      if (invitation.expiresAt <= now) {
+        throw unauthenticated(`This invitation expired at ${invitation.expiresAt.toISOString()}`);
+      }
+      const name = validName('keyName', keyName);
+      // Conditional on still being unused: of two concurrent accepts, exactly one wins.
+      const claimed = await tx.invitation.updateMany({
+        where: { id: invitation.id, acceptedAt: null },
+        data: { acceptedAt: now },
+      });
+      if (claimed.count !== 1) throw unauthenticated('This invitation was already used');
+      const existing = await tx.user.findUnique({
+        where: { teamId_email: { teamId: invitation.teamId, email: invitation.email } },
+      });
+      if (existing) throw badInput('token', 'this email is already a member of the team');
+      const user = await tx.user.create({
+        data: { teamId: invitation.teamId, email: invitation.email, name: invitation.name, role: invitation.role },
+      });
+      return this.keys.issuePersonalKey({ userId: user.id, teamId: user.teamId }, { name }, tx);
+    });
+  }
+}
+
