@@ -16,6 +16,10 @@ const Whoami = graphql(`
   query LifecycleWhoami { viewer { user { email role } team { name plan } } apiKeys { id } }
 `);
 
+const LastUsed = graphql(`
+  query LifecycleLastUsed($id: ID!) { apiKey(id: $id) { lastUsedAt } }
+`);
+
 let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
 beforeAll(async () => {
   testEnv = await makeTestEnv({ LOG_LEVEL: 'warn' });
@@ -30,6 +34,8 @@ describe('npm start', () => {
     const adminKey = first.bootstrapKey!;
     const created = await gql(first.url, Generate, { name: 'survives restart' }, { key: adminKey });
     const secret = created.data!.generateApiKey.secret;
+    // Used once, then a quick stop: the buffered lastUsedAt must be flushed on SIGTERM.
+    expect((await gql(first.url, Whoami, {}, { key: secret })).status).toBe(200);
 
     if (!onPostgres) {
       // A live server owns the PGlite directory: the CLI refuses and touches nothing.
@@ -53,6 +59,8 @@ describe('npm start', () => {
         team: { name: 'My team', plan: 'ENTERPRISE' },
       });
       expect(me.data!.apiKeys.map((k) => k.id)).toContain(created.data!.generateApiKey.apiKey.id);
+      const used = await gql(second.url, LastUsed, { id: created.data!.generateApiKey.apiKey.id }, { key: adminKey });
+      expect(used.data!.apiKey!.lastUsedAt).not.toBeNull();
       expect((await gql(second.url, Whoami, {}, { key: secret })).status).toBe(200);
     } finally {
       expect(await second.stop()).toBe(0);
