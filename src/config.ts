@@ -22,6 +22,7 @@ const schema = z.object({
   AUTH_FAILURES_PER_MINUTE: positiveInt.default(20),
   MONTHLY_QUOTA_FREE: positiveInt.default(1_000),
   MONTHLY_QUOTA_ENTERPRISE: positiveInt.default(100_000),
+  SUBSCRIPTIONS_PER_KEY: positiveInt.default(25),
   KEY_PEPPER: z.string().min(16, 'must be at least 16 characters').optional(),
   GITHUB_SCANNING_PUBLIC_KEYS: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -43,6 +44,7 @@ export interface Config {
   rateLimitWindowSeconds: number;
   authFailuresPerMinute: number;
   monthlyQuota: { FREE: number; ENTERPRISE: number };
+  subscriptionsPerKey: number;
   keyPepper?: string;
   githubScanningPublicKeys?: string;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
@@ -80,6 +82,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
     monthlyQuota: { FREE: e.MONTHLY_QUOTA_FREE, ENTERPRISE: e.MONTHLY_QUOTA_ENTERPRISE },
+    subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
     keyPepper: e.KEY_PEPPER,
     githubScanningPublicKeys: e.GITHUB_SCANNING_PUBLIC_KEYS,
     logLevel: e.LOG_LEVEL,

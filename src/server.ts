@@ -2,17 +2,34 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { createYoga } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
-import { useApiKeyAuth } from './auth/http-plugin.js';
+import { clientAddressOf, useApiKeyAuth } from './auth/http-plugin.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import type { Context } from './graphql/builder.js';
 import { schema } from './graphql/schema.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
+import { useCodedLimitErrors } from './graphql/limit-errors.js';
+import { useRequestLimits } from './ratelimit/plugin.js';
+import { connectRedis } from './redis.js';
 import { createServices, type Services } from './services.js';
 import { bootstrapTeam } from './teams/bootstrap.js';
+
+/** Operations per batched HTTP request. */
+export const MAX_BATCH = 5;
+
+// Query abuse limits (graphql-armor): each refusal is a coded error, never a 500.
+const armor = new EnvelopArmor({
+  maxDepth: { n: 10 },
+  maxAliases: { n: 15 },
+  maxDirectives: { n: 10 },
+  maxTokens: { n: 1_000 },
+  costLimit: { maxCost: 5_000 },
+  blockFieldSuggestion: { enabled: true },
+});
 
 export interface KeyplaneServer {
   url: string;
@@ -32,8 +49,10 @@ export interface StartOptions {
 export async function startKeyplane(config: Config, options: StartOptions = {}): Promise<KeyplaneServer> {
   const log = options.log ?? pino({ level: config.logLevel });
   const db = await openDatabase({ ...config, lockWaitMs: options.lockWaitMs ?? 12_000 });
-  const services = createServices(config, db, log);
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, log, 'limits') : undefined;
+  const services = createServices(config, db, log, redis);
   services.lastUsed.start();
+  services.quota.start();
 
   const bootstrap = await bootstrapTeam(
     services.prisma,
@@ -51,15 +70,27 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
     landingPage: false,
     maskedErrors: true,
     logging: yogaLogger(log),
-    context: ({ request, principal }) => ({
-      principal: (principal as Principal | undefined) ?? (request ? principals.get(request) : undefined) ?? null,
+    // Batched requests: each operation counts against the rate limit; a small batch only.
+    batching: { limit: MAX_BATCH },
+    context: (initial) => ({
+      principal:
+        (initial.principal as Principal | undefined) ?? (initial.request ? principals.get(initial.request) : undefined) ?? null,
+      clientAddress: (initial.clientAddress as string | undefined) ?? clientAddressOf(initial),
       services,
     }),
-    plugins: [useApiKeyAuth(services, principals)],
+    plugins: [
+      ...armor.protect().plugins,
+      useCodedLimitErrors(),
+      useApiKeyAuth(services, principals),
+      useRequestLimits(services),
+    ],
   });
 
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/healthz') return void healthz(services, res);
+    if (req.url === '/metrics') return void metrics(services, res);
+    const stopTimer = services.metrics.latency.startTimer();
+    res.once('finish', () => stopTimer());
     return yoga.requestListener(req, res);
   });
   const ws = attachWebSocketServer(httpServer, yoga, services);
@@ -84,10 +115,16 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
         httpServer.closeIdleConnections();
         await ws.close();
         await httpClosed;
-        await services.lastUsed.stop();
+        await Promise.all([services.lastUsed.stop(), services.quota.stop()]);
+        redis?.disconnect();
         await db.close();
       })()),
   };
+}
+
+async function metrics(services: Services, res: ServerResponse) {
+  const body = await services.metrics.registry.metrics();
+  res.writeHead(200, { 'content-type': services.metrics.registry.contentType }).end(body);
 }
 
 async function healthz(services: Services, res: ServerResponse) {

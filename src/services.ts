@@ -1,4 +1,5 @@
 // Builds the long-lived services once per server and hands them to every request's context.
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticator.js';
 import { LastUsedRecorder } from './auth/last-used.js';
@@ -11,6 +12,11 @@ import { KeyService } from './keys/service.js';
 import { SocketRegistry } from './realtime/socket-registry.js';
 import { RevocationService } from './revocation/service.js';
 import { InvitationService } from './teams/invitations.js';
+import { Metrics } from './observability/metrics.js';
+import { AuthFailureLimiter } from './ratelimit/address-limiter.js';
+import { KeyRateLimiter } from './ratelimit/key-limiter.js';
+import { MonthlyQuota } from './ratelimit/quota.js';
+import { SubscriptionCap } from './ratelimit/subscriptions.js';
 import { createKeyplanePubSub, type KeyplanePubSub } from './realtime/pubsub.js';
 
 export interface Services {
@@ -27,9 +33,15 @@ export interface Services {
   revocation: RevocationService;
   invitations: InvitationService;
   sockets: SocketRegistry;
+  rateLimiter: KeyRateLimiter;
+  quota: MonthlyQuota;
+  authFailures: AuthFailureLimiter;
+  subscriptions: SubscriptionCap;
+  metrics: Metrics;
+  redis?: Redis;
 }
 
-export function createServices(config: Config, db: Database, log: Logger): Services {
+export function createServices(config: Config, db: Database, log: Logger, redis?: Redis): Services {
   const prisma = db.prisma;
   const lastUsed = new LastUsedRecorder(prisma, (error) =>
     log.error({ err: error }, 'could not write lastUsedAt; will retry'),
@@ -39,6 +51,7 @@ export function createServices(config: Config, db: Database, log: Logger): Servi
   const keyEvents = new KeyEvents();
   const revocation = new RevocationService(prisma, keyEvents);
   const sockets = new SocketRegistry();
+  const subscriptions = new SubscriptionCap(config.subscriptionsPerKey);
   // A key that changed is re-verified on its next use; its sockets are closed or re-armed.
   keyEvents.on('changed', (event) => {
     auth.forget(event.hash);
@@ -58,5 +71,15 @@ export function createServices(config: Config, db: Database, log: Logger): Servi
     lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
     invitations: new InvitationService(prisma, keys),
     sockets,
+    rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis),
+    quota: new MonthlyQuota(prisma, config.monthlyQuota, log, redis),
+    authFailures: new AuthFailureLimiter(config.authFailuresPerMinute, redis),
+    subscriptions,
+    metrics: new Metrics({
+      cacheHits: () => auth.hits,
+      cacheMisses: () => auth.lookups,
+      openSubscriptions: () => subscriptions.total,
+    }),
+    redis,
   };
 }

@@ -8,6 +8,7 @@ import type { LastUsedRecorder } from './last-used.js';
 import type { Principal } from './principal.js';
 
 export type AuthFailureReason =
+  | 'blocked'
   | 'missing'
   | 'malformed'
   | 'checksum'
@@ -44,6 +45,10 @@ export class Authenticator {
   private readonly pepper?: string;
   /** Database reads made on cache misses (a metric, and proof that bad keys cost no I/O). */
   lookups = 0;
+  /** Requests answered from the cache. */
+  hits = 0;
+  /** Hashes that authenticated lately: still let through to the database when their address is blocked. */
+  private readonly recentlyVerified = new LRUCache<string, true>({ max: 100_000, ttl: 3_600_000 });
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -62,15 +67,32 @@ export class Authenticator {
     return hashKey(key, this.pepper);
   }
 
-  async authenticate(header: string | null | undefined, now = Date.now()): Promise<AuthOutcome> {
+  /**
+   * `mayLookup` is asked before a database read: the brute-force limiter answers false for an
+   * address that has used up its failures, so its guesses cost no I/O.
+   */
+  async authenticate(
+    header: string | null | undefined,
+    mayLookup?: (hash: string) => boolean | Promise<boolean>,
+    now = Date.now(),
+  ): Promise<AuthOutcome> {
     if (header === null || header === undefined || header.trim() === '') {
       return { ok: false, reason: 'missing', message: MESSAGES.missing };
     }
     const parsed = parseKey(header.trim());
     if (!parsed.ok) return { ok: false, reason: parsed.problem, message: MESSAGES[parsed.problem] };
 
-    // fetch() coalesces concurrent misses for one key into one read.
-    const verified = await this.cache.fetch(this.hash(parsed.key));
+    const hash = this.hash(parsed.key);
+    let verified = this.cache.get(hash);
+    const cached = verified !== undefined;
+    if (cached) this.hits += 1;
+    else {
+      if (mayLookup && !this.recentlyVerified.has(hash) && !(await mayLookup(hash))) {
+        return { ok: false, reason: 'blocked', message: 'Too many failed authentications from this address' };
+      }
+      // fetch() coalesces concurrent misses for one key into one read.
+      verified = await this.cache.fetch(hash);
+    }
     if (!verified) return { ok: false, reason: 'unknown', message: MESSAGES.unknown };
 
     const state = effectiveLifecycle(verified, now);
@@ -82,6 +104,7 @@ export class Authenticator {
         : { ok: false, reason: 'revoked', message: `This API key was revoked at ${when} (${state.revocationReason})` };
     }
     this.lastUsed.record(verified.principal.keyId, now);
+    if (!cached) this.recentlyVerified.set(hash, true);
     return { ok: true, principal: verified.principal, expiresAt: verified.expiresAt };
   }
 

@@ -1,54 +1,65 @@
 // Authentication of HTTP and SSE requests, before any GraphQL work: a key that is sent must be
-// valid (401 at once otherwise); a request without a key may only run the operations that need
-// none (acceptInvitation, introspection).
-import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
+// valid (401 at once otherwise, 429 once the address has used up its failures); a request without
+// a key may only run the operations that need none (acceptInvitation, introspection).
 import type { Plugin } from 'graphql-yoga';
-import { unauthenticated } from '../graphql/errors.js';
+import type { Context } from '../graphql/builder.js';
+import { codedError, unauthenticated } from '../graphql/errors.js';
+import { selectsOnly } from '../graphql/operation.js';
 import type { Services } from '../services.js';
-import type { AuthFailureReason } from './authenticator.js';
+import { authenticateFrom, type GateOutcome, tooManyFailuresMessage } from './gate.js';
 import type { Principal } from './principal.js';
 
 const ANONYMOUS_ROOT_FIELDS = new Set(['acceptInvitation', '__schema', '__type', '__typename']);
 const MISSING_KEY = 'Missing API key: send it in the X-API-Key header';
 
-export function unauthenticatedResponse(reason: AuthFailureReason, message: string): Response {
-  const body = { errors: [{ message, extensions: { code: 'UNAUTHENTICATED', reason } }] };
-  return new Response(JSON.stringify(body), {
-    status: 401,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'X-API-Key' },
-  });
+function refusal(outcome: Exclude<GateOutcome, { ok: true }>): Response {
+  const blocked = outcome.reason === 'blocked';
+  const code = blocked ? 'RATE_LIMITED' : 'UNAUTHENTICATED';
+  const body = { errors: [{ message: outcome.message, extensions: { code, reason: outcome.reason } }] };
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (blocked && 'retryAfterSeconds' in outcome) headers['Retry-After'] = String(outcome.retryAfterSeconds);
+  else headers['www-authenticate'] = 'X-API-Key';
+  return new Response(JSON.stringify(body), { status: blocked ? 429 : 401, headers });
 }
 
-/** True when every root field of the chosen operation may run without a key. */
-export function needsNoKey(document: DocumentNode, operationName?: string | null): boolean {
-  const operations = document.definitions.filter(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
-  );
-  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
-  if (!operation || operation.operation === 'subscription') return false;
-  return operation.selectionSet.selections.every(
-    (s) => s.kind === Kind.FIELD && ANONYMOUS_ROOT_FIELDS.has(s.name.value),
-  );
+export function clientAddressOf(serverContext: unknown): string {
+  const req = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req;
+  return req?.socket?.remoteAddress ?? 'unknown';
 }
 
 export function useApiKeyAuth(services: Services, principals: WeakMap<Request, Principal>): Plugin {
   return {
-    async onRequest({ request, endResponse }) {
+    async onRequest({ request, serverContext, endResponse }) {
       const header = request.headers.get('x-api-key');
       if (header === null) return;
-      const outcome = await services.auth.authenticate(header);
+      const outcome = await authenticateFrom(services, header, clientAddressOf(serverContext));
       if (outcome.ok) principals.set(request, outcome.principal);
-      else endResponse(unauthenticatedResponse(outcome.reason, outcome.message));
+      else endResponse(refusal(outcome));
     },
-    onExecute({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as unknown as { principal: Principal | null };
-      if (!ctx.principal && !needsNoKey(args.document, args.operationName)) {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as unknown as Context;
+      if (ctx.principal) return;
+      const blockedFor = await services.authFailures.blockedFor(ctx.clientAddress);
+      if (blockedFor > 0) {
+        setResultAndStopExecution({
+          errors: [
+            codedError('RATE_LIMITED', tooManyFailuresMessage(blockedFor), {
+              http: { status: 429, headers: { 'Retry-After': String(blockedFor) } },
+            }),
+          ],
+        });
+      } else if (!selectsOnly(args.document, args.operationName, ANONYMOUS_ROOT_FIELDS)) {
+        services.metrics.authFailures.inc({ reason: 'missing' });
+        await services.authFailures.recordFailure(ctx.clientAddress);
         setResultAndStopExecution({ errors: [unauthenticated(MISSING_KEY)] });
       }
     },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as unknown as { principal: Principal | null };
-      if (!ctx.principal) setResultAndStopExecution({ errors: [unauthenticated(MISSING_KEY)] });
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as unknown as Context;
+      if (ctx.principal) return;
+      services.metrics.authFailures.inc({ reason: 'missing' });
+      await services.authFailures.recordFailure(ctx.clientAddress);
+      setResultAndStopExecution({ errors: [unauthenticated(MISSING_KEY)] });
     },
   };
 }

@@ -7,12 +7,21 @@ import { type AccessScope, accessScopes, scopeRefusal } from '../auth/policy.js'
 import type { Principal } from '../auth/principal.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type PrismaTypes from '../generated/pothos-types.js';
+import type { RateState } from '../ratelimit/key-limiter.js';
+import type { QuotaState } from '../ratelimit/quota.js';
 import type { Services } from '../services.js';
 
 export interface Context {
   /** null only for operations that need no key (acceptInvitation, introspection). */
   principal: Principal | null;
   services: Services;
+  /** the client's address, for the brute-force limit */
+  clientAddress: string;
+  /** the HTTP request (absent over graphql-ws) */
+  request?: Request;
+  /** this operation's rate-limit window and monthly quota, once admitted */
+  rate?: RateState;
+  quota?: QuotaState;
 }
 
 /** The context of every field that sits behind a key. */

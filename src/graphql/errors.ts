@@ -30,3 +30,11 @@ export const badInput = (field: string, message: string) =>
 
 export const planRequired = (plan: string, what: string) =>
   codedError('PLAN_REQUIRED', `${what} needs the ${plan} plan`, { plan });
+
+/** 429 with Retry-After (whole seconds); the operation was not executed. */
+export function tooManyRequests(code: 'RATE_LIMITED' | 'QUOTA_EXCEEDED', message: string, retryAfterSeconds: number) {
+  return codedError(code, message, {
+    retryAfter: retryAfterSeconds,
+    http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
+  });
+}

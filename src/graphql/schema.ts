@@ -7,6 +7,7 @@ import '../keys/api-key.js';
 import '../keys/api-key-mutations.js';
 import '../teams/invitation.js';
 import '../auth/viewer.js';
+import '../ratelimit/usage.js';
 
 export const schema = builder.toSchema();
 

@@ -1,17 +1,19 @@
 // graphql-ws on the same port and path as HTTP (yoga's documented recipe), authenticated once per
 // connection from connectionParams["x-api-key"].
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { authenticateFrom } from '../auth/gate.js';
 import type { Principal } from '../auth/principal.js';
 import type { Services } from '../services.js';
-import { SocketRegistry } from './socket-registry.js';
+import { closeReason, SocketRegistry } from './socket-registry.js';
 
 interface Extra extends Record<PropertyKey, unknown> {
   socket: WebSocket;
+  request: IncomingMessage;
   principal?: Principal;
 }
 
@@ -37,9 +39,11 @@ export function attachWebSocketServer(
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: async (ctx: WsContext<Record<string, unknown>, Extra>) => {
-        const outcome = await services.auth.authenticate(keyFromParams(ctx.connectionParams));
+        const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+        const outcome = await authenticateFrom(services, keyFromParams(ctx.connectionParams), address);
         if (!outcome.ok) {
-          SocketRegistry.refuse(ctx.extra.socket, outcome.message);
+          if (outcome.reason === 'blocked') ctx.extra.socket.close(4429, closeReason(outcome.message));
+          else SocketRegistry.refuse(ctx.extra.socket, outcome.message);
           return false;
         }
         ctx.extra.principal = outcome.principal;
@@ -52,6 +56,7 @@ export function attachWebSocketServer(
           socket: ctx.extra.socket,
           params: payload,
           principal: ctx.extra.principal,
+          clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown',
         });
         const args: ExecutionArgs = {
           schema,

@@ -1,4 +1,5 @@
 // The Invitation type, inviteTeamMember (admins) and acceptInvitation (no key needed).
+import { GraphQLError } from 'graphql';
 import { rules } from '../auth/policy.js';
 import type { Invitation } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
@@ -36,6 +37,17 @@ builder.mutationFields((t) => ({
       token: t.arg.string({ required: true }),
       keyName: t.arg.string({ required: true }),
     },
-    resolve: (_root, { token, keyName }, ctx) => ctx.services.invitations.accept(token, keyName),
+    resolve: async (_root, { token, keyName }, ctx) => {
+      try {
+        return await ctx.services.invitations.accept(token, keyName);
+      } catch (error) {
+        // A bad token is a failed authentication: it counts against the address (brute force).
+        if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') {
+          ctx.services.metrics.authFailures.inc({ reason: 'invitation' });
+          await ctx.services.authFailures.recordFailure(ctx.clientAddress);
+        }
+        throw error;
+      }
+    },
   }),
 }));

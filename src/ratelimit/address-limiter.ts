@@ -1,0 +1,33 @@
+// Failed authentications per client address (bad keys, bad invitation tokens). Once an address
+// has used up AUTH_FAILURES_PER_MINUTE, it gets 429 for anything that would need the database.
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+
+export class AuthFailureLimiter {
+  private readonly limiter: RateLimiterMemory | RateLimiterRedis;
+
+  constructor(
+    private readonly limit: number,
+    redis?: Redis,
+  ) {
+    const options = { points: limit, duration: 60, keyPrefix: 'kp:authfail' };
+    this.limiter = redis
+      ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) })
+      : new RateLimiterMemory(options);
+  }
+
+  /** Seconds until the address may try again, or 0 when it is not blocked. */
+  async blockedFor(address: string): Promise<number> {
+    const res = await this.limiter.get(address);
+    return res && res.consumedPoints >= this.limit ? Math.max(1, Math.ceil(res.msBeforeNext / 1000)) : 0;
+  }
+
+  /** Records a failure: the request that makes it still gets its 401; the next ones get 429. */
+  async recordFailure(address: string): Promise<void> {
+    try {
+      await this.limiter.consume(address);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+    }
+  }
+}

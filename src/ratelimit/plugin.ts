@@ -1,0 +1,106 @@
+// Per-key rate limit and monthly quota for every operation (HTTP, SSE, graphql-ws), after
+// authentication and before any resolver (SPEC §4's order). A rejected operation is not executed.
+// HTTP responses to a valid key carry X-RateLimit-* whatever the outcome.
+import type { DocumentNode, GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Context } from '../graphql/builder.js';
+import { tooManyRequests } from '../graphql/errors.js';
+import { selectsOnly } from '../graphql/operation.js';
+import type { Services } from '../services.js';
+import type { RateState } from './key-limiter.js';
+
+/** What stays readable over the monthly quota, so that a user can see why. */
+const READABLE_OVER_QUOTA = new Set(['usage', 'viewer', '__typename']);
+
+export function rateLimitHeaders(rate: RateState): Record<string, string> {
+  return {
+    'X-RateLimit-Limit': String(rate.limit),
+    'X-RateLimit-Remaining': String(rate.remaining),
+    'X-RateLimit-Reset': String(Math.ceil(rate.resetAt.getTime() / 1000)),
+  };
+}
+
+export function useRequestLimits(services: Services): Plugin {
+  const rateByRequest = new WeakMap<Request, RateState>();
+  const { rateLimiter, quota, metrics, subscriptions, config } = services;
+
+  async function admit(ctx: Context, document: DocumentNode, operationName?: string | null): Promise<GraphQLError | null> {
+    const principal = ctx.principal;
+    if (!principal) return null; // anonymous operations have their own limit (auth failures)
+    const rate = await rateLimiter.consume(principal.keyId);
+    ctx.rate = rate;
+    if (ctx.request) rateByRequest.set(ctx.request, rate);
+    if (!rate.allowed) {
+      metrics.requests.inc({ outcome: 'rate_limited' });
+      return tooManyRequests(
+        'RATE_LIMITED',
+        `Rate limit of ${rate.limit} requests per ${config.rateLimitWindowSeconds} s exceeded for this key: retry in ${rate.retryAfterSeconds} s`,
+        rate.retryAfterSeconds,
+      );
+    }
+    const readOnly = selectsOnly(document, operationName, READABLE_OVER_QUOTA);
+    const month = await quota.consume(principal.teamId, principal.plan, 1);
+    ctx.quota = month;
+    if (!month.allowed && !readOnly) {
+      metrics.requests.inc({ outcome: 'quota_exceeded' });
+      const retry = Math.max(1, Math.ceil((month.resetAt.getTime() - Date.now()) / 1000));
+      return tooManyRequests(
+        'QUOTA_EXCEEDED',
+        `Monthly quota of ${month.limit} API calls used up for this team (${principal.plan} plan): it resets at ${month.resetAt.toISOString()}`,
+        retry,
+      );
+    }
+    return null;
+  }
+
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const error = await admit(args.contextValue as unknown as Context, args.document, args.operationName);
+      if (error) {
+        setResultAndStopExecution({ errors: [error] });
+        return;
+      }
+      return {
+        onExecuteDone({ result }) {
+          if ('errors' in result) metrics.requests.inc({ outcome: result.errors?.length ? 'error' : 'ok' });
+        },
+      };
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as unknown as Context;
+      const error = await admit(ctx, args.document, args.operationName);
+      if (error) {
+        setResultAndStopExecution({ errors: [error] });
+        return;
+      }
+      const keyId = ctx.principal?.keyId;
+      if (!keyId) return;
+      if (!subscriptions.tryOpen(keyId)) {
+        metrics.requests.inc({ outcome: 'rate_limited' });
+        setResultAndStopExecution({
+          errors: [
+            tooManyRequests('RATE_LIMITED', `At most ${subscriptions.perKey} subscriptions may be open per key`, 1),
+          ],
+        });
+        return;
+      }
+      metrics.requests.inc({ outcome: 'ok' });
+      let closed = false;
+      const release = () => {
+        if (!closed) subscriptions.close(keyId);
+        closed = true;
+      };
+      return {
+        onSubscribeError: release,
+        onSubscribeResult() {
+          return { onEnd: release };
+        },
+      };
+    },
+    onResponse({ request, response }) {
+      const rate = rateByRequest.get(request);
+      if (!rate) return;
+      for (const [name, value] of Object.entries(rateLimitHeaders(rate))) response.headers.set(name, value);
+    },
+  };
+}

@@ -1,0 +1,26 @@
+// `usage`: the key's rate-limit window and the team's monthly quota. The request that reads it is
+// already counted: remaining equals this response's X-RateLimit-Remaining.
+import { rules } from '../auth/policy.js';
+import { builder } from '../graphql/builder.js';
+import type { RateState } from './key-limiter.js';
+import type { QuotaState } from './quota.js';
+
+const UsageRef = builder.objectRef<{ rate: RateState; quota: QuotaState }>('Usage').implement({
+  fields: (t) => ({
+    limit: t.int({ description: 'requests allowed per window', resolve: (u) => u.rate.limit }),
+    remaining: t.int({ resolve: (u) => u.rate.remaining }),
+    resetAt: t.field({ type: 'DateTime', resolve: (u) => u.rate.resetAt }),
+    monthlyLimit: t.int({ resolve: (u) => u.quota.limit }),
+    monthlyUsed: t.int({ resolve: (u) => u.quota.used }),
+    monthlyResetAt: t.field({ type: 'DateTime', resolve: (u) => u.quota.resetAt }),
+  }),
+});
+
+builder.queryField('usage', (t) =>
+  t.field({
+    type: UsageRef,
+    skipTypeScopes: true,
+    authScopes: rules.anyKey,
+    resolve: (_root, _args, ctx) => ({ rate: ctx.rate!, quota: ctx.quota! }),
+  }),
+);
