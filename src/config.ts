@@ -15,6 +15,7 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,40}$/, 'letters, digits and _ : . - only').default('kp'),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   EMAIL_FROM: z.string().min(3).default('Keyplane <keyplane@localhost>'),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
@@ -38,6 +39,8 @@ export interface Config {
   dataDir: string;
   databaseUrl?: string;
   redisUrl?: string;
+  /** lets several deployments (or test servers) share one Redis */
+  redisKeyPrefix: string;
   smtpUrl?: string;
   emailFrom: string;
   rateLimitPerWindow: number;
@@ -76,6 +79,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     smtpUrl: e.SMTP_URL,
     emailFrom: e.EMAIL_FROM,
     rateLimitPerWindow: e.RATE_LIMIT_PER_MINUTE,

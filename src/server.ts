@@ -27,7 +27,7 @@ const armor = new EnvelopArmor({
   maxAliases: { n: 15 },
   maxDirectives: { n: 10 },
   maxTokens: { n: 1_000 },
-  costLimit: { maxCost: 5_000 },
+  costLimit: { maxCost: 750 },
   blockFieldSuggestion: { enabled: true },
 });
 

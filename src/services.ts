@@ -71,9 +71,9 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
     invitations: new InvitationService(prisma, keys),
     sockets,
-    rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis),
-    quota: new MonthlyQuota(prisma, config.monthlyQuota, log, redis),
-    authFailures: new AuthFailureLimiter(config.authFailuresPerMinute, redis),
+    rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),
+    quota: new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix),
+    authFailures: new AuthFailureLimiter(config.authFailuresPerMinute, redis, config.redisKeyPrefix),
     subscriptions,
     metrics: new Metrics({
       cacheHits: () => auth.hits,

@@ -12,7 +12,6 @@ const LIMITS: [RegExp, string][] = [
 ];
 
 function coded(error: GraphQLError): GraphQLError {
-  if (error.extensions?.code) return error;
   const limit = LIMITS.find(([pattern]) => pattern.test(error.message))?.[1];
   if (!limit) return error;
   return new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {

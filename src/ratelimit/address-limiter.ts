@@ -9,8 +9,9 @@ export class AuthFailureLimiter {
   constructor(
     private readonly limit: number,
     redis?: Redis,
+    prefix = 'kp',
   ) {
-    const options = { points: limit, duration: 60, keyPrefix: 'kp:authfail' };
+    const options = { points: limit, duration: 60, keyPrefix: `${prefix}:authfail` };
     this.limiter = redis
       ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) })
       : new RateLimiterMemory(options);

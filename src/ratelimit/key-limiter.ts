@@ -30,8 +30,9 @@ export class KeyRateLimiter {
     readonly limit: number,
     windowSeconds: number,
     redis?: Redis,
+    prefix = 'kp',
   ) {
-    const options = { points: limit, duration: windowSeconds, keyPrefix: 'kp:rate' };
+    const options = { points: limit, duration: windowSeconds, keyPrefix: `${prefix}:rate` };
     this.limiter = redis
       ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) })
       : new RateLimiterMemory(options);

@@ -62,7 +62,7 @@ export function useRequestLimits(services: Services): Plugin {
       }
       return {
         onExecuteDone({ result }) {
-          if ('errors' in result) metrics.requests.inc({ outcome: result.errors?.length ? 'error' : 'ok' });
+          if (!(Symbol.asyncIterator in result)) metrics.requests.inc({ outcome: result.errors?.length ? 'error' : 'ok' });
         },
       };
     },

@@ -41,6 +41,7 @@ export class MonthlyQuota {
     private readonly limits: Record<Plan, number>,
     private readonly log: Logger,
     private readonly redis?: Redis,
+    private readonly redisPrefix = 'kp',
     private readonly flushIntervalMs = 5_000,
   ) {}
 
@@ -65,7 +66,7 @@ export class MonthlyQuota {
     if (this.redis?.status === 'ready') {
       try {
         const ttl = Math.ceil((monthResetAt(now).getTime() - now.getTime()) / 1000) + 86_400;
-        const [ok, after] = (await this.redis.eval(CONSUME_SCRIPT, 1, `kp:quota:${key}`, points, limit, seed, ttl)) as [number, number];
+        const [ok, after] = (await this.redis.eval(CONSUME_SCRIPT, 1, `${this.redisPrefix}:quota:${key}`, points, limit, seed, ttl)) as [number, number];
         allowed = ok === 1;
         total = after;
         this.totals.set(key, Math.max(total, this.totals.get(key) ?? 0));

@@ -9,13 +9,16 @@ import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 
 export const onPostgres = Boolean(process.env.DATABASE_URL);
+export const onRedis = Boolean(process.env.REDIS_URL);
 
 export interface TestServer extends KeyplaneServer {
   adminKey: string;
   dataDir: string;
   databaseUrl?: string;
-  /** Stops the server but keeps its data, for restart tests. */
-  stop(): Promise<void>;
+  /** The environment it was started with. */
+  env: Record<string, string>;
+  /** Stops it cleanly and starts a new server on the same data (the old object is done). */
+  restart(): Promise<TestServer>;
 }
 
 /** A database of its own on the PostgreSQL server that DATABASE_URL names. */
@@ -51,6 +54,8 @@ export async function makeTestEnv(env: Record<string, string> = {}) {
       DATA_DIR: dataDir,
       LOG_LEVEL: 'silent',
       ...(database ? { DATABASE_URL: database.url } : {}),
+      // Shared Redis, but counters of their own: each server gets its own key prefix.
+      ...(onRedis ? { REDIS_URL: process.env.REDIS_URL!, REDIS_KEY_PREFIX: `kpt${randomBytes(4).toString('hex')}` } : {}),
       ...env,
     } as Record<string, string>,
     async cleanup() {
@@ -61,14 +66,22 @@ export async function makeTestEnv(env: Record<string, string> = {}) {
 }
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const testEnv = await makeTestEnv(env);
+  return serve(await makeTestEnv(env), null);
+}
+
+async function serve(testEnv: Awaited<ReturnType<typeof makeTestEnv>>, adminKey: string | null): Promise<TestServer> {
   const server = await startKeyplane(loadConfig({ ...testEnv.env }));
+  const key = adminKey ?? server.bootstrapKey!;
   return {
     ...server,
-    adminKey: server.bootstrapKey!,
+    adminKey: key,
     dataDir: testEnv.dataDir,
     databaseUrl: testEnv.database?.url,
-    stop: () => server.close(),
+    env: testEnv.env,
+    async restart() {
+      await server.close();
+      return serve(testEnv, key);
+    },
     async close() {
       await server.close();
       await testEnv.cleanup();
