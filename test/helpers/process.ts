@@ -22,10 +22,12 @@ export function spawnServer(env: Record<string, string>): Promise<ServerProcess>
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
+    let seen = false;
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const listening = /Keyplane listening on (http:\/\/\S+\/graphql)/.exec(out);
-      if (!listening) return;
+      if (!listening || seen) return;
+      seen = true;
       // The bootstrap line (if any) is printed right after the listening line.
       setTimeout(() => {
         child.stdout!.off('data', onData);
