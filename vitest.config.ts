@@ -11,10 +11,13 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Each file starts its own servers on its own database: files run in parallel.
     fileParallelism: true,
+    // vitest defaults to cores - 1 (one worker here); the files mostly wait on I/O.
+    maxWorkers: 3,
   },
 });

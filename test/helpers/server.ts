@@ -1,10 +1,12 @@
 // A real Keyplane server for a test file: port 0, its own PGlite directory, or its own PostgreSQL
 // database when DATABASE_URL is set (so test files can run in parallel).
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 
@@ -42,8 +44,14 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
   };
 }
 
-export async function makeTestEnv(env: Record<string, string> = {}) {
+/** `fresh`: an empty data directory, as on a first start (no copy of the migrated template). */
+export async function makeTestEnv(env: Record<string, string> = {}, options: { fresh?: boolean } = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'keyplane-test-'));
+  const template = inject('pgliteTemplate');
+  if (template && !onPostgres && !options.fresh) {
+    // cp -a takes ~0.2 s where initdb takes 5–7 s (and node's fs.cp ~2 s).
+    execFileSync('cp', ['-a', template, path.join(dataDir, 'pglite')]);
+  }
   const database = onPostgres ? await createPostgresDatabase() : undefined;
   return {
     dataDir,

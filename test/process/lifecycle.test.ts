@@ -22,7 +22,7 @@ const LastUsed = graphql(`
 
 let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
 beforeAll(async () => {
-  testEnv = await makeTestEnv({ LOG_LEVEL: 'warn' });
+  testEnv = await makeTestEnv({ LOG_LEVEL: 'warn' }, { fresh: true });
 });
 afterAll(() => testEnv?.cleanup());
 
