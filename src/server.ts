@@ -137,7 +137,11 @@ async function healthz(services: Services, res: ServerResponse) {
 }
 
 function yogaLogger(log: Logger) {
-  const forward = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) =>
-    log[level]({ source: 'yoga', args: args.length > 1 ? args.slice(1) : undefined }, String(args[0]));
+  // yoga logs at debug level several times per request: a disabled level must cost nothing.
+  const forward = (level: 'debug' | 'info' | 'warn' | 'error') =>
+    log.isLevelEnabled(level)
+      ? (...args: unknown[]) =>
+          log[level]({ source: 'yoga', args: args.length > 1 ? args.slice(1) : undefined }, String(args[0]))
+      : () => {};
   return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
 }

@@ -71,11 +71,12 @@ export class Authenticator {
    * `mayLookup` is asked before a database read: the brute-force limiter answers false for an
    * address that has used up its failures, so its guesses cost no I/O.
    */
-  async authenticate(
+  /** Synchronous when the key is rejected offline or found in the cache (the hot path). */
+  authenticate(
     header: string | null | undefined,
     mayLookup?: (hash: string) => boolean | Promise<boolean>,
     now = Date.now(),
-  ): Promise<AuthOutcome> {
+  ): AuthOutcome | Promise<AuthOutcome> {
     if (header === null || header === undefined || header.trim() === '') {
       return { ok: false, reason: 'missing', message: MESSAGES.missing };
     }
@@ -83,18 +84,30 @@ export class Authenticator {
     if (!parsed.ok) return { ok: false, reason: parsed.problem, message: MESSAGES[parsed.problem] };
 
     const hash = this.hash(parsed.key);
-    let verified = this.cache.get(hash);
-    const cached = verified !== undefined;
-    if (cached) this.hits += 1;
-    else {
-      if (mayLookup && !this.recentlyVerified.has(hash) && !(await mayLookup(hash))) {
-        return { ok: false, reason: 'blocked', message: 'Too many failed authentications from this address' };
-      }
-      // fetch() coalesces concurrent misses for one key into one read.
-      verified = await this.cache.fetch(hash);
+    const cached = this.cache.get(hash);
+    if (cached) {
+      this.hits += 1;
+      return this.verdict(cached, now, false);
     }
-    if (!verified) return { ok: false, reason: 'unknown', message: MESSAGES.unknown };
+    return this.lookUp(hash, mayLookup, now);
+  }
 
+  private async lookUp(
+    hash: string,
+    mayLookup: ((hash: string) => boolean | Promise<boolean>) | undefined,
+    now: number,
+  ): Promise<AuthOutcome> {
+    if (mayLookup && !this.recentlyVerified.has(hash) && !(await mayLookup(hash))) {
+      return { ok: false, reason: 'blocked', message: 'Too many failed authentications from this address' };
+    }
+    // fetch() coalesces concurrent misses for one key into one read.
+    const verified = await this.cache.fetch(hash);
+    if (!verified) return { ok: false, reason: 'unknown', message: MESSAGES.unknown };
+    return this.verdict(verified, now, true);
+  }
+
+  private verdict(verified: VerifiedKey, now: number, fromDatabase: boolean): AuthOutcome {
+    const hash = verified.principal.keyHash;
     const state = effectiveLifecycle(verified, now);
     if (state.status === 'DISABLED') return { ok: false, reason: 'disabled', message: MESSAGES.disabled };
     if (state.status === 'REVOKED') {
@@ -104,7 +117,7 @@ export class Authenticator {
         : { ok: false, reason: 'revoked', message: `This API key was revoked at ${when} (${state.revocationReason})` };
     }
     this.lastUsed.record(verified.principal.keyId, now);
-    if (!cached) this.recentlyVerified.set(hash, true);
+    if (fromDatabase) this.recentlyVerified.set(hash, true);
     return { ok: true, principal: verified.principal, expiresAt: verified.expiresAt };
   }
 

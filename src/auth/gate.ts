@@ -6,10 +6,16 @@ import type { AuthOutcome } from './authenticator.js';
 
 export type GateOutcome = AuthOutcome | { ok: false; reason: 'blocked'; message: string; retryAfterSeconds: number };
 
-export async function authenticateFrom(services: Services, header: string | null, address: string): Promise<GateOutcome> {
-  const { auth, authFailures, metrics } = services;
-  const outcome = await auth.authenticate(header, async () => (await authFailures.blockedFor(address)) === 0);
-  if (outcome.ok) return outcome;
+/** Synchronous for a cached valid key (the hot path); failures may wait on the limiter. */
+export function authenticateFrom(services: Services, header: string | null, address: string): GateOutcome | Promise<GateOutcome> {
+  const { auth, authFailures } = services;
+  const outcome = auth.authenticate(header, async () => (await authFailures.blockedFor(address)) === 0);
+  if (outcome instanceof Promise) return outcome.then((o) => (o.ok ? o : refused(services, o, address)));
+  return outcome.ok ? outcome : refused(services, outcome, address);
+}
+
+async function refused(services: Services, outcome: Exclude<AuthOutcome, { ok: true }>, address: string): Promise<GateOutcome> {
+  const { authFailures, metrics } = services;
   metrics.authFailures.inc({ reason: outcome.reason });
   const retryAfterSeconds = await authFailures.blockedFor(address);
   if (retryAfterSeconds > 0) {

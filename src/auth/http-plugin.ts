@@ -1,6 +1,7 @@
 // Authentication of HTTP and SSE requests, before any GraphQL work: a key that is sent must be
 // valid (401 at once otherwise, 429 once the address has used up its failures); a request without
 // a key may only run the operations that need none (acceptInvitation, introspection).
+import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../graphql/builder.js';
 import { codedError, unauthenticated } from '../graphql/errors.js';
@@ -29,30 +30,22 @@ export function clientAddressOf(serverContext: unknown): string {
 
 export function useApiKeyAuth(services: Services, principals: WeakMap<Request, Principal>): Plugin {
   return {
-    async onRequest({ request, serverContext, endResponse }) {
+    onRequest({ request, serverContext, endResponse }) {
       const header = request.headers.get('x-api-key');
       if (header === null) return;
-      const outcome = await authenticateFrom(services, header, clientAddressOf(serverContext));
-      if (outcome.ok) principals.set(request, outcome.principal);
-      else endResponse(refusal(outcome));
+      const apply = (outcome: GateOutcome) => {
+        if (outcome.ok) principals.set(request, outcome.principal);
+        else endResponse(refusal(outcome));
+      };
+      const outcome = authenticateFrom(services, header, clientAddressOf(serverContext));
+      // A cached key stays synchronous: no promise for the server to wait on.
+      if (outcome instanceof Promise) return outcome.then(apply);
+      apply(outcome);
     },
-    async onExecute({ args, setResultAndStopExecution }) {
+    onExecute({ args, setResultAndStopExecution }) {
       const ctx = args.contextValue as unknown as Context;
-      if (ctx.principal) return;
-      const blockedFor = await services.authFailures.blockedFor(ctx.clientAddress);
-      if (blockedFor > 0) {
-        setResultAndStopExecution({
-          errors: [
-            codedError('RATE_LIMITED', tooManyFailuresMessage(blockedFor), {
-              http: { status: 429, headers: { 'Retry-After': String(blockedFor) } },
-            }),
-          ],
-        });
-      } else if (!selectsOnly(args.document, args.operationName, ANONYMOUS_ROOT_FIELDS)) {
-        services.metrics.authFailures.inc({ reason: 'missing' });
-        await services.authFailures.recordFailure(ctx.clientAddress);
-        setResultAndStopExecution({ errors: [unauthenticated(MISSING_KEY)] });
-      }
+      if (ctx.principal) return; // synchronous on the hot path: no promise for envelop to await
+      return refuseAnonymous(ctx, args.document, args.operationName, setResultAndStopExecution);
     },
     async onSubscribe({ args, setResultAndStopExecution }) {
       const ctx = args.contextValue as unknown as Context;
@@ -62,4 +55,27 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
       setResultAndStopExecution({ errors: [unauthenticated(MISSING_KEY)] });
     },
   };
+
+  /** A request without a key: acceptInvitation and introspection only, and not when blocked. */
+  async function refuseAnonymous(
+    ctx: Context,
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    setResultAndStopExecution: (result: ExecutionResult) => void,
+  ) {
+    const blockedFor = await services.authFailures.blockedFor(ctx.clientAddress);
+    if (blockedFor > 0) {
+      setResultAndStopExecution({
+        errors: [
+          codedError('RATE_LIMITED', tooManyFailuresMessage(blockedFor), {
+            http: { status: 429, headers: { 'Retry-After': String(blockedFor) } },
+          }),
+        ],
+      });
+    } else if (!selectsOnly(document, operationName, ANONYMOUS_ROOT_FIELDS)) {
+      services.metrics.authFailures.inc({ reason: 'missing' });
+      await services.authFailures.recordFailure(ctx.clientAddress);
+      setResultAndStopExecution({ errors: [unauthenticated(MISSING_KEY)] });
+    }
+  }
 }

@@ -1,6 +1,6 @@
 // The key format of SPEC §2: prefix + 30 random base62 characters + 6-character CRC32 checksum.
 // Everything here is pure (no I/O) so that the scanner and the hot path can reject bad keys early.
-import { createHash, createHmac, randomInt } from 'node:crypto';
+import { createHmac, hash, randomInt } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { KeyKind } from '../generated/prisma/enums.js';
 
@@ -63,7 +63,7 @@ export function parseKey(candidate: string): KeyParseResult {
 export function hashKey(key: string, pepper?: string): string {
   return pepper
     ? createHmac('sha256', pepper).update(key).digest('hex')
-    : createHash('sha256').update(key).digest('hex');
+    : hash('sha256', key, 'hex'); // one-shot: less than half the cost of createHash() per request
 }
 
 /** The last 4 characters: shown as `kp_…Xy9Q` and searchable by admins. */

@@ -15,6 +15,23 @@ export interface QuotaState {
 }
 
 export const monthOf = (d: Date) => d.toISOString().slice(0, 7);
+
+/** The current month and when it ends, recomputed only when a month boundary has passed. */
+class MonthClock {
+  private month = '';
+  private endsAt = 0;
+  private resetAt = new Date(0);
+
+  now(at: number): { month: string; resetAt: Date } {
+    if (at >= this.endsAt || at < this.endsAt - 32 * 86_400_000) {
+      const d = new Date(at);
+      this.month = monthOf(d);
+      this.resetAt = monthResetAt(d);
+      this.endsAt = this.resetAt.getTime();
+    }
+    return { month: this.month, resetAt: this.resetAt };
+  }
+}
 export const monthResetAt = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
 
 // KEYS[1] counter; ARGV: points, limit, seed (the database's count), ttl seconds.
@@ -35,6 +52,7 @@ export class MonthlyQuota {
   private pending = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly clock = new MonthClock();
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -55,17 +73,37 @@ export class MonthlyQuota {
     await this.flush();
   }
 
-  /** Counts `points` calls if they fit in the month's quota; `points = 0` only reads. */
-  async consume(teamId: string, plan: Plan, points: number, now = new Date()): Promise<QuotaState> {
-    const month = monthOf(now);
+  /**
+   * Counts `points` calls if they fit in the month's quota; `points = 0` only reads. In memory
+   * mode, once the team-month is known, this answers synchronously (the hot path).
+   */
+  consume(teamId: string, plan: Plan, points: number, at = Date.now()): QuotaState | Promise<QuotaState> {
+    const { month, resetAt } = this.clock.now(at);
     const key = `${teamId}|${month}`;
     const limit = this.limits[plan];
+    if (!this.redis && this.totals.has(key)) {
+      const [allowed, used] = this.consumeInMemory(key, points, limit);
+      if (allowed && points > 0) this.pending.set(key, (this.pending.get(key) ?? 0) + points);
+      return { allowed, used, limit, resetAt };
+    }
+    return this.consumeSlowly(key, teamId, month, limit, points, at, resetAt);
+  }
+
+  private async consumeSlowly(
+    key: string,
+    teamId: string,
+    month: string,
+    limit: number,
+    points: number,
+    at: number,
+    resetAt: Date,
+  ): Promise<QuotaState> {
     const seed = await this.seed(key, teamId, month);
     let allowed: boolean;
     let total: number;
     if (this.redis?.status === 'ready') {
       try {
-        const ttl = Math.ceil((monthResetAt(now).getTime() - now.getTime()) / 1000) + 86_400;
+        const ttl = Math.ceil((resetAt.getTime() - at) / 1000) + 86_400;
         const [ok, after] = (await this.redis.eval(CONSUME_SCRIPT, 1, `${this.redisPrefix}:quota:${key}`, points, limit, seed, ttl)) as [number, number];
         allowed = ok === 1;
         total = after;
@@ -78,7 +116,7 @@ export class MonthlyQuota {
       [allowed, total] = this.consumeInMemory(key, points, limit);
     }
     if (allowed && points > 0) this.pending.set(key, (this.pending.get(key) ?? 0) + points);
-    return { allowed, used: total, limit, resetAt: monthResetAt(now) };
+    return { allowed, used: total, limit, resetAt };
   }
 
   private consumeInMemory(key: string, points: number, limit: number): [boolean, number] {
