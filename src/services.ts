@@ -12,6 +12,7 @@ import { KeyService } from './keys/service.js';
 import { SocketRegistry } from './realtime/socket-registry.js';
 import { RevocationService } from './revocation/service.js';
 import { InvitationService } from './teams/invitations.js';
+import { CollectionService } from './collections/service.js';
 import { Metrics } from './observability/metrics.js';
 import { AuthFailureLimiter } from './ratelimit/address-limiter.js';
 import { KeyRateLimiter } from './ratelimit/key-limiter.js';
@@ -32,6 +33,7 @@ export interface Services {
   lifecycle: KeyLifecycle;
   revocation: RevocationService;
   invitations: InvitationService;
+  collections: CollectionService;
   sockets: SocketRegistry;
   rateLimiter: KeyRateLimiter;
   quota: MonthlyQuota;
@@ -70,6 +72,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     revocation,
     lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
     invitations: new InvitationService(prisma, keys),
+    collections: new CollectionService(prisma, revocation, config.keyPepper),
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),
     quota: new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix),

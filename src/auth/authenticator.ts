@@ -143,6 +143,7 @@ export class Authenticator {
         expiresAt: true,
         revokedAt: true,
         revocationReason: true,
+        collectionId: true,
         team: { select: { plan: true } },
         createdBy: { select: { role: true } },
       },
@@ -161,7 +162,7 @@ export class Authenticator {
         plan: row.team.plan,
         userId: row.createdById,
         role: row.createdBy.role,
-        collectionId: null,
+        collectionId: row.collectionId,
       },
     };
   }

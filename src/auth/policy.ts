@@ -90,3 +90,10 @@ export function assertKeyAction(p: Principal, key: { createdById: string }, acti
     throw planRequired('ENTERPRISE', `Managing other members' keys`);
   }
 }
+
+/** A collection access key may be revoked by its creator or a team admin (any plan). */
+export function assertCollectionKeyRevoke(p: Principal, key: { createdById: string }): void {
+  if (key.createdById !== p.userId && !isAdminRole(p.role)) {
+    throw forbidden("Only the key's creator or a team admin may revoke a collection access key");
+  }
+}

@@ -8,6 +8,8 @@ import '../keys/api-key-mutations.js';
 import '../teams/invitation.js';
 import '../auth/viewer.js';
 import '../ratelimit/usage.js';
+import '../collections/collection.js';
+import '../collections/access-key.js';
 
 export const schema = builder.toSchema();
 

@@ -25,9 +25,10 @@ builder.mutationFields((t) => ({
     args: {
       email: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
-      role: t.arg({ type: TeamRoleEnum, defaultValue: 'MEMBER', required: true }),
+      role: t.arg({ type: TeamRoleEnum, defaultValue: 'MEMBER' }),
     },
-    resolve: (_root, args, ctx) => ctx.services.invitations.invite(ctx.principal!, args),
+    resolve: (_root, { email, name, role }, ctx) =>
+      ctx.services.invitations.invite(ctx.principal!, { email, name, role: role ?? 'MEMBER' }),
   }),
   acceptInvitation: t.field({
     type: GeneratedApiKeyRef,

@@ -1,0 +1,68 @@
+// CollectionAccessKey: an ApiKey row of kind COLLECTION_ACCESS, seen through its own type.
+import type { ApiKey } from '../generated/prisma/client.js';
+import { builder } from '../graphql/builder.js';
+import { ApiKeyStatusEnum, RevocationReasonEnum } from '../graphql/enums.js';
+import { displayHint } from '../keys/format.js';
+import { effectiveLifecycle } from '../keys/status.js';
+import { UserRef } from '../teams/team.js';
+import { CollectionRef } from './collection.js';
+
+export const CollectionAccessKeyRef = builder.prismaObject('ApiKey', {
+  variant: 'CollectionAccessKey',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    hint: t.string({ resolve: (k) => displayHint(k.kind, k.hint) }),
+    status: t.field({ type: ApiKeyStatusEnum, resolve: (k) => effectiveLifecycle(k).status }),
+    collection: t.field({
+      type: CollectionRef,
+      description: 'Its collection, even once deleted (a tombstone).',
+      select: (_args, _ctx, nestedSelection) => ({ collection: nestedSelection(true) }),
+      resolve: (k) => k.collection!,
+    }),
+    createdBy: t.relation('createdBy', { type: UserRef }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => effectiveLifecycle(k).revokedAt }),
+    revocationReason: t.field({
+      type: RevocationReasonEnum,
+      nullable: true,
+      resolve: (k) => effectiveLifecycle(k).revocationReason,
+    }),
+    revokedBy: t.relation('revokedBy', { type: UserRef, nullable: true }),
+  }),
+});
+
+const GeneratedCollectionAccessKeyRef = builder
+  .objectRef<{ accessKey: ApiKey; secret: string }>('GeneratedCollectionAccessKey')
+  .implement({
+    description: 'A new collection access key. The secret is shown in this response only.',
+    fields: (t) => ({
+      accessKey: t.field({ type: CollectionAccessKeyRef, resolve: (g) => g.accessKey }),
+      secret: t.exposeString('secret'),
+    }),
+  });
+
+builder.queryField('collectionAccessKeys', (t) =>
+  t.prismaField({
+    type: [CollectionAccessKeyRef],
+    description: "The whole team's collection access keys (or one collection's), newest first.",
+    args: { collectionId: t.arg.id() },
+    resolve: (query, _root, { collectionId }, ctx) =>
+      ctx.services.collections.listAccessKeys(ctx.principal!, collectionId == null ? null : String(collectionId), query),
+  }),
+);
+
+builder.mutationFields((t) => ({
+  shareCollection: t.field({
+    type: GeneratedCollectionAccessKeyRef,
+    description: 'A new read-only key for one collection, on every share.',
+    args: { collectionId: t.arg.id({ required: true }) },
+    resolve: (_root, { collectionId }, ctx) => ctx.services.collections.share(ctx.principal!, String(collectionId)),
+  }),
+  revokeCollectionAccessKey: t.field({
+    type: CollectionAccessKeyRef,
+    description: "By the key's creator or a team admin; the key fails at once.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.services.collections.revokeAccessKey(ctx.principal!, String(id)),
+  }),
+}));

@@ -1,0 +1,62 @@
+// The Collection type and its root fields. Readable with a collection access key for it (its
+// createdBy excepted: a read-only key does not see team members).
+import { rules } from '../auth/policy.js';
+import { builder } from '../graphql/builder.js';
+import { UserRef } from '../teams/team.js';
+
+export const CollectionRef = builder.prismaObject('Collection', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    requests: t.expose('requests', { type: 'JSON' }),
+    createdBy: t.relation('createdBy', { type: UserRef, authScopes: { personalKey: true } }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+export const CollectionInput = builder.inputType('CollectionInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    requests: t.field({ type: 'JSON', description: '[{ name, method, url, headers, body }]' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  collections: t.prismaField({
+    type: [CollectionRef],
+    description: "The team's collections, newest first (deleted ones are not listed).",
+    resolve: (query, _root, _args, ctx) => ctx.services.collections.list(ctx.principal!, query),
+  }),
+  collection: t.prismaField({
+    type: CollectionRef,
+    nullable: true,
+    description: 'A collection of the team; with a collection access key, its own collection only.',
+    skipTypeScopes: true,
+    authScopes: rules.anyKey,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, { id }, ctx) => ctx.services.collections.find(ctx.principal!, String(id), query),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createCollection: t.field({
+    type: CollectionRef,
+    args: { input: t.arg({ type: CollectionInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.collections.create(ctx.principal!, input),
+  }),
+  updateCollection: t.field({
+    type: CollectionRef,
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: CollectionInput, required: true }) },
+    resolve: (_root, { id, input }, ctx) => ctx.services.collections.update(ctx.principal!, String(id), input),
+  }),
+  deleteCollection: t.field({
+    type: CollectionRef,
+    description: 'Revokes its access keys; the collection is kept as a tombstone (deletedAt).',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.services.collections.delete(ctx.principal!, String(id)),
+  }),
+}));
