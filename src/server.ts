@@ -12,6 +12,7 @@ import { openDatabase } from './db/database.js';
 import type { Context } from './graphql/builder.js';
 import { schema } from './graphql/schema.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
+import { useBodySizeLimit } from './graphql/body-limit.js';
 import { useCodedLimitErrors } from './graphql/limit-errors.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
 import { connectRedis } from './redis.js';
@@ -20,6 +21,8 @@ import { bootstrapTeam } from './teams/bootstrap.js';
 
 /** Operations per batched HTTP request. */
 export const MAX_BATCH = 5;
+/** Largest request body (a collection of a few hundred requests fits easily). */
+export const MAX_BODY_BYTES = 2_000_000;
 
 // Query abuse limits (graphql-armor): each refusal is a coded error, never a 500.
 const armor = new EnvelopArmor({
@@ -72,6 +75,8 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
     logging: yogaLogger(log),
     // Batched requests: each operation counts against the rate limit; a small batch only.
     batching: { limit: MAX_BATCH },
+    // Replaced by useBodySizeLimit, which costs nothing when Content-Length is sent.
+    maxRequestBodySize: false,
     context: (initial) => ({
       principal:
         (initial.principal as Principal | undefined) ?? (initial.request ? principals.get(initial.request) : undefined) ?? null,
@@ -79,6 +84,7 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
       services,
     }),
     plugins: [
+      useBodySizeLimit(MAX_BODY_BYTES),
       ...armor.protect().plugins,
       useCodedLimitErrors(),
       useApiKeyAuth(services, principals),

@@ -241,6 +241,40 @@ describe('query abuse limits', () => {
     expect(((await res.json()) as { errors?: unknown }).errors).toBeUndefined();
   });
 
+  it('a body over 2 MB is refused (413), with or without Content-Length', async () => {
+    const big = JSON.stringify({ query: '{ viewer { keyKind } }', variables: { pad: 'x'.repeat(2_100_000) } });
+    const declared = await raw(server.url, JSON.parse(big), server.adminKey);
+    expect(declared.status).toBe(413);
+    // Chunked (no Content-Length): counted as it streams.
+    const bytes = new TextEncoder().encode(big);
+    const chunked = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': server.adminKey },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 65_536) controller.enqueue(bytes.subarray(i, i + 65_536));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    const small = new TextEncoder().encode(JSON.stringify({ query: '{ viewer { keyKind } }' }));
+    const okChunked = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': server.adminKey },
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(small);
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(okChunked.status).toBe(200);
+    expect(await okChunked.json()).toEqual({ data: { viewer: { keyKind: 'PERSONAL' } } });
+  });
+
   it('GraphiQL introspection still works', async () => {
     const { getIntrospectionQuery } = await import('graphql');
     const res = await raw(server.url, { query: getIntrospectionQuery() }, null);
