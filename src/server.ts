@@ -56,6 +56,7 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
   const services = createServices(config, db, log, redis);
   services.lastUsed.start();
   services.quota.start();
+  services.expiryJob.start();
 
   const bootstrap = await bootstrapTeam(
     services.prisma,
@@ -121,7 +122,7 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
         httpServer.closeIdleConnections();
         await ws.close();
         await httpClosed;
-        await Promise.all([services.lastUsed.stop(), services.quota.stop()]);
+        await Promise.all([services.lastUsed.stop(), services.quota.stop(), services.expiryJob.stop()]);
         redis?.disconnect();
         await db.close();
       })()),

@@ -13,6 +13,9 @@ import { SocketRegistry } from './realtime/socket-registry.js';
 import { RevocationService } from './revocation/service.js';
 import { InvitationService } from './teams/invitations.js';
 import { CollectionService } from './collections/service.js';
+import { TeamKeyQuery } from './keys/team-key-query.js';
+import { ExpiryJob } from './revocation/expiry-job.js';
+import { SettingsService } from './teams/settings-service.js';
 import { Metrics } from './observability/metrics.js';
 import { AuthFailureLimiter } from './ratelimit/address-limiter.js';
 import { KeyRateLimiter } from './ratelimit/key-limiter.js';
@@ -34,6 +37,9 @@ export interface Services {
   revocation: RevocationService;
   invitations: InvitationService;
   collections: CollectionService;
+  teamKeys: TeamKeyQuery;
+  settings: SettingsService;
+  expiryJob: ExpiryJob;
   sockets: SocketRegistry;
   rateLimiter: KeyRateLimiter;
   quota: MonthlyQuota;
@@ -73,6 +79,9 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
     invitations: new InvitationService(prisma, keys),
     collections: new CollectionService(prisma, revocation, config.keyPepper),
+    teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
+    settings: new SettingsService(prisma, keyEvents),
+    expiryJob: new ExpiryJob(prisma, keyEvents, log),
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),
     quota: new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix),

@@ -10,6 +10,8 @@ import '../auth/viewer.js';
 import '../ratelimit/usage.js';
 import '../collections/collection.js';
 import '../collections/access-key.js';
+import '../keys/team-keys.js';
+import '../teams/settings.js';
 
 export const schema = builder.toSchema();
 

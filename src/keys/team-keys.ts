@@ -1,0 +1,110 @@
+// The admin dashboard's API over personal keys (ENTERPRISE plan, admins): list with filters,
+// order and pages; revoke some or all. Revocations go through the one revocation service.
+import { rules } from '../auth/policy.js';
+import type { ApiKey } from '../generated/prisma/client.js';
+import { builder } from '../graphql/builder.js';
+import { ApiKeyStatusEnum } from '../graphql/enums.js';
+import { badInput, codedError } from '../graphql/errors.js';
+import { PageInfoRef, type PageInfoShape } from '../graphql/page-info.js';
+import { ApiKeyRef } from './api-key.js';
+
+const MAX_BULK = 10_000;
+
+const ApiKeyOrderEnum = builder.enumType('ApiKeyOrder', {
+  values: { NEWEST: {}, OLDEST: {}, RECENTLY_USED: { description: 'most recently used first; never-used keys last' } },
+});
+
+const TeamApiKeyFilter = builder.inputType('TeamApiKeyFilter', {
+  fields: (t) => ({
+    statuses: t.field({ type: [ApiKeyStatusEnum], description: 'any of these (none = all); an expired key is REVOKED' }),
+    createdBy: t.id(),
+    keyValue: t.string({ description: 'a whole key (found by its hash) or a hint: Xy9Q or kp_…Xy9Q' }),
+  }),
+});
+
+const ApiKeyEdgeRef = builder.objectRef<{ cursor: string; node: ApiKey }>('ApiKeyEdge').implement({
+  fields: (t) => ({
+    cursor: t.exposeString('cursor'),
+    node: t.field({ type: ApiKeyRef, resolve: (e) => e.node }),
+  }),
+});
+
+const ApiKeyConnectionRef = builder
+  .objectRef<{ edges: { cursor: string; node: ApiKey }[]; pageInfo: PageInfoShape; totalCount: number }>('ApiKeyConnection')
+  .implement({
+    fields: (t) => ({
+      edges: t.field({ type: [ApiKeyEdgeRef], resolve: (c) => c.edges }),
+      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
+      totalCount: t.exposeInt('totalCount'),
+    }),
+  });
+
+export const RevokeApiKeysPayloadRef = builder
+  .objectRef<{ apiKeys: ApiKey[] }>('RevokeApiKeysPayload')
+  .implement({
+    description: 'The keys this call revoked (keys already revoked are left as they were, and not listed).',
+    fields: (t) => ({
+      revokedCount: t.int({ resolve: (p) => p.apiKeys.length }),
+      apiKeys: t.field({ type: [ApiKeyRef], resolve: (p) => p.apiKeys }),
+    }),
+  });
+
+builder.queryField('teamApiKeys', (t) =>
+  t.field({
+    type: ApiKeyConnectionRef,
+    authScopes: rules.enterpriseAdmin,
+    args: {
+      filter: t.arg({ type: TeamApiKeyFilter }),
+      orderBy: t.arg({ type: ApiKeyOrderEnum, defaultValue: 'NEWEST' }),
+      first: t.arg.int({ defaultValue: 50 }),
+      after: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.teamKeys.page(ctx.principal!, {
+        ...args,
+        filter: args.filter && { ...args.filter, createdBy: args.filter.createdBy == null ? null : String(args.filter.createdBy) },
+      }),
+  }),
+);
+
+builder.mutationFields((t) => ({
+  revokeApiKeys: t.field({
+    type: RevokeApiKeysPayloadRef,
+    description: 'Revokes the selected personal keys of the team (REVOKED_BY_ADMIN): all or nothing.',
+    authScopes: rules.enterpriseAdmin,
+    args: { ids: t.arg.idList({ required: true }) },
+    resolve: async (_root, { ids }, ctx) => {
+      const p = ctx.principal!;
+      const wanted = [...new Set(ids.map(String))];
+      if (wanted.length > MAX_BULK) throw badInput('ids', `at most ${MAX_BULK} keys per call`);
+      const { prisma, revocation } = ctx.services;
+      const revoked = await prisma.$transaction(async (tx) => {
+        const found = await tx.apiKey.findMany({
+          where: { id: { in: wanted }, teamId: p.teamId, kind: 'PERSONAL' },
+          select: { id: true },
+        });
+        if (found.length !== wanted.length) {
+          const known = new Set(found.map((k) => k.id));
+          const missing = wanted.filter((id) => !known.has(id));
+          throw codedError('NOT_FOUND', `API keys not found: ${missing.join(', ')}`, { ids: missing });
+        }
+        return revocation.revokeWhere({ id: { in: wanted } }, { reason: 'REVOKED_BY_ADMIN', actorId: p.userId }, tx);
+      });
+      revocation.announce(revoked);
+      return { apiKeys: revoked };
+    },
+  }),
+  revokeAllApiKeys: t.field({
+    type: RevokeApiKeysPayloadRef,
+    description: 'Revokes every ENABLED or DISABLED personal key of the team except the one making this request.',
+    authScopes: rules.enterpriseAdmin,
+    resolve: async (_root, _args, ctx) => {
+      const p = ctx.principal!;
+      const apiKeys = await ctx.services.revocation.revoke(
+        { teamId: p.teamId, kind: 'PERSONAL', id: { not: p.keyId } },
+        { reason: 'REVOKED_BY_ADMIN', actorId: p.userId },
+      );
+      return { apiKeys };
+    },
+  }),
+}));

@@ -1,0 +1,82 @@
+// A team's API key settings. A team expiry of N days sets every live personal key's expiresAt to
+// max(createdAt + N days, now); null restores each key's own choice (SPEC §4 "Expiry"). Every
+// change is recorded (who, when, before/after).
+import type { Principal } from '../auth/principal.js';
+import type { PrismaClient, Team } from '../generated/prisma/client.js';
+import { badInput } from '../graphql/errors.js';
+import type { KeyEvents } from '../keys/events.js';
+
+const MAX_EXPIRY_DAYS = 3650;
+
+export interface SettingsInput {
+  allowMembersToGenerateKeys?: boolean | null;
+  keyExpiryDays?: number | null;
+  autoRevokeExposedKeys?: boolean | null;
+  exposedKeysAction?: 'REVOKE' | 'IGNORE' | null;
+}
+
+export type Settings = Pick<Team, 'allowMembersToGenerateKeys' | 'keyExpiryDays' | 'autoRevokeExposedKeys'>;
+
+const settingsOf = (t: Settings): Settings => ({
+  allowMembersToGenerateKeys: t.allowMembersToGenerateKeys,
+  keyExpiryDays: t.keyExpiryDays,
+  autoRevokeExposedKeys: t.autoRevokeExposedKeys,
+});
+
+export class SettingsService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly keyEvents: KeyEvents,
+  ) {}
+
+  async get(teamId: string): Promise<Settings> {
+    return settingsOf(await this.prisma.team.findUniqueOrThrow({ where: { id: teamId } }));
+  }
+
+  async update(p: Principal, input: SettingsInput) {
+    const days = input.keyExpiryDays;
+    if (days != null && (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS)) {
+      throw badInput('input.keyExpiryDays', `must be a whole number of days from 1 to ${MAX_EXPIRY_DAYS}, or null`);
+    }
+    const now = new Date();
+    const result = await this.prisma.$transaction(async (tx) => {
+      const before = settingsOf(await tx.team.findUniqueOrThrow({ where: { id: p.teamId } }));
+      const after: Settings = {
+        allowMembersToGenerateKeys: input.allowMembersToGenerateKeys ?? before.allowMembersToGenerateKeys,
+        keyExpiryDays: days === undefined ? before.keyExpiryDays : days,
+        autoRevokeExposedKeys: input.autoRevokeExposedKeys ?? before.autoRevokeExposedKeys,
+      };
+      await tx.team.update({ where: { id: p.teamId }, data: after });
+      let changed: { id: string; hash: string; expiresAt: Date | null }[] = [];
+      if (after.keyExpiryDays !== before.keyExpiryDays) {
+        // Live personal keys only: revoked and already expired keys stay as they are.
+        const expiry =
+          after.keyExpiryDays === null
+            ? `"chosenExpiresAt"`
+            : `GREATEST("createdAt" + make_interval(days => ${after.keyExpiryDays}), $2::timestamptz)`;
+        changed = await tx.$queryRawUnsafe(
+          `UPDATE "ApiKey" SET "expiresAt" = ${expiry}, "updatedAt" = $2::timestamptz
+            WHERE "teamId" = $1 AND "kind" = 'PERSONAL' AND "status" <> 'REVOKED'
+              AND ("expiresAt" IS NULL OR "expiresAt" > $2::timestamptz)
+           RETURNING "id", "hash", "expiresAt"`,
+          p.teamId,
+          now,
+        );
+      }
+      await tx.settingsChange.create({ data: { teamId: p.teamId, actorId: p.userId, before, after } });
+      return { settings: after, changed };
+    });
+    const expired = result.changed.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime());
+    for (const key of result.changed) {
+      const isExpired = key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
+      this.keyEvents.changed({ keyId: key.id, hash: key.hash, change: isExpired ? 'expired' : 'updated', expiresAt: key.expiresAt });
+    }
+    return {
+      settings: result.settings,
+      updatedKeyCount: result.changed.length,
+      expiredKeyCount: expired.length,
+      openExposureCount: 0,
+      warning: null as string | null,
+    };
+  }
+}

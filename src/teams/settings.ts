@@ -1,0 +1,54 @@
+// apiKeySettings (every member: they need to know the expiry rule) and updateApiKeySettings (admins, ENTERPRISE).
+import { rules } from '../auth/policy.js';
+import { builder } from '../graphql/builder.js';
+import type { Settings } from './settings-service.js';
+
+const ApiKeySettingsRef = builder.objectRef<Settings>('ApiKeySettings').implement({
+  fields: (t) => ({
+    allowMembersToGenerateKeys: t.exposeBoolean('allowMembersToGenerateKeys'),
+    keyExpiryDays: t.exposeInt('keyExpiryDays', { nullable: true }),
+    autoRevokeExposedKeys: t.exposeBoolean('autoRevokeExposedKeys'),
+  }),
+});
+
+const ExposedKeysActionEnum = builder.enumType('ExposedKeysAction', { values: ['REVOKE', 'IGNORE'] as const });
+
+const ApiKeySettingsInput = builder.inputType('ApiKeySettingsInput', {
+  description: 'An absent field is left as it is; keyExpiryDays: null = never expire.',
+  fields: (t) => ({
+    allowMembersToGenerateKeys: t.boolean(),
+    keyExpiryDays: t.int(),
+    autoRevokeExposedKeys: t.boolean(),
+    exposedKeysAction: t.field({ type: ExposedKeysActionEnum }),
+  }),
+});
+
+const ApiKeySettingsPayloadRef = builder
+  .objectRef<{ settings: Settings; updatedKeyCount: number; expiredKeyCount: number; openExposureCount: number; warning: string | null }>(
+    'ApiKeySettingsPayload',
+  )
+  .implement({
+    fields: (t) => ({
+      settings: t.field({ type: ApiKeySettingsRef, resolve: (p) => p.settings }),
+      updatedKeyCount: t.exposeInt('updatedKeyCount'),
+      expiredKeyCount: t.exposeInt('expiredKeyCount'),
+      openExposureCount: t.exposeInt('openExposureCount'),
+      warning: t.exposeString('warning', { nullable: true }),
+    }),
+  });
+
+builder.queryField('apiKeySettings', (t) =>
+  t.field({
+    type: ApiKeySettingsRef,
+    resolve: (_root, _args, ctx) => ctx.services.settings.get(ctx.principal!.teamId),
+  }),
+);
+
+builder.mutationField('updateApiKeySettings', (t) =>
+  t.field({
+    type: ApiKeySettingsPayloadRef,
+    authScopes: rules.enterpriseAdmin,
+    args: { input: t.arg({ type: ApiKeySettingsInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.settings.update(ctx.principal!, input),
+  }),
+);

@@ -1,0 +1,282 @@
+// Team API key management (SPEC §1 "Team key management", §4): the admin dashboard's API.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.js';
+import { codes, gql } from '../helpers/client.js';
+import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const TeamKeys = graphql(`
+  query TkList($filter: TeamApiKeyFilter, $orderBy: ApiKeyOrder, $first: Int, $after: String) {
+    teamApiKeys(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason revokedBy { id } createdBy { id role } } }
+    }
+  }
+`);
+const RevokeSome = graphql(`
+  mutation TkRevoke($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount apiKeys { id status revocationReason revokedBy { id } } } }
+`);
+const RevokeAll = graphql(`mutation TkRevokeAll { revokeAllApiKeys { revokedCount apiKeys { id } } }`);
+const Settings = graphql(`query TkSettings { apiKeySettings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys } }`);
+const UpdateSettings = graphql(`
+  mutation TkUpdate($input: ApiKeySettingsInput!) {
+    updateApiKeySettings(input: $input) {
+      settings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys }
+      updatedKeyCount expiredKeyCount openExposureCount warning
+    }
+  }
+`);
+const Generate = graphql(`
+  mutation TkGenerate($input: GenerateApiKeyInput!) { generateApiKey(input: $input) { secret apiKey { id createdAt expiresAt } } }
+`);
+const SetEnabled = graphql(`mutation TkSetEnabled($id: ID!, $enabled: Boolean!) { setApiKeyEnabled(id: $id, enabled: $enabled) { id status } }`);
+const Me = graphql(`query TkMe { viewer { keyKind } }`);
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
+});
+afterAll(() => server?.close());
+
+/** A fresh ENTERPRISE (or FREE) team with an admin, two members and their keys. */
+async function team(plan: 'FREE' | 'ENTERPRISE' = 'ENTERPRISE') {
+  const t = await addTeam(server, plan);
+  const admin = await addUser(server, t.teamId, 'TEAM_ADMIN');
+  const alice = await addUser(server, t.teamId);
+  const bob = await addUser(server, t.teamId);
+  return { ...t, superKey: t.apiKey, admin, alice, bob };
+}
+
+const ids = (r: Awaited<ReturnType<typeof list>>) => r.data!.teamApiKeys.edges.map((e) => e.node.id);
+const list = (key: string, vars: Parameters<typeof gql<unknown, object>>[2] = {}) => gql(server.url, TeamKeys, vars as never, { key });
+
+describe('who may use the dashboard', () => {
+  it('admins on ENTERPRISE; members FORBIDDEN; admins on FREE PLAN_REQUIRED (role before plan)', async () => {
+    const ent = await team();
+    const free = await team('FREE');
+    const cases: [string, string, string][] = [
+      [ent.admin.key, 'OK', 'ENTERPRISE admin'],
+      [ent.superKey, 'OK', 'ENTERPRISE super admin'],
+      [ent.alice.key, 'FORBIDDEN', 'ENTERPRISE member'],
+      [free.admin.key, 'PLAN_REQUIRED', 'FREE admin'],
+      [free.alice.key, 'FORBIDDEN', 'FREE member'],
+    ];
+    for (const [key, expected, who] of cases) {
+      const calls = [
+        () => list(key),
+        () => gql(server.url, RevokeSome, { ids: [] }, { key }),
+        () => gql(server.url, UpdateSettings, { input: {} }, { key }),
+        // revokeAll only where it must be refused: where allowed it would end the other keys.
+        ...(expected === 'OK' ? [] : [() => gql(server.url, RevokeAll, {}, { key })]),
+      ];
+      for (const call of calls) {
+        const res = await call();
+        expect(codes(res)[0] ?? 'OK', who).toBe(expected);
+        if (expected === 'PLAN_REQUIRED') expect(res.errors![0].message).toMatch(/ENTERPRISE/);
+      }
+    }
+    // Every member reads the settings (they need to know the expiry rule).
+    expect((await gql(server.url, Settings, {}, { key: free.alice.key })).data!.apiKeySettings).toEqual({
+      allowMembersToGenerateKeys: true,
+      keyExpiryDays: null,
+      autoRevokeExposedKeys: false,
+    });
+  });
+});
+
+describe('teamApiKeys', () => {
+  it('lists every personal key of the team with creator and role, and nothing of another team', async () => {
+    const t = await team();
+    const other = await team();
+    const res = await list(t.admin.key);
+    expect(res.data!.teamApiKeys.totalCount).toBe(4);
+    expect(new Set(ids(res))).toEqual(new Set([t.admin.apiKey.id, t.alice.apiKey.id, t.bob.apiKey.id, (await server.services.prisma.apiKey.findFirstOrThrow({ where: { teamId: t.teamId, createdBy: { role: 'SUPER_ADMIN' } } })).id]));
+    expect(ids(res)).not.toContain(other.alice.apiKey.id);
+    const alice = res.data!.teamApiKeys.edges.find((e) => e.node.id === t.alice.apiKey.id)!.node;
+    expect(alice.createdBy).toEqual({ id: t.alice.user.id, role: 'MEMBER' });
+  });
+
+  it('filters by status (an expired key counts as REVOKED), by creator, and combinations', async () => {
+    const t = await team();
+    await gql(server.url, SetEnabled, { id: t.bob.apiKey.id, enabled: false }, { key: t.admin.key });
+    await server.services.prisma.apiKey.update({ where: { id: t.alice.apiKey.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    const by = async (filter: object) => new Set(ids(await list(t.admin.key, { filter })));
+    expect(await by({ statuses: ['DISABLED'] })).toEqual(new Set([t.bob.apiKey.id]));
+    expect(await by({ statuses: ['REVOKED'] })).toEqual(new Set([t.alice.apiKey.id]));
+    expect((await by({ statuses: ['ENABLED'] })).has(t.alice.apiKey.id)).toBe(false);
+    expect(await by({ statuses: ['DISABLED', 'REVOKED'] })).toEqual(new Set([t.bob.apiKey.id, t.alice.apiKey.id]));
+    expect(await by({ createdBy: t.alice.user.id })).toEqual(new Set([t.alice.apiKey.id]));
+    expect(await by({ createdBy: t.alice.user.id, statuses: ['ENABLED'] })).toEqual(new Set());
+    const expired = (await list(t.admin.key, { filter: { statuses: ['REVOKED'] } })).data!.teamApiKeys.edges[0].node;
+    expect(expired).toMatchObject({ status: 'REVOKED', revocationReason: 'EXPIRED' });
+  });
+
+  it('finds by key value: a whole key by its hash, or a hint; anything else is BAD_USER_INPUT', async () => {
+    const t = await team();
+    const other = await team();
+    expect(ids(await list(t.admin.key, { filter: { keyValue: t.alice.key } }))).toEqual([t.alice.apiKey.id]);
+    expect(ids(await list(t.admin.key, { filter: { keyValue: other.alice.key } }))).toEqual([]);
+    const hint = t.bob.key.slice(-4);
+    expect(ids(await list(t.admin.key, { filter: { keyValue: hint } }))).toContain(t.bob.apiKey.id);
+    expect(ids(await list(t.admin.key, { filter: { keyValue: `kp_…${hint}` } }))).toContain(t.bob.apiKey.id);
+    for (const bad of ['kp_', 'abc', 'kp_…abc!', `${t.alice.key.slice(0, -1)}0x`]) {
+      const res = await list(t.admin.key, { filter: { keyValue: bad } });
+      expect(codes(res), bad).toEqual(['BAD_USER_INPUT']);
+    }
+  });
+
+  it('orders NEWEST, OLDEST and RECENTLY_USED (never-used keys last)', async () => {
+    const t = await team();
+    const all = ids(await list(t.admin.key, { orderBy: 'NEWEST' }));
+    expect(ids(await list(t.admin.key, { orderBy: 'OLDEST' }))).toEqual([...all].reverse());
+    await gql(server.url, Me, {}, { key: t.bob.key });
+    await new Promise((r) => setTimeout(r, 20));
+    await gql(server.url, Me, {}, { key: t.alice.key });
+    await server.services.lastUsed.flush();
+    const recent = await list(t.admin.key, { orderBy: 'RECENTLY_USED' });
+    expect(ids(recent).slice(0, 2)).toEqual([t.alice.apiKey.id, t.bob.apiKey.id]);
+    // teamApiKeys itself was called with the admin key: it is used too, so it comes first.
+    expect(recent.data!.teamApiKeys.edges.at(-1)!.node.lastUsedAt).toBeNull();
+  });
+
+  it('pages over many keys sharing one timestamp without gaps or duplicates, in every order', async () => {
+    const t = await team();
+    for (let i = 0; i < 22; i++) await server.services.keys.issuePersonalKey({ userId: t.alice.user.id, teamId: t.teamId }, { name: `tie ${i}` });
+    const same = new Date('2026-01-01T00:00:00.000Z');
+    await server.services.prisma.apiKey.updateMany({ where: { teamId: t.teamId }, data: { createdAt: same, lastUsedAt: null } });
+    for (const orderBy of ['NEWEST', 'OLDEST', 'RECENTLY_USED'] as const) {
+      const seen: string[] = [];
+      let after: string | null = null;
+      let pages = 0;
+      for (;;) {
+        const res = await list(t.admin.key, { orderBy, first: 5, after });
+        const conn = res.data!.teamApiKeys;
+        expect(conn.totalCount).toBe(26);
+        seen.push(...conn.edges.map((e) => e.node.id));
+        pages += 1;
+        if (!conn.pageInfo.hasNextPage) break;
+        after = conn.pageInfo.endCursor;
+      }
+      expect(pages, orderBy).toBe(6);
+      expect(seen).toHaveLength(26);
+      expect(new Set(seen).size).toBe(26);
+      await server.services.lastUsed.flush();
+      await server.services.prisma.apiKey.updateMany({ where: { teamId: t.teamId }, data: { lastUsedAt: null } });
+    }
+    expect(codes(await list(t.admin.key, { first: 0 }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await list(t.admin.key, { after: 'garbage' }))).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe('revoking', () => {
+  it('revokeApiKeys is all or nothing: an id of another team fails the whole call with NOT_FOUND naming it', async () => {
+    const t = await team();
+    const other = await team();
+    const bad = await gql(server.url, RevokeSome, { ids: [t.alice.apiKey.id, other.alice.apiKey.id] }, { key: t.admin.key });
+    expect(codes(bad)).toEqual(['NOT_FOUND']);
+    expect(bad.errors![0].message).toContain(other.alice.apiKey.id);
+    expect(bad.errors![0].message).not.toContain(t.alice.apiKey.id);
+    expect((await gql(server.url, Me, {}, { key: t.alice.key })).status).toBe(200);
+
+    const ok = await gql(server.url, RevokeSome, { ids: [t.alice.apiKey.id, t.bob.apiKey.id] }, { key: t.admin.key });
+    expect(ok.data!.revokeApiKeys.revokedCount).toBe(2);
+    for (const k of ok.data!.revokeApiKeys.apiKeys) expect(k).toMatchObject({ status: 'REVOKED', revocationReason: 'REVOKED_BY_ADMIN', revokedBy: { id: t.admin.user.id } });
+    expect((await gql(server.url, Me, {}, { key: t.alice.key })).status).toBe(401);
+    // Already revoked: left as it was, not listed.
+    const again = await gql(server.url, RevokeSome, { ids: [t.alice.apiKey.id] }, { key: t.admin.key });
+    expect(again.data!.revokeApiKeys).toEqual({ revokedCount: 0, apiKeys: [] });
+  });
+
+  it('revokeAllApiKeys spares the calling key and collection access keys', async () => {
+    const t = await team();
+    await gql(server.url, SetEnabled, { id: t.bob.apiKey.id, enabled: false }, { key: t.admin.key });
+    const principal = await server.services.auth.authenticate(t.alice.key);
+    if (!principal.ok) throw new Error('auth');
+    const collection = await server.services.collections.create(principal.principal, { name: 'c' });
+    const shared = await server.services.collections.share(principal.principal, collection.id);
+
+    const res = await gql(server.url, RevokeAll, {}, { key: t.admin.key });
+    expect(res.data!.revokeAllApiKeys.revokedCount).toBe(3); // super admin, alice, bob (disabled)
+    expect(res.data!.revokeAllApiKeys.apiKeys.map((k) => k.id)).not.toContain(t.admin.apiKey.id);
+    expect((await gql(server.url, Me, {}, { key: t.admin.key })).status).toBe(200);
+    expect((await gql(server.url, Me, {}, { key: t.alice.key })).status).toBe(401);
+    expect((await gql(server.url, Me, {}, { key: shared.secret })).status).toBe(200);
+  });
+});
+
+describe('settings', () => {
+  it('allowMembersToGenerateKeys off: members FORBIDDEN (saying why), admins still may; the change is recorded', async () => {
+    const t = await team();
+    const off = await gql(server.url, UpdateSettings, { input: { allowMembersToGenerateKeys: false } }, { key: t.admin.key });
+    expect(off.data!.updateApiKeySettings.settings.allowMembersToGenerateKeys).toBe(false);
+    const refused = await gql(server.url, Generate, { input: { name: 'x' } }, { key: t.alice.key });
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.errors![0].message).toMatch(/admin has turned off/);
+    expect((await gql(server.url, Generate, { input: { name: 'x' } }, { key: t.admin.key })).errors).toBeUndefined();
+    const log = await server.services.prisma.settingsChange.findMany({ where: { teamId: t.teamId } });
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ actorId: t.admin.user.id, before: { allowMembersToGenerateKeys: true }, after: { allowMembersToGenerateKeys: false } });
+  });
+
+  it('keyExpiryDays: max(createdAt + N, now) for live keys, new keys get createdAt + N, null restores each choice', async () => {
+    const t = await team();
+    const day = 86_400_000;
+    const chosen = new Date(Date.now() + 100 * day).toISOString();
+    const mine = (await gql(server.url, Generate, { input: { name: 'chosen', expiresAt: chosen } }, { key: t.alice.key })).data!.generateApiKey;
+    // Bob's key is 40 days old: a 30-day team expiry ends it at the moment of the change.
+    await server.services.prisma.apiKey.update({ where: { id: t.bob.apiKey.id }, data: { createdAt: new Date(Date.now() - 40 * day) } });
+    expect((await gql(server.url, Me, {}, { key: t.bob.key })).status).toBe(200);
+
+    const before = Date.now();
+    const res = await gql(server.url, UpdateSettings, { input: { keyExpiryDays: 30 } }, { key: t.admin.key });
+    const payload = res.data!.updateApiKeySettings;
+    expect(payload.settings.keyExpiryDays).toBe(30);
+    expect(payload.updatedKeyCount).toBe(5);
+    expect(payload.expiredKeyCount).toBe(1);
+    const bob = await gql(server.url, Me, {}, { key: t.bob.key });
+    expect(bob.status).toBe(401);
+    expect(bob.errors![0].extensions?.reason).toBe('expired');
+    const aliceKey = await server.services.prisma.apiKey.findUniqueOrThrow({ where: { id: mine.apiKey.id } });
+    expect(aliceKey.expiresAt!.getTime()).toBe(aliceKey.createdAt.getTime() + 30 * day);
+    expect(aliceKey.chosenExpiresAt!.toISOString()).toBe(chosen);
+
+    const later = (await gql(server.url, Generate, { input: { name: 'asks for 90', expiresInDays: 90 } }, { key: t.alice.key })).data!.generateApiKey;
+    expect(new Date(later.apiKey.expiresAt!).getTime()).toBe(new Date(later.apiKey.createdAt).getTime() + 30 * day);
+
+    const restored = await gql(server.url, UpdateSettings, { input: { keyExpiryDays: null } }, { key: t.admin.key });
+    expect(restored.data!.updateApiKeySettings.settings.keyExpiryDays).toBeNull();
+    const back = await server.services.prisma.apiKey.findUniqueOrThrow({ where: { id: mine.apiKey.id } });
+    expect(back.expiresAt!.toISOString()).toBe(chosen);
+    const bobRow = await server.services.prisma.apiKey.findUniqueOrThrow({ where: { id: t.bob.apiKey.id } });
+    expect(bobRow.expiresAt!.getTime()).toBeGreaterThanOrEqual(before - 1); // stays expired at the change
+    expect((await gql(server.url, Me, {}, { key: t.bob.key })).status).toBe(401);
+
+    const bad = await gql(server.url, UpdateSettings, { input: { keyExpiryDays: 0 } }, { key: t.admin.key });
+    expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe('the expiry job', () => {
+  it('persists expiries as REVOKED/EXPIRED with revokedAt = expiresAt, once, even when two run at once', async () => {
+    const t = await team();
+    const past = new Date(Date.now() - 5_000);
+    await server.services.prisma.apiKey.updateMany({ where: { teamId: t.teamId }, data: { expiresAt: past } });
+    const n = await server.services.prisma.apiKey.count({ where: { teamId: t.teamId } });
+    const counts = await Promise.all([server.services.expiryJob.run(), server.services.expiryJob.run()]);
+    const mine = await server.services.prisma.apiKey.findMany({ where: { teamId: t.teamId } });
+    expect(mine.every((k) => k.status === 'REVOKED' && k.revocationReason === 'EXPIRED' && k.revokedAt?.getTime() === past.getTime())).toBe(true);
+    expect(counts[0] + counts[1]).toBeGreaterThanOrEqual(n); // other files' keys may expire too
+    expect(await server.services.expiryJob.run()).toBe(0);
+  });
+
+  it('with the clock controlled: only keys expired by then', async () => {
+    const t = await team();
+    const soon = new Date(Date.now() + 60_000);
+    await server.services.prisma.apiKey.update({ where: { id: t.alice.apiKey.id }, data: { expiresAt: soon } });
+    expect(await server.services.expiryJob.run(new Date(Date.now()))).toBe(0);
+    expect(await server.services.expiryJob.run(new Date(soon.getTime() + 1))).toBe(1);
+    const row = await server.services.prisma.apiKey.findUniqueOrThrow({ where: { id: t.alice.apiKey.id } });
+    expect(row).toMatchObject({ status: 'REVOKED', revocationReason: 'EXPIRED', revokedAt: soon });
+  });
+});
