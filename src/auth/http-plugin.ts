@@ -32,7 +32,8 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
   return {
     onRequest({ request, serverContext, endResponse }) {
       const header = request.headers.get('x-api-key');
-      if (header === null) return;
+      // An empty header is no key (GraphiQL sends one until the user fills it in).
+      if (header === null || header.trim() === '') return;
       const apply = (outcome: GateOutcome) => {
         if (outcome.ok) principals.set(request, outcome.principal);
         else endResponse(refusal(outcome));

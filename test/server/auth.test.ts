@@ -68,6 +68,16 @@ describe('X-API-Key authentication', () => {
     expect(res.status).toBe(401);
   });
 
+  it('treats an empty X-API-Key header as no key (GraphiQL before the key is filled in)', async () => {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': '' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(res.status).toBe(200);
+    expect((await gql(server.url, ViewerQuery, {}, { headers: { 'x-api-key': ' ' } })).status).toBe(401);
+  });
+
   it('lets introspection through without a key', async () => {
     const res = await fetch(server.url, {
       method: 'POST',
