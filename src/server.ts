@@ -54,9 +54,18 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
   const db = await openDatabase({ ...config, lockWaitMs: options.lockWaitMs ?? 12_000 });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log, 'limits') : undefined;
   const services = createServices(config, db, log, redis);
-  services.lastUsed.start();
-  services.quota.start();
-  services.expiryJob.start();
+  try {
+    return await serve(config, services);
+  } catch (error) {
+    // A failed start (port taken, say) must not leave the data directory locked.
+    redis?.disconnect();
+    await db.close();
+    throw error;
+  }
+}
+
+async function serve(config: Config, services: Services): Promise<KeyplaneServer> {
+  const { log, redis, db } = services;
 
   const bootstrap = await bootstrapTeam(
     services.prisma,
@@ -100,12 +109,14 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
     res.once('finish', () => stopTimer());
     return yoga.requestListener(req, res);
   });
-  const ws = attachWebSocketServer(httpServer, yoga, services);
-
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, resolve);
   });
+  const ws = attachWebSocketServer(httpServer, yoga, services);
+  services.lastUsed.start();
+  services.quota.start();
+  services.expiryJob.start();
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
 
