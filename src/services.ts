@@ -55,8 +55,8 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     log.error({ err: error }, 'could not write lastUsedAt; will retry'),
   );
   const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
-  const keys = new KeyService(prisma, config.keyPepper);
   const keyEvents = new KeyEvents();
+  const keys = new KeyService(prisma, config.keyPepper, keyEvents);
   const revocation = new RevocationService(prisma, keyEvents);
   const sockets = new SocketRegistry();
   const subscriptions = new SubscriptionCap(config.subscriptionsPerKey);
@@ -79,7 +79,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
     invitations: new InvitationService(prisma, keys),
     collections: new CollectionService(prisma, revocation, config.keyPepper),
-    teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
+    teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key), keyEvents),
     settings: new SettingsService(prisma, keyEvents),
     expiryJob: new ExpiryJob(prisma, keyEvents, log),
     sockets,

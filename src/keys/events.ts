@@ -14,15 +14,20 @@ export type KeyChange =
 
 export interface KeyChangedEvent {
   keyId: string;
+  teamId: string;
   /** the hash that stops working (for a regenerated key: the old one) */
   hash: string;
   change: KeyChange;
   expiresAt: Date | null;
 }
 
-export class KeyEvents extends EventEmitter<{ changed: [KeyChangedEvent] }> {
+export class KeyEvents extends EventEmitter<{ changed: [KeyChangedEvent]; created: [{ teamId: string }] }> {
   changed(event: KeyChangedEvent): void {
     this.emit('changed', event);
+  }
+
+  created(teamId: string): void {
+    this.emit('created', { teamId });
   }
 }
 

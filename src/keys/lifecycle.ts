@@ -50,7 +50,7 @@ export class KeyLifecycle {
       data: { hash: material.hash, hint: material.hint },
     });
     if (count !== 1) throw badInput('id', 'the key changed meanwhile; try again');
-    this.events.changed({ keyId: id, hash: key.hash, change: 'regenerated', expiresAt: key.expiresAt });
+    this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, change: 'regenerated', expiresAt: key.expiresAt });
     const apiKey = await this.prisma.apiKey.findUniqueOrThrow({ where: { id } });
     return { apiKey, secret: material.secret };
   }
@@ -71,7 +71,7 @@ export class KeyLifecycle {
     });
     if (!updated) throw badInput('id', 'a revoked key cannot be changed');
     if (updated.status !== key.status) {
-      this.events.changed({ keyId: id, hash: key.hash, change: enabled ? 'updated' : 'disabled', expiresAt: key.expiresAt });
+      this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, change: enabled ? 'updated' : 'disabled', expiresAt: key.expiresAt });
     }
     return updated;
   }
@@ -86,7 +86,7 @@ export class KeyLifecycle {
       where: { id },
       data: { chosenExpiresAt: expiresAt, ...(team.keyExpiryDays == null ? { expiresAt } : {}) },
     });
-    this.events.changed({ keyId: id, hash: key.hash, change: 'updated', expiresAt: updated.expiresAt });
+    this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, change: 'updated', expiresAt: updated.expiresAt });
     return updated;
   }
 }

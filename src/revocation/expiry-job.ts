@@ -32,16 +32,16 @@ export class ExpiryJob {
   async run(now = new Date(), batch = 1_000): Promise<number> {
     let total = 0;
     for (;;) {
-      const rows = await this.prisma.$queryRawUnsafe<{ id: string; hash: string; expiresAt: Date }[]>(
+      const rows = await this.prisma.$queryRawUnsafe<{ id: string; teamId: string; hash: string; expiresAt: Date }[]>(
         `UPDATE "ApiKey" SET "status" = 'REVOKED', "revocationReason" = 'EXPIRED', "revokedAt" = "expiresAt", "updatedAt" = $1::timestamptz
           WHERE "id" IN (SELECT "id" FROM "ApiKey"
                           WHERE "status" <> 'REVOKED' AND "expiresAt" <= $1::timestamptz
                           ORDER BY "expiresAt" LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING "id", "hash", "expiresAt"`,
+         RETURNING "id", "teamId", "hash", "expiresAt"`,
         now,
         batch,
       );
-      for (const key of rows) this.keyEvents.changed({ keyId: key.id, hash: key.hash, change: 'expired', expiresAt: key.expiresAt });
+      for (const key of rows) this.keyEvents.changed({ keyId: key.id, teamId: key.teamId, hash: key.hash, change: 'expired', expiresAt: key.expiresAt });
       total += rows.length;
       if (rows.length < batch) return total;
     }

@@ -51,6 +51,7 @@ export class RevocationService {
     for (const key of keys) {
       this.keyEvents.changed({
         keyId: key.id,
+        teamId: key.teamId,
         hash: key.hash,
         change: CHANGE_BY_REASON[key.revocationReason ?? 'REVOKED_BY_ADMIN'],
         expiresAt: key.expiresAt,

@@ -69,7 +69,13 @@ export class SettingsService {
     const expired = result.changed.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime());
     for (const key of result.changed) {
       const isExpired = key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
-      this.keyEvents.changed({ keyId: key.id, hash: key.hash, change: isExpired ? 'expired' : 'updated', expiresAt: key.expiresAt });
+      this.keyEvents.changed({
+        keyId: key.id,
+        teamId: p.teamId,
+        hash: key.hash,
+        change: isExpired ? 'expired' : 'updated',
+        expiresAt: key.expiresAt,
+      });
     }
     return {
       settings: result.settings,

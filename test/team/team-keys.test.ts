@@ -169,6 +169,52 @@ describe('teamApiKeys', () => {
   });
 });
 
+describe('totalCount and RECENTLY_USED pages', () => {
+  it('counts follow every change at once (the count cache is dropped by key events)', async () => {
+    const t = await team();
+    const total = async (filter?: object) => (await list(t.admin.key, { filter })).data!.teamApiKeys.totalCount;
+    expect(await total()).toBe(4);
+    expect(await total({ statuses: ['DISABLED'] })).toBe(0);
+    await gql(server.url, Generate, { input: { name: 'one more' } }, { key: t.alice.key });
+    expect(await total()).toBe(5);
+    await gql(server.url, SetEnabled, { id: t.bob.apiKey.id, enabled: false }, { key: t.admin.key });
+    expect(await total({ statuses: ['DISABLED'] })).toBe(1);
+    await gql(server.url, RevokeSome, { ids: [t.bob.apiKey.id] }, { key: t.admin.key });
+    expect(await total({ statuses: ['DISABLED'] })).toBe(0);
+    expect(await total({ statuses: ['REVOKED'] })).toBe(1);
+  });
+
+  it('RECENTLY_USED pages cross from used to never-used keys without gaps', async () => {
+    const t = await team();
+    for (let i = 0; i < 8; i++) await server.services.keys.issuePersonalKey({ userId: t.bob.user.id, teamId: t.teamId }, { name: `k${i}` });
+    // No periodic lastUsedAt write in the middle of the paging (it would reorder the admin's key).
+    await server.services.lastUsed.stop();
+    const all = await server.services.prisma.apiKey.findMany({ where: { teamId: t.teamId }, orderBy: { id: 'asc' } });
+    // Half used (two share one timestamp), half never.
+    const at = new Date('2026-06-01T00:00:00.000Z');
+    for (const [i, k] of all.entries()) {
+      if (k.id === t.admin.apiKey.id) continue; // the admin's own key is used by the listing itself
+      await server.services.prisma.apiKey.update({ where: { id: k.id }, data: { lastUsedAt: i % 2 ? new Date(at.getTime() - (i % 4 === 1 ? 0 : i) * 1000) : null } });
+    }
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const conn = (await list(t.admin.key, { orderBy: 'RECENTLY_USED', first: 3, after })).data!.teamApiKeys;
+      seen.push(...conn.edges.map((e) => e.node.id));
+      if (!conn.pageInfo.hasNextPage) break;
+      after = conn.pageInfo.endCursor;
+    }
+    expect(seen).toHaveLength(all.length);
+    expect(new Set(seen).size).toBe(all.length);
+    const rows = await server.services.prisma.apiKey.findMany({ where: { id: { in: seen } } });
+    const used = seen.map((id) => rows.find((r) => r.id === id)!.lastUsedAt);
+    const firstNever = used.indexOf(null);
+    expect(used.slice(firstNever).every((u) => u === null)).toBe(true);
+    const times = used.slice(0, firstNever).map((u) => u!.getTime());
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+  });
+});
+
 describe('revoking', () => {
   it('revokeApiKeys is all or nothing: an id of another team fails the whole call with NOT_FOUND naming it', async () => {
     const t = await team();
