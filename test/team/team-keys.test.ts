@@ -199,7 +199,8 @@ describe('totalCount and RECENTLY_USED pages', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const conn = (await list(t.admin.key, { orderBy: 'RECENTLY_USED', first: 3, after })).data!.teamApiKeys;
+      const res: Awaited<ReturnType<typeof list>> = await list(t.admin.key, { orderBy: 'RECENTLY_USED', first: 3, after });
+      const conn = res.data!.teamApiKeys;
       seen.push(...conn.edges.map((e) => e.node.id));
       if (!conn.pageInfo.hasNextPage) break;
       after = conn.pageInfo.endCursor;
