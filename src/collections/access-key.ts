@@ -1,34 +1,19 @@
 // CollectionAccessKey: an ApiKey row of kind COLLECTION_ACCESS, seen through its own type.
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
-import { ApiKeyStatusEnum, RevocationReasonEnum } from '../graphql/enums.js';
-import { displayHint } from '../keys/format.js';
-import { effectiveLifecycle } from '../keys/status.js';
-import { UserRef } from '../teams/team.js';
+import { KeyRecordRef } from '../keys/api-key.js';
 import { CollectionRef } from './collection.js';
 
 export const CollectionAccessKeyRef = builder.prismaObject('ApiKey', {
   variant: 'CollectionAccessKey',
+  interfaces: [KeyRecordRef],
   fields: (t) => ({
-    id: t.exposeID('id'),
-    hint: t.string({ resolve: (k) => displayHint(k.kind, k.hint) }),
-    status: t.field({ type: ApiKeyStatusEnum, resolve: (k) => effectiveLifecycle(k).status }),
     collection: t.field({
       type: CollectionRef,
       description: 'Its collection, even once deleted (a tombstone).',
       select: (_args, _ctx, nestedSelection) => ({ collection: nestedSelection(true) }),
       resolve: (k) => k.collection!,
     }),
-    createdBy: t.relation('createdBy', { type: UserRef }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
-    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => effectiveLifecycle(k).revokedAt }),
-    revocationReason: t.field({
-      type: RevocationReasonEnum,
-      nullable: true,
-      resolve: (k) => effectiveLifecycle(k).revocationReason,
-    }),
-    revokedBy: t.relation('revokedBy', { type: UserRef, nullable: true }),
   }),
 });
 

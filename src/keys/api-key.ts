@@ -9,14 +9,17 @@ import { UserRef } from '../teams/team.js';
 import { displayHint } from './format.js';
 import { effectiveLifecycle } from './status.js';
 
-export const ApiKeyRef = builder.prismaObject('ApiKey', {
+/**
+ * What every kind of key shows: personal keys (ApiKey) and collection access keys implement it,
+ * so that status, expiry-as-revocation and hints are defined once.
+ */
+export const KeyRecordRef = builder.prismaInterface('ApiKey', {
+  variant: 'KeyRecord',
   fields: (t) => ({
     id: t.exposeID('id'),
-    name: t.exposeString('name'),
     hint: t.string({ description: 'The key as shown after creation, e.g. kp_…Xy9Q', resolve: (k) => displayHint(k.kind, k.hint) }),
     status: t.field({ type: ApiKeyStatusEnum, resolve: (k) => effectiveLifecycle(k).status }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
     createdBy: t.relation('createdBy', { type: UserRef }),
     revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => effectiveLifecycle(k).revokedAt }),
@@ -26,6 +29,15 @@ export const ApiKeyRef = builder.prismaObject('ApiKey', {
       resolve: (k) => effectiveLifecycle(k).revocationReason,
     }),
     revokedBy: t.relation('revokedBy', { type: UserRef, nullable: true }),
+  }),
+  resolveType: (k) => (k.kind === 'COLLECTION_ACCESS' ? 'CollectionAccessKey' : 'ApiKey'),
+});
+
+export const ApiKeyRef = builder.prismaObject('ApiKey', {
+  interfaces: [KeyRecordRef],
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
   }),
 });
 
