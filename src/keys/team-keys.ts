@@ -1,5 +1,6 @@
 // The admin dashboard's API over personal keys (ENTERPRISE plan, admins): list with filters,
 // order and pages; revoke some or all. Revocations go through the one revocation service.
+import { queryFromInfo } from '@pothos/plugin-prisma';
 import { rules } from '../auth/policy.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
@@ -59,11 +60,16 @@ builder.queryField('teamApiKeys', (t) =>
       first: t.arg.int({ defaultValue: 50 }),
       after: t.arg.string(),
     },
-    resolve: (_root, args, ctx) =>
-      ctx.services.teamKeys.page(ctx.principal!, {
-        ...args,
-        filter: args.filter && { ...args.filter, createdBy: args.filter.createdBy == null ? null : String(args.filter.createdBy) },
-      }),
+    resolve: (_root, args, ctx, info) =>
+      ctx.services.teamKeys.page(
+        ctx.principal!,
+        {
+          ...args,
+          filter: args.filter && { ...args.filter, createdBy: args.filter.createdBy == null ? null : String(args.filter.createdBy) },
+        },
+        // The nodes' relations (creator, revoker) come in the page's own query, not one lookup per node.
+        queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }),
+      ),
   }),
 );
 
