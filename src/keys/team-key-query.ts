@@ -50,10 +50,17 @@ export class TeamKeyQuery {
   /**
    * Exact counts of a 100,000-key team cost 30–50 ms (an index-only scan of every entry), the
    * page itself well under 1 ms: counts are kept per team and filter, and dropped whenever a key
-   * of the team is created or changes. A key that merely expires meanwhile is counted in its new
-   * status within COUNT_TTL_MS.
+   * of the team is created or changes (the team's generation is part of the cache key). Past
+   * COUNT_TTL_MS a count is recounted in the background while the last one is served, so a key
+   * that merely expired is counted in its new status a few seconds later.
    */
-  private readonly counts = new LRUCache<string, number>({ max: 10_000, ttl: COUNT_TTL_MS });
+  private readonly counts = new LRUCache<string, number, Prisma.ApiKeyWhereInput>({
+    max: 10_000,
+    ttl: COUNT_TTL_MS,
+    allowStale: true,
+    noDeleteOnFetchRejection: true,
+    fetchMethod: (_key, _stale, { context }) => this.prisma.apiKey.count({ where: context }),
+  });
   private readonly generations = new Map<string, number>();
 
   constructor(
@@ -70,12 +77,7 @@ export class TeamKeyQuery {
     if (filter?.keyValue != null) return this.prisma.apiKey.count({ where }); // one row: not worth caching
     const statuses = [...new Set(filter?.statuses ?? [])].sort().join(',');
     const key = `${p.teamId}|${this.generations.get(p.teamId) ?? 0}|${statuses}|${filter?.createdBy ?? ''}`;
-    const cached = this.counts.get(key);
-    if (cached !== undefined) return Promise.resolve(cached);
-    return this.prisma.apiKey.count({ where }).then((n) => {
-      this.counts.set(key, n);
-      return n;
-    });
+    return this.counts.fetch(key, { context: where }) as Promise<number>;
   }
 
   where(p: Principal, filter: TeamKeyFilter | null | undefined, now = new Date()): Prisma.ApiKeyWhereInput {
