@@ -156,10 +156,9 @@ async function healthz(services: Services, res: ServerResponse) {
 
 function yogaLogger(log: Logger) {
   // yoga logs at debug level several times per request: a disabled level must cost nothing.
+  // Only its message is kept: its other arguments can hold request variables (a key searched
+  // for, an invitation token), and no key or secret may reach a log.
   const forward = (level: 'debug' | 'info' | 'warn' | 'error') =>
-    log.isLevelEnabled(level)
-      ? (...args: unknown[]) =>
-          log[level]({ source: 'yoga', args: args.length > 1 ? args.slice(1) : undefined }, String(args[0]))
-      : () => {};
+    log.isLevelEnabled(level) ? (...args: unknown[]) => log[level]({ source: 'yoga' }, String(args[0])) : () => {};
   return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
 }
