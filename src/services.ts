@@ -81,7 +81,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     collections: new CollectionService(prisma, revocation, config.keyPepper),
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key), keyEvents),
     settings: new SettingsService(prisma, keyEvents),
-    expiryJob: new ExpiryJob(prisma, keyEvents, log),
+    expiryJob: new ExpiryJob(revocation, log),
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),
     quota: new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix),

@@ -51,7 +51,7 @@ export const rules = {
  * may do to a key. A member never sees another member's key (NOT_FOUND, decided by visibility);
  * an admin sees every key of the team, so an action an admin may not take is FORBIDDEN.
  */
-export type KeyAction = 'read' | 'rename' | 'regenerate' | 'delete' | 'setExpiry' | 'setEnabled' | 'revoke';
+export type KeyAction = 'read' | 'rename' | 'regenerate' | 'delete' | 'setExpiry' | 'setEnabled';
 type AdminRight = 'allowed' | 'enterprise' | 'forbidden';
 
 export const keyActionRules: Record<KeyAction, { owner: boolean; admin: AdminRight }> = {
@@ -61,7 +61,6 @@ export const keyActionRules: Record<KeyAction, { owner: boolean; admin: AdminRig
   delete: { owner: true, admin: 'forbidden' },
   setExpiry: { owner: true, admin: 'forbidden' },
   setEnabled: { owner: true, admin: 'enterprise' },
-  revoke: { owner: false, admin: 'enterprise' },
 };
 
 const ACTION_WORDS: Record<KeyAction, string> = {
@@ -71,7 +70,6 @@ const ACTION_WORDS: Record<KeyAction, string> = {
   delete: 'delete',
   setExpiry: 'change the expiry of',
   setEnabled: 'enable or disable',
-  revoke: 'revoke',
 };
 
 /** Throws FORBIDDEN or PLAN_REQUIRED when the principal may see the key but not do this to it. */

@@ -7,6 +7,9 @@ import type { KeyChange, KeyEvents } from '../keys/events.js';
 
 type Db = PrismaClient | Prisma.TransactionClient;
 
+/** What an announcement needs of a revoked key. */
+export type RevokedKey = Pick<ApiKey, 'id' | 'teamId' | 'hash' | 'expiresAt' | 'revocationReason'>;
+
 export interface RevokeOptions {
   reason: RevocationReason;
   actorId: string | null;
@@ -47,7 +50,24 @@ export class RevocationService {
     });
   }
 
-  announce(keys: ApiKey[]): void {
+  /**
+   * Writes down up to `batch` expiries reached by `now` (REVOKED, EXPIRED, revokedAt = expiresAt).
+   * Rows are claimed with FOR UPDATE SKIP LOCKED, so instances running this at once never write
+   * a key twice. Announce the result after commit, like any revocation.
+   */
+  async persistExpired(now: Date, batch: number, db: Db = this.prisma): Promise<RevokedKey[]> {
+    return db.$queryRawUnsafe<RevokedKey[]>(
+      `UPDATE "ApiKey" SET "status" = 'REVOKED', "revocationReason" = 'EXPIRED', "revokedAt" = "expiresAt", "updatedAt" = $1::timestamptz
+        WHERE "id" IN (SELECT "id" FROM "ApiKey"
+                        WHERE "status" <> 'REVOKED' AND "expiresAt" <= $1::timestamptz
+                        ORDER BY "expiresAt" LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING "id", "teamId", "hash", "expiresAt", "revocationReason"`,
+      now,
+      batch,
+    );
+  }
+
+  announce(keys: RevokedKey[]): void {
     for (const key of keys) {
       this.keyEvents.changed({
         keyId: key.id,

@@ -53,7 +53,7 @@ export class SettingsService {
         const expiry =
           after.keyExpiryDays === null
             ? `"chosenExpiresAt"`
-            : `GREATEST("createdAt" + make_interval(days => ${after.keyExpiryDays}), $2::timestamptz)`;
+            : `GREATEST("createdAt" + make_interval(days => $3::int), $2::timestamptz)`;
         changed = await tx.$queryRawUnsafe(
           `UPDATE "ApiKey" SET "expiresAt" = ${expiry}, "updatedAt" = $2::timestamptz
             WHERE "teamId" = $1 AND "kind" = 'PERSONAL' AND "status" <> 'REVOKED'
@@ -61,6 +61,8 @@ export class SettingsService {
            RETURNING "id", "hash", "expiresAt"`,
           p.teamId,
           now,
+          // $3 only where the statement uses it: an unreferenced parameter has no type in PostgreSQL
+          ...(after.keyExpiryDays === null ? [] : [after.keyExpiryDays]),
         );
       }
       await tx.settingsChange.create({ data: { teamId: p.teamId, actorId: p.userId, before, after } });
