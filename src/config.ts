@@ -18,6 +18,7 @@ const schema = z.object({
   REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,40}$/, 'letters, digits and _ : . - only').default('kp'),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   EMAIL_FROM: z.string().min(3).default('Keyplane <keyplane@localhost>'),
+  EMAIL_RETRY_SECONDS: z.coerce.number().positive().default(30),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
   RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
   AUTH_FAILURES_PER_MINUTE: positiveInt.default(20),
@@ -43,6 +44,8 @@ export interface Config {
   redisKeyPrefix: string;
   smtpUrl?: string;
   emailFrom: string;
+  /** first retry delay of a failed email; doubles per attempt up to 64× */
+  emailRetrySeconds: number;
   rateLimitPerWindow: number;
   rateLimitWindowSeconds: number;
   authFailuresPerMinute: number;
@@ -82,6 +85,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     smtpUrl: e.SMTP_URL,
     emailFrom: e.EMAIL_FROM,
+    emailRetrySeconds: e.EMAIL_RETRY_SECONDS,
     rateLimitPerWindow: e.RATE_LIMIT_PER_MINUTE,
     rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,

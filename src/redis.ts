@@ -2,23 +2,26 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-export function connectRedis(url: string, log: Logger, purpose: string): Redis {
+/**
+ * `queueWhileDown`: for pub/sub, whose commands (SUBSCRIBE, PUBLISH) should wait for Redis to
+ * return; limits instead fail fast so that callers fall back at once.
+ */
+export function connectRedis(url: string, log: Logger, purpose: string, { queueWhileDown = false } = {}): Redis {
   const redis = new Redis(url, {
-    // Fail fast while Redis is down so that callers fall back at once instead of queueing.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
+    enableOfflineQueue: queueWhileDown,
+    maxRetriesPerRequest: queueWhileDown ? null : 1,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
   let down = false;
   redis.on('error', (error: Error) => {
     if (down) return;
     down = true;
-    log.warn({ purpose, err: error.message }, 'Redis unavailable: falling back to in-process limits until it returns');
+    log.warn({ purpose, err: error.message }, 'Redis unavailable (limits fall back to in-process ones; events wait) until it returns');
   });
   redis.on('ready', () => {
     if (!down) return;
     down = false;
-    log.info({ purpose }, 'Redis is back: shared limits resumed');
+    log.info({ purpose }, 'Redis is back');
   });
   return redis;
 }

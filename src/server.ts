@@ -12,6 +12,7 @@ import { openDatabase } from './db/database.js';
 import type { Context } from './graphql/builder.js';
 import { schema } from './graphql/schema.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
+import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { useBodySizeLimit } from './graphql/body-limit.js';
 import { useCodedLimitErrors } from './graphql/limit-errors.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
@@ -58,6 +59,7 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
     return await serve(config, services);
   } catch (error) {
     // A failed start (port taken, say) must not leave the data directory locked.
+    await services.stop();
     redis?.disconnect();
     await db.close();
     throw error;
@@ -99,6 +101,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       useCodedLimitErrors(),
       useApiKeyAuth(services, principals),
       useRequestLimits(services),
+      useSharedSubscriptionExecution(),
     ],
   });
 
@@ -114,9 +117,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     httpServer.listen(config.port, config.host, resolve);
   });
   const ws = attachWebSocketServer(httpServer, yoga, services);
-  services.lastUsed.start();
-  services.quota.start();
-  services.expiryJob.start();
+  services.start();
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
 
@@ -133,7 +134,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
         httpServer.closeIdleConnections();
         await ws.close();
         await httpClosed;
-        await Promise.all([services.lastUsed.stop(), services.quota.stop(), services.expiryJob.stop()]);
+        await services.stop();
         redis?.disconnect();
         await db.close();
       })()),

@@ -22,6 +22,10 @@ import { KeyRateLimiter } from './ratelimit/key-limiter.js';
 import { MonthlyQuota } from './ratelimit/quota.js';
 import { SubscriptionCap } from './ratelimit/subscriptions.js';
 import { createKeyplanePubSub, type KeyplanePubSub } from './realtime/pubsub.js';
+import { bridgeKeyEvents } from './realtime/key-event-bridge.js';
+import { connectRedis } from './redis.js';
+import { EmailDispatcher } from './notifications/email-dispatcher.js';
+import { NotificationService } from './notifications/service.js';
 
 export interface Services {
   config: Config;
@@ -45,8 +49,14 @@ export interface Services {
   quota: MonthlyQuota;
   authFailures: AuthFailureLimiter;
   subscriptions: SubscriptionCap;
+  notifications: NotificationService;
+  emails: EmailDispatcher;
   metrics: Metrics;
   redis?: Redis;
+  /** starts the background work (after listen) */
+  start(): void;
+  /** stops it, flushing what is buffered */
+  stop(): Promise<void>;
 }
 
 export function createServices(config: Config, db: Database, log: Logger, redis?: Redis): Services {
@@ -57,14 +67,31 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
   const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
   const keyEvents = new KeyEvents();
   const keys = new KeyService(prisma, config.keyPepper, keyEvents);
-  const revocation = new RevocationService(prisma, keyEvents);
-  const sockets = new SocketRegistry();
+  // Events cross instances through Redis when there is one (two connections: one subscribes).
+  const pubsubClients = config.redisUrl
+    ? {
+        publish: connectRedis(config.redisUrl, log, 'events', { queueWhileDown: true }),
+        subscribe: connectRedis(config.redisUrl, log, 'event subscriptions', { queueWhileDown: true }),
+        prefix: config.redisKeyPrefix,
+      }
+    : undefined;
+  const pubsub = createKeyplanePubSub(pubsubClients);
+  const emails = new EmailDispatcher(prisma, log, {
+    smtpUrl: config.smtpUrl,
+    from: config.emailFrom,
+    retrySeconds: config.emailRetrySeconds,
+  });
+  const revocation = new RevocationService(prisma, keyEvents, pubsub, emails);
+  const expiryJob = new ExpiryJob(prisma, revocation, log);
+  const sockets = new SocketRegistry(() => expiryJob.runSoon());
   const subscriptions = new SubscriptionCap(config.subscriptionsPerKey);
   // A key that changed is re-verified on its next use; its sockets are closed or re-armed.
   keyEvents.on('changed', (event) => {
     auth.forget(event.hash);
     sockets.onKeyChanged(event);
   });
+  const quota = new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix);
+  let bridge: { stop(): Promise<void> } | undefined;
   return {
     config,
     log,
@@ -72,7 +99,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     db,
     lastUsed,
     auth,
-    pubsub: createKeyplanePubSub(),
+    pubsub,
     keys,
     keyEvents,
     revocation,
@@ -81,10 +108,12 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     collections: new CollectionService(prisma, revocation, config.keyPepper),
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key), keyEvents),
     settings: new SettingsService(prisma, keyEvents),
-    expiryJob: new ExpiryJob(revocation, log),
+    expiryJob,
+    notifications: new NotificationService(prisma),
+    emails,
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),
-    quota: new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix),
+    quota,
     authFailures: new AuthFailureLimiter(config.authFailuresPerMinute, redis, config.redisKeyPrefix),
     subscriptions,
     metrics: new Metrics({
@@ -93,5 +122,17 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
       openSubscriptions: () => subscriptions.total,
     }),
     redis,
+    start() {
+      lastUsed.start();
+      quota.start();
+      expiryJob.start();
+      emails.start();
+      if (pubsubClients) bridge = bridgeKeyEvents(keyEvents, pubsub);
+    },
+    async stop() {
+      await Promise.all([lastUsed.stop(), quota.stop(), expiryJob.stop(), emails.stop(), bridge?.stop()]);
+      pubsubClients?.publish.disconnect();
+      pubsubClients?.subscribe.disconnect();
+    },
   };
 }

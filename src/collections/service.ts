@@ -7,7 +7,7 @@ import type { Collection, Prisma, PrismaClient } from '../generated/prisma/clien
 import { notFound } from '../graphql/errors.js';
 import { parseOrThrow, validName } from '../graphql/input.js';
 import { mintKey } from '../keys/service.js';
-import type { RevocationService } from '../revocation/service.js';
+import { mergeRevocations, type RevocationService } from '../revocation/service.js';
 
 const requestSchema = z
   .object({
@@ -93,7 +93,7 @@ export class CollectionService {
         { reason: 'REVOKED_BY_ADMIN', actorId: p.userId, at: now },
         tx,
       );
-      return { collection, revoked: [...byCreator, ...byOthers] };
+      return { collection, revoked: mergeRevocations(byCreator, byOthers) };
     });
     this.revocation.announce(revoked);
     return collection;

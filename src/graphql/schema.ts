@@ -12,6 +12,8 @@ import '../collections/collection.js';
 import '../collections/access-key.js';
 import '../keys/team-keys.js';
 import '../teams/settings.js';
+import '../notifications/notification.js';
+import '../notifications/revoked-event.js';
 
 export const schema = builder.toSchema();
 

@@ -5,6 +5,7 @@ import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { ApiKeyStatusEnum, RevocationReasonEnum } from '../graphql/enums.js';
 import { forbidden } from '../graphql/errors.js';
+import type { ApiKeyGeneratedPayload } from '../realtime/pubsub.js';
 import { UserRef } from '../teams/team.js';
 import { displayHint } from './format.js';
 import { effectiveLifecycle } from './status.js';
@@ -94,23 +95,26 @@ builder.mutationField('generateApiKey', (t) =>
         { userId: principal.userId, teamId: principal.teamId },
         input,
       );
-      services.pubsub.publish('apiKeyGenerated', principal.teamId, generated.apiKey);
+      services.pubsub.publish('apiKeyGenerated', principal.teamId, {
+        keyId: generated.apiKey.id,
+        createdById: generated.apiKey.createdById,
+      });
       return generated;
     },
   }),
 );
 
 builder.subscriptionField('apiKeyGenerated', (t) =>
-  t.field({
+  t.prismaField({
     type: ApiKeyRef,
     description: "A key was generated: the viewer's own; for an admin, every key of the team.",
     subscribe: (_root, _args, ctx) => {
       const principal = ctx.principal!;
-      return pipe(
-        ctx.services.pubsub.subscribe('apiKeyGenerated', principal.teamId),
-        filter((key: ApiKey) => isAdminRole(principal.role) || key.createdById === principal.userId),
-      );
+      const events = ctx.services.pubsub.subscribe('apiKeyGenerated', principal.teamId);
+      if (isAdminRole(principal.role)) return events;
+      return pipe(events, filter((e: ApiKeyGeneratedPayload) => e.createdById === principal.userId));
     },
-    resolve: (key) => key,
+    resolve: (query, event: ApiKeyGeneratedPayload, _args, ctx) =>
+      ctx.services.prisma.apiKey.findUniqueOrThrow({ ...query, where: { id: event.keyId } }),
   }),
 );

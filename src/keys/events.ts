@@ -1,5 +1,5 @@
 // Key state changes inside one instance: the verification cache and the open sockets listen.
-// (Across instances the realtime issue bridges these through Redis.)
+// (Across instances realtime/key-event-bridge.ts relays them through the pub/sub.)
 import { EventEmitter } from 'node:events';
 
 /** Why a key no longer authenticates, or why its sockets must re-check it. */
@@ -19,15 +19,17 @@ export interface KeyChangedEvent {
   hash: string;
   change: KeyChange;
   expiresAt: Date | null;
+  /** relayed from another instance (not to be relayed again) */
+  remote?: boolean;
 }
 
-export class KeyEvents extends EventEmitter<{ changed: [KeyChangedEvent]; created: [{ teamId: string }] }> {
+export class KeyEvents extends EventEmitter<{ changed: [KeyChangedEvent]; created: [{ teamId: string; remote?: boolean }] }> {
   changed(event: KeyChangedEvent): void {
     this.emit('changed', event);
   }
 
-  created(teamId: string): void {
-    this.emit('created', { teamId });
+  created(teamId: string, remote = false): void {
+    this.emit('created', { teamId, remote });
   }
 }
 

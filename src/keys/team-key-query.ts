@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { ApiKeyStatus } from '../generated/prisma/enums.js';
 import { badInput } from '../graphql/errors.js';
+import { type Cursor, decodeCursor, encodeCursor } from '../graphql/cursor.js';
 import type { KeyEvents } from './events.js';
 import { parseKey } from './format.js';
 
@@ -16,26 +17,8 @@ export interface TeamKeyFilter {
   keyValue?: string | null;
 }
 
-interface Cursor {
-  /** the sort value (ISO date, or null for a never-used key) and the id */
-  v: string | null;
-  id: string;
-}
-
 const HINT = /^(?:kp_(?:…|\.\.\.))?([0-9A-Za-z]{4})$/;
 export const MAX_PAGE = 200;
-
-export const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
-
-function decodeCursor(after: string): Cursor {
-  try {
-    const c = JSON.parse(Buffer.from(after, 'base64url').toString()) as Cursor;
-    if (typeof c.id === 'string' && (c.v === null || typeof c.v === 'string')) return c;
-  } catch {
-    // fall through
-  }
-  throw badInput('after', 'is not a cursor from this connection');
-}
 
 function statusWhere(status: ApiKeyStatus, now: Date): Prisma.ApiKeyWhereInput {
   const live = { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };

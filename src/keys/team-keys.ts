@@ -97,7 +97,7 @@ builder.mutationFields((t) => ({
         return revocation.revokeWhere({ id: { in: wanted } }, { reason: 'REVOKED_BY_ADMIN', actorId: p.userId }, tx);
       });
       revocation.announce(revoked);
-      return { apiKeys: revoked };
+      return { apiKeys: revoked.keys };
     },
   }),
   revokeAllApiKeys: t.field({

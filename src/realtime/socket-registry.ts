@@ -1,10 +1,14 @@
 // Open graphql-ws sockets by the key that authenticated them: a socket whose key stops working
-// (regenerated, deleted, disabled, revoked, expired) is closed with 4401 and the cause.
+// (regenerated, deleted, disabled, revoked, expired) is closed with 4401 and the cause. A socket
+// subscribed to apiKeyRevoked first gets the event of its own key's revocation (SPEC §4), so its
+// close waits for that delivery (at most DELIVERY_GRACE_MS).
 import type { WebSocket } from 'ws';
-import { CHANGE_MESSAGES, type KeyChangedEvent } from '../keys/events.js';
+import { CHANGE_MESSAGES, type KeyChange, type KeyChangedEvent } from '../keys/events.js';
 
 export const CLOSE_UNAUTHENTICATED = 4401;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long a revoked key's socket waits for its revocation event before it is closed anyway. */
+export const DELIVERY_GRACE_MS = 2_000;
 
 /** A close reason must fit in 123 bytes. */
 export function closeReason(text: string): string {
@@ -12,13 +16,24 @@ export function closeReason(text: string): string {
   return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '')}...`;
 }
 
+/** Changes that come with an apiKeyRevoked event. */
+const ANNOUNCED: ReadonlySet<KeyChange> = new Set(['deleted', 'revoked', 'expired']);
+
 interface Tracked {
   socket: WebSocket;
-  timer?: NodeJS.Timeout;
+  expiryTimer?: NodeJS.Timeout;
+  /** open apiKeyRevoked subscriptions on this socket */
+  watchers: number;
+  /** set once its key stopped working: the close waits for the event's delivery */
+  closing?: { message: string; timer: NodeJS.Timeout };
 }
 
 export class SocketRegistry {
   private readonly byKey = new Map<string, Map<WebSocket, Tracked>>();
+  private readonly bySocket = new WeakMap<WebSocket, Tracked>();
+
+  /** `onExpiryReached`: a key's expiry passed while sockets were open (the expiry job persists it now). */
+  constructor(private readonly onExpiryReached: (keyId: string) => void = () => {}) {}
 
   get size(): number {
     let n = 0;
@@ -29,33 +44,73 @@ export class SocketRegistry {
   add(keyId: string, socket: WebSocket, expiresAt: Date | null): void {
     let sockets = this.byKey.get(keyId);
     if (!sockets) this.byKey.set(keyId, (sockets = new Map()));
-    const tracked: Tracked = { socket };
+    const tracked: Tracked = { socket, watchers: 0 };
     sockets.set(socket, tracked);
-    this.armExpiry(tracked, expiresAt);
+    this.bySocket.set(socket, tracked);
+    this.armExpiry(keyId, tracked, expiresAt);
     socket.once('close', () => {
-      clearTimeout(tracked.timer);
+      clearTimeout(tracked.expiryTimer);
+      clearTimeout(tracked.closing?.timer);
       sockets.delete(socket);
       if (sockets.size === 0 && this.byKey.get(keyId) === sockets) this.byKey.delete(keyId);
     });
+  }
+
+  /** An apiKeyRevoked subscription opened on this socket; call the result when it ends. */
+  watchRevocations(socket: WebSocket): () => void {
+    const tracked = this.bySocket.get(socket);
+    if (!tracked) return () => {};
+    tracked.watchers += 1;
+    return () => {
+      tracked.watchers -= 1;
+    };
+  }
+
+  /** The socket has been sent its own key's revocation event: close it now. */
+  revocationDelivered(socket: WebSocket): void {
+    const tracked = this.bySocket.get(socket);
+    if (tracked?.closing) this.closeNow(tracked);
+  }
+
+  /** Whether the socket's key has stopped working (it may not start new operations). */
+  isClosing(socket: WebSocket): boolean {
+    return this.bySocket.get(socket)?.closing !== undefined;
   }
 
   onKeyChanged(event: KeyChangedEvent): void {
     const sockets = this.byKey.get(event.keyId);
     if (!sockets) return;
     for (const tracked of sockets.values()) {
-      if (event.change === 'updated') this.armExpiry(tracked, event.expiresAt);
-      else SocketRegistry.refuse(tracked.socket, CHANGE_MESSAGES[event.change]);
+      if (event.change === 'updated') this.armExpiry(event.keyId, tracked, event.expiresAt);
+      else this.close(tracked, CHANGE_MESSAGES[event.change], ANNOUNCED.has(event.change));
     }
   }
 
-  private armExpiry(tracked: Tracked, expiresAt: Date | null): void {
-    clearTimeout(tracked.timer);
-    tracked.timer = undefined;
+  private close(tracked: Tracked, message: string, announced: boolean): void {
+    clearTimeout(tracked.expiryTimer);
+    if (tracked.closing) return;
+    tracked.closing = { message, timer: setTimeout(() => this.closeNow(tracked), DELIVERY_GRACE_MS).unref() };
+    if (!announced || tracked.watchers === 0) this.closeNow(tracked);
+  }
+
+  private closeNow(tracked: Tracked): void {
+    clearTimeout(tracked.closing?.timer);
+    SocketRegistry.refuse(tracked.socket, tracked.closing?.message ?? CHANGE_MESSAGES.revoked);
+  }
+
+  private armExpiry(keyId: string, tracked: Tracked, expiresAt: Date | null): void {
+    clearTimeout(tracked.expiryTimer);
+    tracked.expiryTimer = undefined;
     if (!expiresAt) return;
     const check = () => {
       const left = expiresAt.getTime() - Date.now();
-      if (left <= 0) SocketRegistry.refuse(tracked.socket, CHANGE_MESSAGES.expired);
-      else tracked.timer = setTimeout(check, Math.min(left, MAX_TIMER_MS)).unref();
+      if (left > 0) {
+        tracked.expiryTimer = setTimeout(check, Math.min(left, MAX_TIMER_MS)).unref();
+        return;
+      }
+      // The revocation event comes from the expiry job, asked to persist the expiry right away.
+      this.close(tracked, CHANGE_MESSAGES.expired, true);
+      this.onExpiryReached(keyId);
     };
     check();
   }

@@ -1,7 +1,7 @@
 // graphql-ws on the same port and path as HTTP (yoga's documented recipe), authenticated once per
 // connection from connectionParams["x-api-key"].
 import type { IncomingMessage, Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -51,6 +51,10 @@ export function attachWebSocketServer(
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // A socket whose key stopped working only waits to deliver its revocation event.
+        if (services.sockets.isClosing(ctx.extra.socket)) {
+          return [new GraphQLError('This API key no longer works', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           socket: ctx.extra.socket,

@@ -1,13 +1,17 @@
 // Persists expiries: a key past its expiresAt already reads REVOKED/EXPIRED everywhere; this job
 // writes it down through the revocation service, every 30 s. Safe with several instances.
 import type { Logger } from 'pino';
+import type { PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationService } from './service.js';
 
 export class ExpiryJob {
   private timer?: NodeJS.Timeout;
   private running: Promise<unknown> = Promise.resolve();
+  private soon?: Promise<unknown>;
+  private stopped = false;
 
   constructor(
+    private readonly prisma: PrismaClient,
     private readonly revocation: RevocationService,
     private readonly log: Logger,
     private readonly intervalMs = 30_000,
@@ -20,7 +24,20 @@ export class ExpiryJob {
     this.timer.unref();
   }
 
+  /** Persists due expiries now, or right after the run under way (a socket's key just expired). */
+  runSoon(): void {
+    if (this.soon || this.stopped) return;
+    this.soon = this.running
+      .then(() => this.run())
+      .catch((error: unknown) => this.log.error({ err: error }, 'expiry job failed'))
+      .finally(() => {
+        this.soon = undefined;
+      });
+    this.running = this.soon;
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.running;
   }
@@ -29,10 +46,10 @@ export class ExpiryJob {
   async run(now = new Date(), batch = 1_000): Promise<number> {
     let total = 0;
     for (;;) {
-      const expired = await this.revocation.persistExpired(now, batch);
+      const expired = await this.prisma.$transaction((tx) => this.revocation.persistExpired(now, batch, tx));
       this.revocation.announce(expired);
-      total += expired.length;
-      if (expired.length < batch) return total;
+      total += expired.keys.length;
+      if (expired.keys.length < batch) return total;
     }
   }
 }

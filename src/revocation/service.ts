@@ -1,19 +1,39 @@
 // The one revocation path: every cause (owner delete, admin revoke, bulk, revoke all, expiry,
 // exposure, collection delete) ends here. One statement revokes what is still live, so
-// concurrent revocations never revoke a key twice; events go out after commit.
+// concurrent revocations never revoke a key twice; the owners' notifications and emails are
+// written in the same transaction; events go out after commit.
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationReason } from '../generated/prisma/enums.js';
 import type { KeyChange, KeyEvents } from '../keys/events.js';
+import { type RevokedKey, type WrittenNotification, writeRevocationNotices } from '../notifications/revocation-notices.js';
+import type { KeyplanePubSub } from '../realtime/pubsub.js';
 
 type Db = PrismaClient | Prisma.TransactionClient;
-
-/** What an announcement needs of a revoked key. */
-export type RevokedKey = Pick<ApiKey, 'id' | 'teamId' | 'hash' | 'expiresAt' | 'revocationReason'>;
 
 export interface RevokeOptions {
   reason: RevocationReason;
   actorId: string | null;
   at?: Date;
+}
+
+/** What one revocation statement changed and wrote, to announce once committed. */
+export interface Revocation<K extends RevokedKey = ApiKey> {
+  keys: K[];
+  notifications: WrittenNotification[];
+  emailIds: string[];
+}
+
+export function mergeRevocations<K extends RevokedKey>(...parts: Revocation<K>[]): Revocation<K> {
+  return {
+    keys: parts.flatMap((p) => p.keys),
+    notifications: parts.flatMap((p) => p.notifications),
+    emailIds: parts.flatMap((p) => p.emailIds),
+  };
+}
+
+/** Told about outbox emails once their transaction has committed (to send or to log them). */
+export interface OutboxListener {
+  queued(emailIds: string[]): void;
 }
 
 const CHANGE_BY_REASON: Record<RevocationReason, KeyChange> = {
@@ -27,17 +47,19 @@ export class RevocationService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly keyEvents: KeyEvents,
+    private readonly pubsub: KeyplanePubSub,
+    private readonly outbox: OutboxListener,
   ) {}
 
   /**
    * Revokes the keys matching `where` that are still live (not revoked, not past expiry: those
-   * read as EXPIRED already and the expiry job persists them),
-   * inside `db` when a caller has a transaction open. Returns the keys this call revoked;
-   * call `announce` with them once the transaction has committed.
+   * read as EXPIRED already and the expiry job persists them), inside `db` when a caller has a
+   * transaction open (the notices need one: use `revoke` otherwise). Call `announce` with the
+   * result once the transaction has committed.
    */
-  async revokeWhere(where: Prisma.ApiKeyWhereInput, options: RevokeOptions, db: Db = this.prisma): Promise<ApiKey[]> {
+  async revokeWhere(where: Prisma.ApiKeyWhereInput, options: RevokeOptions, db: Prisma.TransactionClient): Promise<Revocation> {
     const at = options.at ?? new Date();
-    return db.apiKey.updateManyAndReturn({
+    const keys = await db.apiKey.updateManyAndReturn({
       where: {
         AND: [where, { status: { not: 'REVOKED' } }, { OR: [{ expiresAt: null }, { expiresAt: { gt: at } }] }],
       },
@@ -48,26 +70,33 @@ export class RevocationService {
         revokedById: options.actorId,
       },
     });
+    return { keys, ...(await writeRevocationNotices(db, keys)) };
   }
 
   /**
-   * Writes down up to `batch` expiries reached by `now` (REVOKED, EXPIRED, revokedAt = expiresAt).
-   * Rows are claimed with FOR UPDATE SKIP LOCKED, so instances running this at once never write
-   * a key twice. Announce the result after commit, like any revocation.
+   * Writes down up to `batch` expiries reached by `now` (REVOKED, EXPIRED, revokedAt = expiresAt)
+   * with their notices. Rows are claimed with FOR UPDATE SKIP LOCKED, so instances running this
+   * at once never write a key twice. Announce the result after commit, like any revocation.
    */
-  async persistExpired(now: Date, batch: number, db: Db = this.prisma): Promise<RevokedKey[]> {
-    return db.$queryRawUnsafe<RevokedKey[]>(
+  async persistExpired(now: Date, batch: number, db: Prisma.TransactionClient): Promise<Revocation<RevokedKey>> {
+    const keys = await db.$queryRawUnsafe<RevokedKey[]>(
       `UPDATE "ApiKey" SET "status" = 'REVOKED', "revocationReason" = 'EXPIRED', "revokedAt" = "expiresAt", "updatedAt" = $1::timestamptz
         WHERE "id" IN (SELECT "id" FROM "ApiKey"
                         WHERE "status" <> 'REVOKED' AND "expiresAt" <= $1::timestamptz
                         ORDER BY "expiresAt" LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING "id", "teamId", "hash", "expiresAt", "revocationReason"`,
+       RETURNING "id", "teamId", "kind", "name", "hint", "hash", "createdById", "collectionId",
+                 "expiresAt", "revokedAt", "revocationReason", "revokedById"`,
       now,
       batch,
     );
+    return { keys, ...(await writeRevocationNotices(db, keys)) };
   }
 
-  announce(keys: RevokedKey[]): void {
+  /**
+   * After commit: the keys stop authenticating here at once (cache, sockets), then subscribers
+   * everywhere get the events, and the outbox is told about its new emails.
+   */
+  announce({ keys, notifications, emailIds }: Revocation<RevokedKey>): void {
     for (const key of keys) {
       this.keyEvents.changed({
         keyId: key.id,
@@ -77,12 +106,25 @@ export class RevocationService {
         expiresAt: key.expiresAt,
       });
     }
+    for (const key of keys) {
+      this.pubsub.publish('apiKeyRevoked', key.teamId, {
+        keyId: key.id,
+        teamId: key.teamId,
+        kind: key.kind,
+        ownerId: key.createdById,
+        reason: key.revocationReason ?? 'REVOKED_BY_ADMIN',
+        revokedAt: (key.revokedAt ?? new Date()).toISOString(),
+        revokedById: key.revokedById,
+      });
+    }
+    for (const notification of notifications) this.pubsub.publish('notificationAdded', notification.userId, notification);
+    if (emailIds.length) this.outbox.queued(emailIds);
   }
 
   /** Revoke and announce in one step, for callers without a transaction of their own. */
   async revoke(where: Prisma.ApiKeyWhereInput, options: RevokeOptions): Promise<ApiKey[]> {
-    const revoked = await this.prisma.$transaction((tx) => this.revokeWhere(where, options, tx));
-    this.announce(revoked);
-    return revoked;
+    const revocation = await this.prisma.$transaction((tx) => this.revokeWhere(where, options, tx));
+    this.announce(revocation);
+    return revocation.keys;
   }
 }

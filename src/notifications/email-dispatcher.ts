@@ -1,0 +1,136 @@
+// Sends the email outbox over SMTP (nodemailer). Rows are claimed with one UPDATE … FOR UPDATE
+// SKIP LOCKED that also leases them, so several instances never send one email twice, and no
+// transaction stays open while SMTP talks (PGlite has a single connection). A failed send is
+// retried with exponential backoff; nothing is dropped while SMTP is down.
+// Without SMTP_URL emails stay in the outbox and are logged (address and subject, never a key).
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Logger } from 'pino';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { OutboxListener } from '../revocation/service.js';
+
+interface ClaimedEmail {
+  id: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  attempts: number;
+}
+
+export interface DispatcherOptions {
+  smtpUrl?: string;
+  from: string;
+  retrySeconds: number;
+  /** how often the outbox is polled besides the nudges after each revocation */
+  pollMs?: number;
+  batch?: number;
+  /** how long a claim holds before another dispatcher may take the row (a crashed sender) */
+  leaseSeconds?: number;
+}
+
+const MAX_BACKOFF_FACTOR = 64;
+
+export class EmailDispatcher implements OutboxListener {
+  private readonly transport: Transporter | null;
+  private timer?: NodeJS.Timeout;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  sent = 0;
+  failed = 0;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly log: Logger,
+    private readonly options: DispatcherOptions,
+  ) {
+    this.transport = options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : null;
+  }
+
+  queued(emailIds: string[]): void {
+    if (this.transport) return this.nudge();
+    this.log.info({ emails: emailIds.length, outbox: emailIds.slice(0, 20) }, 'email kept in the outbox (no SMTP_URL)');
+  }
+
+  start(): void {
+    if (!this.transport) return;
+    this.timer = setInterval(() => this.nudge(), this.options.pollMs ?? 2_000);
+    this.timer.unref();
+    this.nudge();
+  }
+
+  /** Runs a pass now, or right after the one under way. */
+  nudge(): void {
+    if (!this.transport || this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          while ((await this.sendBatch()) > 0 && !this.stopped);
+        } catch (error) {
+          this.log.error({ err: error }, 'email dispatcher pass failed');
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = null;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+    this.transport?.close();
+  }
+
+  /** Claims due rows and sends them; returns how many it claimed. */
+  async sendBatch(): Promise<number> {
+    const lease = this.options.leaseSeconds ?? 60;
+    const claimed = await this.prisma.$queryRawUnsafe<ClaimedEmail[]>(
+      `UPDATE "EmailOutbox" SET "claimedUntil" = now() + make_interval(secs => $2), "attempts" = "attempts" + 1
+        WHERE "id" IN (SELECT "id" FROM "EmailOutbox"
+                        WHERE "sentAt" IS NULL AND "nextAttemptAt" <= now()
+                          AND ("claimedUntil" IS NULL OR "claimedUntil" <= now())
+                        ORDER BY "nextAttemptAt" LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING "id", "to", "subject", "text", "html", "attempts"`,
+      this.options.batch ?? 20,
+      lease,
+    );
+    await Promise.all(claimed.map((email) => this.send(email)));
+    return claimed.length;
+  }
+
+  private async send(email: ClaimedEmail): Promise<void> {
+    try {
+      await this.transport!.sendMail({
+        from: this.options.from,
+        to: email.to,
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+      });
+      await this.prisma.emailOutbox.update({
+        where: { id: email.id },
+        data: { sentAt: new Date(), claimedUntil: null, lastError: null },
+      });
+      this.sent += 1;
+    } catch (error) {
+      const factor = Math.min(2 ** (email.attempts - 1), MAX_BACKOFF_FACTOR);
+      const message = error instanceof Error ? error.message : String(error);
+      await this.prisma.emailOutbox.update({
+        where: { id: email.id },
+        data: {
+          nextAttemptAt: new Date(Date.now() + factor * this.options.retrySeconds * 1000),
+          claimedUntil: null,
+          lastError: message.slice(0, 500),
+        },
+      });
+      this.failed += 1;
+      this.log.warn({ emailId: email.id, attempts: email.attempts, err: message }, 'email not sent; will retry');
+    }
+  }
+}

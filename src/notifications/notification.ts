@@ -1,0 +1,87 @@
+// The Notification type and its root fields: the viewer's notifications, marking them read, and
+// the notificationAdded subscription.
+import type { Notification } from '../generated/prisma/client.js';
+import { queryFromInfo } from '@pothos/plugin-prisma';
+import { builder } from '../graphql/builder.js';
+import { PageInfoRef } from '../graphql/page-info.js';
+import { ApiKeyRef } from '../keys/api-key.js';
+import { CollectionAccessKeyRef } from '../collections/access-key.js';
+import type { NotificationAddedPayload } from '../realtime/pubsub.js';
+import type { NotificationPage } from './service.js';
+
+export const NotificationRef = builder.prismaObject('Notification', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.exposeString('kind', { description: 'e.g. API_KEY_REVOKED' }),
+    message: t.exposeString('message'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    readAt: t.expose('readAt', { type: 'DateTime', nullable: true }),
+    apiKey: t.field({
+      type: ApiKeyRef,
+      nullable: true,
+      description: 'The personal key it is about.',
+      select: (_args, _ctx, nestedSelection) => ({ key: nestedSelection(true) }),
+      resolve: (n) => (n.key?.kind === 'PERSONAL' ? n.key : null),
+    }),
+    accessKey: t.field({
+      type: CollectionAccessKeyRef,
+      nullable: true,
+      description: 'The collection access key it is about.',
+      select: (_args, _ctx, nestedSelection) => ({ key: nestedSelection(true) }),
+      resolve: (n) => (n.key?.kind === 'COLLECTION_ACCESS' ? n.key : null),
+    }),
+  }),
+});
+
+const NotificationEdgeRef = builder.objectRef<{ cursor: string; node: Notification }>('NotificationEdge').implement({
+  fields: (t) => ({
+    cursor: t.exposeString('cursor'),
+    node: t.field({ type: NotificationRef, resolve: (e) => e.node }),
+  }),
+});
+
+const NotificationConnectionRef = builder.objectRef<NotificationPage>('NotificationConnection').implement({
+  fields: (t) => ({
+    edges: t.field({ type: [NotificationEdgeRef], resolve: (c) => c.edges }),
+    pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
+    totalCount: t.exposeInt('totalCount'),
+    unreadCount: t.exposeInt('unreadCount'),
+  }),
+});
+
+builder.queryField('notifications', (t) =>
+  t.field({
+    type: NotificationConnectionRef,
+    description: "The viewer's notifications, newest first.",
+    args: {
+      unreadOnly: t.arg.boolean({ defaultValue: false }),
+      first: t.arg.int({ defaultValue: 50 }),
+      after: t.arg.string(),
+    },
+    resolve: (_root, args, ctx, info) =>
+      ctx.services.notifications.page(
+        ctx.principal!,
+        args,
+        queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }),
+      ),
+  }),
+);
+
+builder.mutationField('markNotificationsRead', (t) =>
+  t.int({
+    description: 'Marks these notifications read (null = all); returns how many changed.',
+    args: { ids: t.arg.idList() },
+    resolve: (_root, { ids }, ctx) =>
+      ctx.services.notifications.markRead(ctx.principal!, ids == null ? null : ids.map(String)),
+  }),
+);
+
+builder.subscriptionField('notificationAdded', (t) =>
+  t.prismaField({
+    type: NotificationRef,
+    description: "The viewer's new notifications.",
+    subscribe: (_root, _args, ctx) => ctx.services.pubsub.subscribe('notificationAdded', ctx.principal!.userId),
+    resolve: (query, event: NotificationAddedPayload, _args, ctx) =>
+      ctx.services.prisma.notification.findUniqueOrThrow({ ...query, where: { id: event.id } }),
+  }),
+);

@@ -1,0 +1,79 @@
+// The viewer's in-app notifications: newest first, keyset-paged, and marked read.
+import type { Principal } from '../auth/principal.js';
+import type { Notification, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { decodeCursor, encodeCursor } from '../graphql/cursor.js';
+import { badInput, codedError } from '../graphql/errors.js';
+import type { PageInfoShape } from '../graphql/page-info.js';
+
+export const MAX_NOTIFICATION_PAGE = 200;
+const MAX_MARK = 1_000;
+
+export interface NotificationPage {
+  edges: { cursor: string; node: Notification }[];
+  pageInfo: PageInfoShape;
+  totalCount: number;
+  unreadCount: number;
+}
+
+type NotificationQuery = { include?: Prisma.NotificationInclude; select?: Prisma.NotificationSelect };
+
+export class NotificationService {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async page(
+    p: Principal,
+    args: { unreadOnly?: boolean | null; first?: number | null; after?: string | null },
+    query: NotificationQuery = {},
+  ): Promise<NotificationPage> {
+    const first = args.first ?? 50;
+    if (first < 0 || first > MAX_NOTIFICATION_PAGE) throw badInput('first', `must be 0..${MAX_NOTIFICATION_PAGE}`);
+    const cursor = args.after ? decodeCursor(args.after) : null;
+    const mine: Prisma.NotificationWhereInput = { userId: p.userId, ...(args.unreadOnly ? { readAt: null } : {}) };
+    const at = cursor?.v ? new Date(cursor.v) : null;
+    if (cursor && (!at || Number.isNaN(at.getTime()))) throw badInput('after', 'is not a cursor from this connection');
+    const [rows, totalCount, unreadCount] = await Promise.all([
+      this.prisma.notification.findMany({
+        ...query,
+        where: at ? { AND: [mine, { OR: [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: cursor!.id } }] }] } : mine,
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: first + 1,
+      }),
+      this.prisma.notification.count({ where: mine }),
+      args.unreadOnly ? null : this.prisma.notification.count({ where: { userId: p.userId, readAt: null } }),
+    ]);
+    const nodes = rows.slice(0, first);
+    const edges = nodes.map((node) => ({ node, cursor: encodeCursor({ v: node.createdAt.toISOString(), id: node.id }) }));
+    return {
+      edges,
+      totalCount,
+      unreadCount: unreadCount ?? totalCount,
+      pageInfo: {
+        hasNextPage: rows.length > first,
+        hasPreviousPage: cursor !== null,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
+  }
+
+  /** ids null = every unread one. Ids that are not the viewer's are NOT_FOUND and nothing changes. */
+  async markRead(p: Principal, ids: string[] | null): Promise<number> {
+    const readAt = new Date();
+    if (ids === null) {
+      const { count } = await this.prisma.notification.updateMany({ where: { userId: p.userId, readAt: null }, data: { readAt } });
+      return count;
+    }
+    const wanted = [...new Set(ids)];
+    if (wanted.length > MAX_MARK) throw badInput('ids', `at most ${MAX_MARK} per call`);
+    return this.prisma.$transaction(async (tx) => {
+      const found = await tx.notification.findMany({ where: { id: { in: wanted }, userId: p.userId }, select: { id: true } });
+      if (found.length !== wanted.length) {
+        const known = new Set(found.map((n) => n.id));
+        const missing = wanted.filter((id) => !known.has(id));
+        throw codedError('NOT_FOUND', `Notifications not found: ${missing.join(', ')}`, { ids: missing });
+      }
+      const { count } = await tx.notification.updateMany({ where: { id: { in: wanted }, readAt: null }, data: { readAt } });
+      return count;
+    });
+  }
+}
