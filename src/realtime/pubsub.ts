@@ -3,7 +3,7 @@
 // one instance reaches subscribers on every instance. Payloads are plain JSON for that reason
 // (dates as ISO strings, records by id).
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import { createPubSub } from 'graphql-yoga';
+import { FixedBuffer, Repeater } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
 import type { KeyKind, RevocationReason } from '../generated/prisma/enums.js';
 import type { KeyChange } from '../keys/events.js';
@@ -59,10 +59,45 @@ function prefixed(target: EventTargetLike, prefix: string): EventTargetLike {
   };
 }
 
+/**
+ * Events a subscriber may have waiting: a bulk revocation publishes one event per key (10,000 at
+ * most per call), and a subscriber that falls further behind is ended with an error rather than
+ * let the server's memory grow.
+ */
+export const SUBSCRIBER_BUFFER = 20_000;
+
+type Args<K extends keyof KeyplaneEvents> = KeyplaneEvents[K];
+type Payload<K extends keyof KeyplaneEvents> = Args<K> extends [string, infer P] ? P : Args<K>[0];
+
+/**
+ * yoga's createPubSub, with a buffer per subscriber (its own streams hold at most 1,024 pending
+ * events and then throw inside the publisher).
+ */
 export function createKeyplanePubSub(redis?: { publish: Redis; subscribe: Redis; prefix: string }) {
-  if (!redis) return createPubSub<KeyplaneEvents>();
-  const target = createRedisEventTarget({ publishClient: redis.publish, subscribeClient: redis.subscribe });
-  return createPubSub<KeyplaneEvents>({ eventTarget: prefixed(target, `${redis.prefix}events:`) });
+  const target: EventTargetLike = redis
+    ? prefixed(createRedisEventTarget({ publishClient: redis.publish, subscribeClient: redis.subscribe }), `${redis.prefix}events:`)
+    : new EventTarget();
+  const topicOf = (name: string, id?: string) => (id === undefined ? name : `${name}:${id}`);
+  return {
+    publish<K extends keyof KeyplaneEvents>(name: K, ...args: Args<K>): void {
+      const [id, payload] = args.length === 2 ? (args as [string, unknown]) : [undefined, args[0]];
+      target.dispatchEvent(new CustomEvent(topicOf(name, id), { detail: payload }));
+    },
+    subscribe<K extends keyof KeyplaneEvents>(name: K, ...id: Args<K> extends [string, unknown] ? [id: string] : []): Repeater<Payload<K>> {
+      const topic = topicOf(name, id[0]);
+      return new Repeater<Payload<K>>((push, stop) => {
+        const listener = (event: Event) => {
+          try {
+            void push((event as CustomEvent<Payload<K>>).detail);
+          } catch (error) {
+            stop(error); // too far behind: this subscription ends with an error
+          }
+        };
+        target.addEventListener(topic, listener);
+        void stop.then(() => target.removeEventListener(topic, listener));
+      }, new FixedBuffer(SUBSCRIBER_BUFFER));
+    },
+  };
 }
 
 export type KeyplanePubSub = ReturnType<typeof createKeyplanePubSub>;
