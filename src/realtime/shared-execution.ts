@@ -4,6 +4,10 @@
 // document and variables and see the same things: team, role, kind of key and plan are all the
 // field rules of auth/policy.ts look at, and no resolver below a subscription root reads more
 // of the viewer (the per-viewer filtering happens on the event stream, before execution).
+// Over graphql-ws the shared result is also serialized once and written straight to each socket
+// as the protocol's `next` message; the per-subscriber path through envelop's result hooks and
+// graphql-ws's own serialization is kept for results with errors (so that they are masked) and
+// for SSE.
 import {
   createSourceEventStream,
   type DocumentNode,
@@ -19,7 +23,15 @@ import type { Principal } from '../auth/principal.js';
 import type { Context } from '../graphql/builder.js';
 
 const printed = new WeakMap<DocumentNode, string>();
-const shared = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+interface SharedResult {
+  result: Promise<ExecutionResult>;
+  /** the result as JSON, or null when it has errors (those take the masking path) */
+  json: Promise<string | null>;
+}
+
+const shared = new WeakMap<object, Map<string, SharedResult>>();
+/** A socket this far behind is closed rather than buffered without end. */
+const MAX_SOCKET_BUFFER = 8 * 1024 * 1024;
 
 /** Counts executions, for the benchmark and the tests that prove sharing. */
 export const sharedExecutionStats = { executions: 0, deliveries: 0 };
@@ -42,21 +54,37 @@ function shareKey(args: ExecutionArgs, p: Principal): string {
   ]);
 }
 
-function executeOnce(event: unknown, key: string, run: () => Promise<ExecutionResult>): Promise<ExecutionResult> {
-  if (typeof event !== 'object' || event === null) return run();
+function share(run: () => Promise<ExecutionResult>): SharedResult {
+  const result = run();
+  return { result, json: result.then((r) => (r.errors?.length ? null : JSON.stringify(r))) };
+}
+
+function executeOnce(event: unknown, key: string, run: () => Promise<ExecutionResult>): SharedResult {
+  if (typeof event !== 'object' || event === null) return share(run);
   let byKey = shared.get(event);
   if (!byKey) shared.set(event, (byKey = new Map()));
   let result = byKey.get(key);
   if (!result) {
     sharedExecutionStats.executions += 1;
-    byKey.set(key, (result = run()));
+    byKey.set(key, (result = share(run)));
   }
   return result;
 }
 
 interface SubscriptionContext extends Context {
-  /** the graphql-ws socket (absent over SSE) */
+  /** the graphql-ws socket and operation id (absent over SSE) */
   socket?: WebSocket;
+  operationId?: string;
+}
+
+/** Writes `next` messages of one graphql-ws operation straight to its socket. */
+function directSender(socket: WebSocket, operationId: string) {
+  const head = `{"id":${JSON.stringify(operationId)},"type":"next","payload":`;
+  return (json: string) => {
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > MAX_SOCKET_BUFFER) socket.close(1008, 'Too slow to keep up with events');
+    else socket.send(`${head}${json}}`);
+  };
 }
 
 function rootFieldName(args: ExecutionArgs): string | undefined {
@@ -72,6 +100,7 @@ async function sharedSubscribe(args: ExecutionArgs) {
   const key = shareKey(args, principal);
   const watchesRevocations = rootFieldName(args) === 'apiKeyRevoked';
   const unwatch = watchesRevocations && ctx.socket ? ctx.services.sockets.watchRevocations(ctx.socket) : () => {};
+  const send = ctx.socket && ctx.operationId !== undefined ? directSender(ctx.socket, ctx.operationId) : null;
 
   return new Repeater<ExecutionResult>(async (push, stop) => {
     const events = source[Symbol.asyncIterator]();
@@ -82,8 +111,10 @@ async function sharedSubscribe(args: ExecutionArgs) {
         if (next.done) break;
         const event: unknown = next.value;
         sharedExecutionStats.deliveries += 1;
-        // push() settles when the consumer asks for the next value: the result has been sent.
-        await push(executeOnce(event, key, async () => execute({ ...args, rootValue: event }) as ExecutionResult));
+        const outcome = executeOnce(event, key, async () => execute({ ...args, rootValue: event }) as ExecutionResult);
+        const json = send ? await outcome.json : null;
+        if (json !== null) send!(json); // queued on the socket before any close that follows
+        else await push(outcome.result); // settles when the consumer asks for more: the result was sent
         if (watchesRevocations && (event as { keyId?: string }).keyId === principal.keyId) {
           // Its own key's revocation: delivered, so the socket closes (4401) and the stream ends.
           if (ctx.socket) ctx.services.sockets.revocationDelivered(ctx.socket);

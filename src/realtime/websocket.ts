@@ -50,7 +50,7 @@ export function attachWebSocketServer(
         services.sockets.add(outcome.principal.keyId, ctx.extra.socket, outcome.expiresAt);
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         // A socket whose key stopped working only waits to deliver its revocation event.
         if (services.sockets.isClosing(ctx.extra.socket)) {
           return [new GraphQLError('This API key no longer works', { extensions: { code: 'UNAUTHENTICATED' } })];
@@ -58,6 +58,7 @@ export function attachWebSocketServer(
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           socket: ctx.extra.socket,
+          operationId: id,
           params: payload,
           principal: ctx.extra.principal,
           clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown',
