@@ -16,12 +16,17 @@ export function connectRedis(url: string, log: Logger, purpose: string, { queueW
   redis.on('error', (error: Error) => {
     if (down) return;
     down = true;
-    log.warn({ purpose, err: error.message }, 'Redis unavailable (limits fall back to in-process ones; events wait) until it returns');
+    log.warn(
+      { purpose, err: error.message },
+      queueWhileDown
+        ? `Redis unreachable for ${purpose}: they wait until it returns`
+        : `Redis unavailable: ${purpose} fall back to in-process ones until it returns`,
+    );
   });
   redis.on('ready', () => {
     if (!down) return;
     down = false;
-    log.info({ purpose }, 'Redis is back');
+    log.info({ purpose }, `Redis is back for ${purpose}`);
   });
   return redis;
 }

@@ -112,6 +112,10 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     res.once('finish', () => stopTimer());
     return yoga.requestListener(req, res);
   });
+  // Longer than clients' and load balancers' idle timeouts, so that the server is never the one
+  // closing an idle keep-alive connection just as a client reuses it (ECONNRESET under load).
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, resolve);
@@ -131,7 +135,10 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       (closing ??= (async () => {
         // Stop accepting; in-flight HTTP requests finish before the server's close callback.
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        // Keep-alive connections become idle as their last request finishes: close them then.
+        const reaper = setInterval(() => httpServer.closeIdleConnections(), 50);
         httpServer.closeIdleConnections();
+        void httpClosed.then(() => clearInterval(reaper));
         await ws.close();
         await httpClosed;
         await services.stop();

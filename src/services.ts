@@ -10,6 +10,7 @@ import { KeyEvents } from './keys/events.js';
 import { KeyLifecycle } from './keys/lifecycle.js';
 import { KeyService } from './keys/service.js';
 import { SocketRegistry } from './realtime/socket-registry.js';
+import { sharedExecutionStats } from './realtime/shared-execution.js';
 import { RevocationService } from './revocation/service.js';
 import { InvitationService } from './teams/invitations.js';
 import { CollectionService } from './collections/service.js';
@@ -117,9 +118,13 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     authFailures: new AuthFailureLimiter(config.authFailuresPerMinute, redis, config.redisKeyPrefix),
     subscriptions,
     metrics: new Metrics({
-      cacheHits: () => auth.hits,
-      cacheMisses: () => auth.lookups,
-      openSubscriptions: () => subscriptions.total,
+      verification_cache_hits: () => auth.hits,
+      verification_cache_misses: () => auth.lookups,
+      open_subscriptions: () => subscriptions.total,
+      subscription_events_delivered: () => sharedExecutionStats.deliveries,
+      subscription_executions: () => sharedExecutionStats.executions,
+      emails_sent: () => emails.sent,
+      email_send_failures: () => emails.failed,
     }),
     redis,
     start() {

@@ -3,6 +3,16 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 export type RequestOutcome = 'ok' | 'error' | 'unauthenticated' | 'rate_limited' | 'quota_exceeded';
 
+const SOURCE_HELP = {
+  verification_cache_hits: 'Authentications answered from the verification cache since start',
+  verification_cache_misses: 'Authentications that read the database since start',
+  open_subscriptions: 'Subscriptions currently open (graphql-ws and SSE)',
+  subscription_events_delivered: 'Subscription events delivered to subscribers since start',
+  subscription_executions: 'Executions of subscription selections since start (shared by subscribers)',
+  emails_sent: 'Outbox emails sent over SMTP since start',
+  email_send_failures: 'Failed SMTP send attempts since start (each is retried)',
+};
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
@@ -24,32 +34,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(sources: { cacheHits: () => number; cacheMisses: () => number; openSubscriptions: () => number }) {
+  constructor(sources: Record<keyof typeof SOURCE_HELP, () => number>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'keyplane_process_' });
-    // Read at scrape time from the counters the hot path keeps anyway (no extra work per request).
-    new Gauge({
-      name: 'keyplane_verification_cache_hits',
-      help: 'Authentications answered from the verification cache since start',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.cacheHits());
-      },
-    });
-    new Gauge({
-      name: 'keyplane_verification_cache_misses',
-      help: 'Authentications that read the database since start',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.cacheMisses());
-      },
-    });
-    new Gauge({
-      name: 'keyplane_open_subscriptions',
-      help: 'Subscriptions currently open (graphql-ws and SSE)',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.openSubscriptions());
-      },
-    });
+    // Read at scrape time from the counters the services keep anyway (no extra work per request).
+    for (const [name, help] of Object.entries(SOURCE_HELP) as [keyof typeof SOURCE_HELP, string][]) {
+      new Gauge({
+        name: `keyplane_${name}`,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(sources[name]());
+        },
+      });
+    }
   }
 }

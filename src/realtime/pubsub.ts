@@ -2,6 +2,7 @@
 // Redis (@graphql-yoga/redis-event-target) when REDIS_URL is set, so that an event published on
 // one instance reaches subscribers on every instance. Payloads are plain JSON for that reason
 // (dates as ISO strings, records by id).
+import { setMaxListeners } from 'node:events';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { FixedBuffer, Repeater } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
@@ -74,9 +75,11 @@ type Payload<K extends keyof KeyplaneEvents> = Args<K> extends [string, infer P]
  * events and then throw inside the publisher).
  */
 export function createKeyplanePubSub(redis?: { publish: Redis; subscribe: Redis; prefix: string }) {
+  const local = new EventTarget();
+  setMaxListeners(0, local); // a listener per subscriber: thousands are expected, not a leak
   const target: EventTargetLike = redis
     ? prefixed(createRedisEventTarget({ publishClient: redis.publish, subscribeClient: redis.subscribe }), `${redis.prefix}events:`)
-    : new EventTarget();
+    : local;
   const topicOf = (name: string, id?: string) => (id === undefined ? name : `${name}:${id}`);
   return {
     publish<K extends keyof KeyplaneEvents>(name: K, ...args: Args<K>): void {

@@ -103,6 +103,8 @@ async function sharedSubscribe(args: ExecutionArgs) {
   const send = ctx.socket && ctx.operationId !== undefined ? directSender(ctx.socket, ctx.operationId) : null;
 
   return new Repeater<ExecutionResult>(async (push, stop) => {
+    // Over SSE there is no socket to close when the key stops working: the stream ends instead.
+    const untrack = ctx.socket ? () => {} : ctx.services.sockets.trackStream(principal.keyId, watchesRevocations, () => stop());
     const events = source[Symbol.asyncIterator]();
     const stopped = stop.then(() => ({ done: true as const, value: undefined }));
     try {
@@ -123,6 +125,7 @@ async function sharedSubscribe(args: ExecutionArgs) {
       }
     } finally {
       unwatch();
+      untrack();
       await events.return?.();
       stop();
     }

@@ -28,8 +28,15 @@ interface Tracked {
   closing?: { message: string; timer: NodeJS.Timeout };
 }
 
+/** An SSE subscription (no socket to close): it is ended instead. */
+interface TrackedStream {
+  awaitsOwnRevocation: boolean;
+  end: () => void;
+}
+
 export class SocketRegistry {
   private readonly byKey = new Map<string, Map<WebSocket, Tracked>>();
+  private readonly streams = new Map<string, Set<TrackedStream>>();
   private readonly bySocket = new WeakMap<WebSocket, Tracked>();
 
   /** `onExpiryReached`: a key's expiry passed while sockets were open (the expiry job persists it now). */
@@ -77,7 +84,28 @@ export class SocketRegistry {
     return this.bySocket.get(socket)?.closing !== undefined;
   }
 
+  /**
+   * An SSE subscription of this key: `end` is called when the key stops working (after the
+   * delivery grace when it waits for its own revocation event). Call the result when it ends.
+   */
+  trackStream(keyId: string, awaitsOwnRevocation: boolean, end: () => void): () => void {
+    let set = this.streams.get(keyId);
+    if (!set) this.streams.set(keyId, (set = new Set()));
+    const stream: TrackedStream = { awaitsOwnRevocation, end };
+    set.add(stream);
+    return () => {
+      set.delete(stream);
+      if (set.size === 0 && this.streams.get(keyId) === set) this.streams.delete(keyId);
+    };
+  }
+
   onKeyChanged(event: KeyChangedEvent): void {
+    if (event.change !== 'updated') {
+      for (const stream of this.streams.get(event.keyId) ?? []) {
+        if (stream.awaitsOwnRevocation && ANNOUNCED.has(event.change)) setTimeout(stream.end, DELIVERY_GRACE_MS).unref();
+        else stream.end();
+      }
+    }
     const sockets = this.byKey.get(event.keyId);
     if (!sockets) return;
     for (const tracked of sockets.values()) {

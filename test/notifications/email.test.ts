@@ -100,7 +100,7 @@ describe('revocation emails', () => {
     } finally {
       await smtp.close();
     }
-  });
+  }, 30_000);
 
   it('are each sent once when several dispatchers race over the outbox', async () => {
     const smtpPort2 = await freePort();
@@ -128,5 +128,5 @@ describe('revocation emails', () => {
       await Promise.all(dispatchers.map((d) => d.stop()));
       await smtp.close();
     }
-  });
+  }, 30_000);
 });

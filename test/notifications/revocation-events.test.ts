@@ -180,6 +180,39 @@ describe('apiKeyRevoked', () => {
     expect(text).toContain(`{"data":{"apiKeyRevoked":{"apiKey":{"id":"${other.data!.generateApiKey.apiKey.id}"},"reason":"REVOKED_BY_ADMIN"}}}`);
   });
 
+  it('over SSE, the revoked key gets its own event and then its streams end', async () => {
+    const gail = await addUser(server, teamId);
+    const open = (query: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': gail.key },
+        body: JSON.stringify({ query }),
+      });
+    const [revocations, generated] = await Promise.all([
+      open('subscription { apiKeyRevoked { apiKey { id } reason } }'),
+      open('subscription { apiKeyGenerated { id } }'),
+    ]);
+    await settle();
+    await gql(server.url, DeleteKey, { id: gail.apiKey.id }, { key: gail.key });
+    const readAll = async (res: Response) => {
+      const reader = res.body!.getReader();
+      let text = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return text;
+        text += new TextDecoder().decode(value);
+      }
+    };
+    const deadline = new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 3_000));
+    const [ownEvents, otherStream] = await Promise.all([
+      Promise.race([readAll(revocations), deadline]),
+      Promise.race([readAll(generated), deadline]),
+    ]);
+    expect(ownEvents).toContain(`{"data":{"apiKeyRevoked":{"apiKey":{"id":"${gail.apiKey.id}"},"reason":"REVOKED_BY_OWNER"}}}`);
+    expect(ownEvents).not.toBe('still open');
+    expect(otherStream).not.toBe('still open');
+  });
+
   it('executes the selection once per event for many subscribers with the same document and visibility', async () => {
     const admins = await Promise.all(Array.from({ length: 20 }, () => addUser(server, teamId, 'TEAM_ADMIN')));
     const victim = await addUser(server, teamId);
