@@ -107,7 +107,8 @@ describe('revocation emails', () => {
     const smtp = await startSmtp(smtpPort2);
     const { prisma } = server.services;
     const tag = `race-${Date.now()}`;
-    // Rows only these dispatchers can send (the server's own points at the first SMTP port).
+    // Rows only these dispatchers send: the server's own one (pointing at the first SMTP port) stops.
+    await server.services.emails.stop();
     await prisma.emailOutbox.updateMany({ where: { sentAt: null }, data: { sentAt: new Date() } });
     await prisma.emailOutbox.createMany({
       data: Array.from({ length: 60 }, (_, i) => ({ to: `r${i}@example.com`, subject: `${tag} ${i}`, text: 't', html: '<p>t</p>' })),
