@@ -27,6 +27,8 @@ interface SharedResult {
   result: Promise<ExecutionResult>;
   /** the result as JSON, or null when it has errors (those take the masking path) */
   json: Promise<string | null>;
+  /** whole `next` messages by graphql-ws operation id: clients often number operations alike */
+  messages: Map<string, Buffer>;
 }
 
 const shared = new WeakMap<object, Map<string, SharedResult>>();
@@ -56,7 +58,7 @@ function shareKey(args: ExecutionArgs, p: Principal): string {
 
 function share(run: () => Promise<ExecutionResult>): SharedResult {
   const result = run();
-  return { result, json: result.then((r) => (r.errors?.length ? null : JSON.stringify(r))) };
+  return { result, json: result.then((r) => (r.errors?.length ? null : JSON.stringify(r))), messages: new Map() };
 }
 
 function executeOnce(event: unknown, key: string, run: () => Promise<ExecutionResult>): SharedResult {
@@ -79,11 +81,15 @@ interface SubscriptionContext extends Context {
 
 /** Writes `next` messages of one graphql-ws operation straight to its socket. */
 function directSender(socket: WebSocket, operationId: string) {
-  const head = `{"id":${JSON.stringify(operationId)},"type":"next","payload":`;
-  return (json: string) => {
+  return (json: string, outcome: SharedResult) => {
     if (socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > MAX_SOCKET_BUFFER) socket.close(1008, 'Too slow to keep up with events');
-    else socket.send(`${head}${json}}`);
+    if (socket.bufferedAmount > MAX_SOCKET_BUFFER) return socket.close(1008, 'Too slow to keep up with events');
+    let message = outcome.messages.get(operationId);
+    if (!message) {
+      message = Buffer.from(`{"id":${JSON.stringify(operationId)},"type":"next","payload":${json}}`);
+      outcome.messages.set(operationId, message);
+    }
+    socket.send(message, { binary: false }); // a text frame, as graphql-ws expects
   };
 }
 
@@ -106,16 +112,16 @@ async function sharedSubscribe(args: ExecutionArgs) {
     // Over SSE there is no socket to close when the key stops working: the stream ends instead.
     const untrack = ctx.socket ? () => {} : ctx.services.sockets.trackStream(principal.keyId, watchesRevocations, () => stop());
     const events = source[Symbol.asyncIterator]();
-    const stopped = stop.then(() => ({ done: true as const, value: undefined }));
+    void stop.then(() => events.return?.()); // ends a pending next()
     try {
       for (;;) {
-        const next = await Promise.race([events.next(), stopped]);
+        const next = await events.next();
         if (next.done) break;
         const event: unknown = next.value;
         sharedExecutionStats.deliveries += 1;
         const outcome = executeOnce(event, key, async () => execute({ ...args, rootValue: event }) as ExecutionResult);
         const json = send ? await outcome.json : null;
-        if (json !== null) send!(json); // queued on the socket before any close that follows
+        if (json !== null) send!(json, outcome); // queued on the socket before any close that follows
         else await push(outcome.result); // settles when the consumer asks for more: the result was sent
         if (watchesRevocations && (event as { keyId?: string }).keyId === principal.keyId) {
           // Its own key's revocation: delivered, so the socket closes (4401) and the stream ends.

@@ -54,3 +54,36 @@ export function wsCloseOf(url: string, connectionParams: Record<string, unknown>
     socket.on('error', reject);
   });
 }
+
+/** A GraphQL-over-SSE subscription (distinct connections mode). */
+export async function openSse(url: string, key: string | null, query: string) {
+  const controller = new AbortController();
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(key ? { 'x-api-key': key } : {}) },
+    body: JSON.stringify({ query }),
+    signal: controller.signal,
+  });
+  const reader = response.ok ? response.body!.getReader() : null;
+  const decoder = new TextDecoder();
+  let text = '';
+  let ended = false;
+  return {
+    response,
+    /** Reads until the text contains `needle`, the stream ends, or `timeoutMs` pass; returns all text so far. */
+    async readUntil(needle: string | null, timeoutMs = 5_000): Promise<{ text: string; ended: boolean }> {
+      const deadline = Date.now() + timeoutMs;
+      while (reader && !ended && !(needle !== null && text.includes(needle)) && Date.now() < deadline) {
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<null>((resolve) => setTimeout(() => resolve(null), Math.max(0, deadline - Date.now()))),
+        ]);
+        if (chunk === null) break;
+        if (chunk.done) ended = true;
+        else text += decoder.decode(chunk.value);
+      }
+      return { text, ended };
+    },
+    close: () => controller.abort(),
+  };
+}

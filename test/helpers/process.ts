@@ -1,5 +1,6 @@
 // The server and the CLI as a user runs them: separate processes.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -84,3 +85,14 @@ export const keyplaneCli = (args: string[], env: Record<string, string>) =>
 
 export const startServerExpectingFailure = (env: Record<string, string>) =>
   run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
+
+/** A TCP port that was free a moment ago (for servers a test starts and stops itself). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -1,6 +1,5 @@
 // Revocation emails leave through a real SMTP server (smtp-server, run by the test): their
 // content, delivery once SMTP comes back, and each email sent once by racing dispatchers.
-import { createServer as createNetServer } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
@@ -8,22 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmailDispatcher } from '../../src/notifications/email-dispatcher.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
+import { freePort } from '../helpers/process.js';
 import { addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const RevokeApiKeys = graphql(`
   mutation MailRevoke($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount } }
 `);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A local SMTP server that keeps every message it accepts. */
 async function startSmtp(port: number) {

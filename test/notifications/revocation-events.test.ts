@@ -4,7 +4,7 @@
 import type { ResultOf } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
-import { codes, gql } from '../helpers/client.js';
+import { codes, gql, openSse } from '../helpers/client.js';
 import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
@@ -157,60 +157,22 @@ describe('apiKeyRevoked', () => {
     }
   });
 
-  it('streams over SSE too', async () => {
+  it('streams over SSE too, and the revoked key gets its own event before its streams end', async () => {
     const frank = await addUser(server, teamId);
-    const controller = new AbortController();
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': frank.key },
-      body: JSON.stringify({ query: 'subscription { apiKeyRevoked { apiKey { id } reason } }' }),
-      signal: controller.signal,
-    });
-    expect(res.status).toBe(200);
-    const other = await gql(server.url, graphql(`mutation NoticeSseGen { generateApiKey(input: { name: "second" }) { apiKey { id } } }`), {}, { key: frank.key });
-    setTimeout(() => void gql(server.url, RevokeApiKeys, { ids: [other.data!.generateApiKey.apiKey.id] }, { key: server.adminKey }), 200);
-    const reader = res.body!.getReader();
-    let text = '';
-    while (!text.includes('REVOKED_BY_ADMIN')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    controller.abort();
-    expect(text).toContain(`{"data":{"apiKeyRevoked":{"apiKey":{"id":"${other.data!.generateApiKey.apiKey.id}"},"reason":"REVOKED_BY_ADMIN"}}}`);
-  });
-
-  it('over SSE, the revoked key gets its own event and then its streams end', async () => {
-    const gail = await addUser(server, teamId);
-    const open = (query: string) =>
-      fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': gail.key },
-        body: JSON.stringify({ query }),
-      });
-    const [revocations, generated] = await Promise.all([
-      open('subscription { apiKeyRevoked { apiKey { id } reason } }'),
-      open('subscription { apiKeyGenerated { id } }'),
-    ]);
+    const other = await server.services.keys.issuePersonalKey({ userId: frank.user.id, teamId }, { name: 'second' });
+    const revocations = await openSse(server.url, frank.key, 'subscription { apiKeyRevoked { apiKey { id } reason } }');
+    const generated = await openSse(server.url, frank.key, 'subscription { apiKeyGenerated { id } }');
+    expect(revocations.response.status).toBe(200);
     await settle();
-    await gql(server.url, DeleteKey, { id: gail.apiKey.id }, { key: gail.key });
-    const readAll = async (res: Response) => {
-      const reader = res.body!.getReader();
-      let text = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return text;
-        text += new TextDecoder().decode(value);
-      }
-    };
-    const deadline = new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 3_000));
-    const [ownEvents, otherStream] = await Promise.all([
-      Promise.race([readAll(revocations), deadline]),
-      Promise.race([readAll(generated), deadline]),
-    ]);
-    expect(ownEvents).toContain(`{"data":{"apiKeyRevoked":{"apiKey":{"id":"${gail.apiKey.id}"},"reason":"REVOKED_BY_OWNER"}}}`);
-    expect(ownEvents).not.toBe('still open');
-    expect(otherStream).not.toBe('still open');
+    await gql(server.url, RevokeApiKeys, { ids: [other.apiKey.id] }, { key: server.adminKey });
+    const first = await revocations.readUntil('REVOKED_BY_ADMIN');
+    expect(first.text).toContain(`{"data":{"apiKeyRevoked":{"apiKey":{"id":"${other.apiKey.id}"},"reason":"REVOKED_BY_ADMIN"}}}`);
+
+    await gql(server.url, DeleteKey, { id: frank.apiKey.id }, { key: frank.key });
+    const own = await revocations.readUntil(null, 3_000);
+    expect(own.text).toContain(`{"data":{"apiKeyRevoked":{"apiKey":{"id":"${frank.apiKey.id}"},"reason":"REVOKED_BY_OWNER"}}}`);
+    expect(own.ended).toBe(true);
+    expect((await generated.readUntil(null, 3_000)).ended).toBe(true);
   });
 
   it('executes the selection once per event for many subscribers with the same document and visibility', async () => {

@@ -2,10 +2,9 @@
 // goes down, requests are still answered under the in-memory insurance limits, and counting goes
 // back to Redis by itself when it returns. (PostgreSQL + Redis pass only: one process owns PGlite.)
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
+import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
 import { makeTestEnv, onPostgres, onRedis } from '../helpers/server.js';
 
 const query = JSON.stringify({ query: '{ viewer { keyKind } }' });
@@ -16,16 +15,6 @@ const call = (url: string, key: string) =>
       return r.status;
     },
   );
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {

@@ -1,7 +1,7 @@
 // graphql-ws on the HTTP port and path, authenticated from connectionParams; SSE on the same path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
-import { gql, wsClient, wsCloseOf } from '../helpers/client.js';
+import { gql, openSse, wsClient, wsCloseOf } from '../helpers/client.js';
 import { addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -91,35 +91,18 @@ describe('graphql-ws', () => {
 
 describe('GraphQL over SSE', () => {
   it('streams apiKeyGenerated with the X-API-Key header', async () => {
-    const controller = new AbortController();
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': server.adminKey },
-      body: JSON.stringify({ query: 'subscription { apiKeyGenerated { name } }' }),
-      signal: controller.signal,
-    });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
+    const sse = await openSse(server.url, server.adminKey, 'subscription { apiKeyGenerated { name } }');
+    expect(sse.response.status).toBe(200);
+    expect(sse.response.headers.get('content-type')).toMatch(/text\/event-stream/);
     setTimeout(() => void gql(server.url, Generate, { name: 'over-sse' }, { key: server.adminKey }), 200);
-    let text = '';
-    while (!text.includes('over-sse')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value);
-    }
-    controller.abort();
+    const { text } = await sse.readUntil('over-sse');
+    sse.close();
     expect(text).toContain('event: next');
     expect(text).toContain('{"data":{"apiKeyGenerated":{"name":"over-sse"}}}');
   });
 
   it('refuses an SSE subscription without a key with 401', async () => {
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: 'subscription { apiKeyGenerated { name } }' }),
-    });
-    expect(res.status).toBe(401);
+    const sse = await openSse(server.url, null, 'subscription { apiKeyGenerated { name } }');
+    expect(sse.response.status).toBe(401);
   });
 });
