@@ -100,6 +100,10 @@ export class SocketRegistry {
   }
 
   onKeyChanged(event: KeyChangedEvent): void {
+    // A key that expired by a team-wide expiry change: its event comes from the expiry job.
+    if (event.change === 'expired' && (this.byKey.has(event.keyId) || this.streams.has(event.keyId))) {
+      this.onExpiryReached(event.keyId);
+    }
     if (event.change !== 'updated') {
       for (const stream of this.streams.get(event.keyId) ?? []) {
         if (stream.awaitsOwnRevocation && ANNOUNCED.has(event.change)) setTimeout(stream.end, DELIVERY_GRACE_MS).unref();
