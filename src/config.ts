@@ -1,5 +1,7 @@
 // The one place environment variables are read. A bad value stops the start with a message
 // that names the variable (SPEC §3).
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -52,7 +54,8 @@ export interface Config {
   monthlyQuota: { FREE: number; ENTERPRISE: number };
   subscriptionsPerKey: number;
   keyPepper?: string;
-  githubScanningPublicKeys?: string;
+  /** key identifier → public key (PEM), from GITHUB_SCANNING_PUBLIC_KEYS */
+  githubScanningPublicKeys?: Record<string, string>;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
 }
 
@@ -92,7 +95,40 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     monthlyQuota: { FREE: e.MONTHLY_QUOTA_FREE, ENTERPRISE: e.MONTHLY_QUOTA_ENTERPRISE },
     subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
     keyPepper: e.KEY_PEPPER,
-    githubScanningPublicKeys: e.GITHUB_SCANNING_PUBLIC_KEYS,
+    githubScanningPublicKeys: e.GITHUB_SCANNING_PUBLIC_KEYS ? githubPublicKeys(e.GITHUB_SCANNING_PUBLIC_KEYS) : undefined,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** The body of GitHub's GET /meta/public_keys/secret_scanning, given inline or as a file path. */
+const githubKeysSchema = z.object({
+  public_keys: z.array(z.object({ key_identifier: z.string().min(1), key: z.string().min(1) })).min(1),
+});
+
+function githubPublicKeys(value: string): Record<string, string> {
+  const fail = (why: string) => new ConfigError(`Invalid configuration:\n  GITHUB_SCANNING_PUBLIC_KEYS: ${why}`);
+  let text = value;
+  if (!value.trimStart().startsWith('{')) {
+    try {
+      text = readFileSync(value, 'utf8');
+    } catch {
+      throw fail(`is neither JSON nor a readable file (got ${JSON.stringify(value)})`);
+    }
+  }
+  let parsed: z.infer<typeof githubKeysSchema>;
+  try {
+    parsed = githubKeysSchema.parse(JSON.parse(text));
+  } catch {
+    throw fail('must be {"public_keys": [{"key_identifier": …, "key": "-----BEGIN PUBLIC KEY-----…"}]}');
+  }
+  const keys: Record<string, string> = {};
+  for (const { key_identifier: id, key } of parsed.public_keys) {
+    try {
+      createPublicKey(key);
+    } catch {
+      throw fail(`the key ${JSON.stringify(id)} is not a PEM public key`);
+    }
+    keys[id] = key;
+  }
+  return keys;
 }

@@ -13,6 +13,7 @@ import type { Context } from './graphql/builder.js';
 import { schema } from './graphql/schema.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
 import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
+import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
 import { useBodySizeLimit } from './graphql/body-limit.js';
 import { useCodedLimitErrors } from './graphql/limit-errors.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
@@ -108,6 +109,12 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/healthz') return void healthz(services, res);
     if (req.url === '/metrics') return void metrics(services, res);
+    if (req.url === GITHUB_INTAKE_PATH) {
+      return void handleGitHubIntake(services, req, res).catch((error: unknown) => {
+        services.log.error({ err: error }, 'scanner intake failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"internal error"}');
+      });
+    }
     const stopTimer = services.metrics.latency.startTimer();
     res.once('finish', () => stopTimer());
     return yoga.requestListener(req, res);

@@ -27,6 +27,7 @@ import { bridgeKeyEvents } from './realtime/key-event-bridge.js';
 import { connectRedis } from './redis.js';
 import { EmailDispatcher } from './notifications/email-dispatcher.js';
 import { NotificationService } from './notifications/service.js';
+import { ScannerService } from './scanner/service.js';
 
 export interface Services {
   config: Config;
@@ -51,6 +52,7 @@ export interface Services {
   authFailures: AuthFailureLimiter;
   subscriptions: SubscriptionCap;
   notifications: NotificationService;
+  scanner: ScannerService;
   emails: EmailDispatcher;
   metrics: Metrics;
   redis?: Redis;
@@ -108,9 +110,10 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     invitations: new InvitationService(prisma, keys),
     collections: new CollectionService(prisma, revocation, config.keyPepper),
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key), keyEvents),
-    settings: new SettingsService(prisma, keyEvents),
+    settings: new SettingsService(prisma, keyEvents, revocation),
     expiryJob,
     notifications: new NotificationService(prisma),
+    scanner: new ScannerService(prisma, revocation, config.keyPepper),
     emails,
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),

@@ -7,6 +7,7 @@ import { openDatabase } from '../db/database.js';
 import { DataDirLockedError } from '../db/data-dir-lock.js';
 import { KeyService } from '../keys/service.js';
 import { bootstrapTeam } from '../teams/bootstrap.js';
+import { runScan, type ScanOptions } from './scan.js';
 
 const program = new Command('keyplane').description('Keyplane administration').showHelpAfterError();
 
@@ -29,11 +30,25 @@ program
     }
   });
 
+program
+  .command('scan')
+  .description('Find Keyplane keys (valid checksums) in files, folders or stdin (-); exit 1 when any is found')
+  .argument('<paths...>', 'files or folders (.gitignore respected; binaries and node_modules skipped), - for stdin')
+  .option('--report <url>', "send the findings to a Keyplane server's GraphQL endpoint (reportExposedApiKeys)")
+  .option('--key <key>', 'the admin API key for --report (default: KEYPLANE_API_KEY)')
+  .action(async (paths: string[], opts: ScanOptions) => {
+    process.exitCode = await runScan(paths, opts);
+  });
+
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof DataDirLockedError) {
     console.error(`keyplane: ${error.message}`);
   } else if (error instanceof ZodError) {
     console.error(`keyplane: invalid option: ${error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  } else if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
+    console.error(`keyplane: ${error.message}`);
+    process.exitCode = 2; // a path to scan does not exist: neither "found" (1) nor "clean" (0)
+    return;
   } else if (error instanceof InvalidArgumentError) {
     console.error(`keyplane: ${error.message}`);
   } else {

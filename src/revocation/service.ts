@@ -70,7 +70,15 @@ export class RevocationService {
         revokedById: options.actorId,
       },
     });
-    return { keys, ...(await writeRevocationNotices(db, keys)) };
+    return { keys, ...(await this.recordConsequences(db, keys, at)) };
+  }
+
+  /** In the revocation's transaction: the owners' notices, and the keys' scanner findings resolved. */
+  private async recordConsequences(db: Prisma.TransactionClient, keys: RevokedKey[], at: Date) {
+    if (keys.length) {
+      await db.apiKeyExposure.updateMany({ where: { keyId: { in: keys.map((k) => k.id) }, resolvedAt: null }, data: { resolvedAt: at } });
+    }
+    return writeRevocationNotices(db, keys);
   }
 
   /**
@@ -89,7 +97,7 @@ export class RevocationService {
       now,
       batch,
     );
-    return { keys, ...(await writeRevocationNotices(db, keys)) };
+    return { keys, ...(await this.recordConsequences(db, keys, now)) };
   }
 
   /**

@@ -2,9 +2,11 @@
 // max(createdAt + N days, now); null restores each key's own choice (SPEC §4 "Expiry"). Every
 // change is recorded (who, when, before/after).
 import type { Principal } from '../auth/principal.js';
-import type { PrismaClient, Team } from '../generated/prisma/client.js';
+import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
 import { badInput } from '../graphql/errors.js';
 import type { KeyEvents } from '../keys/events.js';
+import type { RevokedKey } from '../notifications/revocation-notices.js';
+import { mergeRevocations, type Revocation, type RevocationService } from '../revocation/service.js';
 
 const MAX_EXPIRY_DAYS = 3650;
 
@@ -27,6 +29,7 @@ export class SettingsService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly keyEvents: KeyEvents,
+    private readonly revocation: RevocationService,
   ) {}
 
   async get(teamId: string): Promise<Settings> {
@@ -46,6 +49,7 @@ export class SettingsService {
         keyExpiryDays: days === undefined ? before.keyExpiryDays : days,
         autoRevokeExposedKeys: input.autoRevokeExposedKeys ?? before.autoRevokeExposedKeys,
       };
+      const exposures = await this.exposuresOnEnabling(tx, p, input, before, after, now);
       await tx.team.update({ where: { id: p.teamId }, data: after });
       let changed: { id: string; hash: string; expiresAt: Date | null }[] = [];
       if (after.keyExpiryDays !== before.keyExpiryDays) {
@@ -66,8 +70,9 @@ export class SettingsService {
         );
       }
       await tx.settingsChange.create({ data: { teamId: p.teamId, actorId: p.userId, before, after } });
-      return { settings: after, changed };
+      return { settings: after, changed, exposures };
     });
+    this.revocation.announce(result.exposures.revoked);
     const expired = result.changed.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime());
     for (const key of result.changed) {
       const isExpired = key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
@@ -83,8 +88,47 @@ export class SettingsService {
       settings: result.settings,
       updatedKeyCount: result.changed.length,
       expiredKeyCount: expired.length,
-      openExposureCount: 0,
-      warning: null as string | null,
+      openExposureCount: result.exposures.openCount,
+      warning: result.exposures.warning,
     };
+  }
+
+  /**
+   * Turning auto revoke on while exposures are open needs the admin's choice (SPEC §1): without
+   * one the setting stays off and the payload warns; REVOKE revokes those keys (reason EXPOSED),
+   * IGNORE marks the exposures ignored. Either way the setting is then on.
+   */
+  private async exposuresOnEnabling(
+    tx: Prisma.TransactionClient,
+    p: Principal,
+    input: SettingsInput,
+    before: Settings,
+    after: Settings,
+    now: Date,
+  ): Promise<{ openCount: number; warning: string | null; revoked: Revocation<RevokedKey> }> {
+    const none = { openCount: 0, warning: null, revoked: mergeRevocations() };
+    if (!after.autoRevokeExposedKeys || before.autoRevokeExposedKeys) return none;
+    const open = await tx.apiKeyExposure.findMany({
+      where: { teamId: p.teamId, resolvedAt: null, ignoredAt: null },
+      select: { id: true, keyId: true },
+    });
+    if (open.length === 0) return none;
+    switch (input.exposedKeysAction) {
+      case 'REVOKE': {
+        const keyIds = [...new Set(open.map((e) => e.keyId))];
+        const revoked = await this.revocation.revokeWhere({ id: { in: keyIds } }, { reason: 'EXPOSED', actorId: p.userId, at: now }, tx);
+        return { openCount: open.length, warning: null, revoked };
+      }
+      case 'IGNORE':
+        await tx.apiKeyExposure.updateMany({ where: { id: { in: open.map((e) => e.id) } }, data: { ignoredAt: now } });
+        return { openCount: open.length, warning: null, revoked: mergeRevocations() };
+      default:
+        after.autoRevokeExposedKeys = false;
+        return {
+          openCount: open.length,
+          warning: `${open.length} exposed key finding(s) are still open: set exposedKeysAction to REVOKE (revoke those keys now) or IGNORE (leave them live) to turn auto revoke on`,
+          revoked: mergeRevocations(),
+        };
+    }
   }
 }

@@ -1,0 +1,55 @@
+// The ApiKeyExposure type, exposedApiKeys and reportExposedApiKeys (admins, ENTERPRISE).
+import { rules } from '../auth/policy.js';
+import { CollectionAccessKeyRef } from '../collections/access-key.js';
+import { builder } from '../graphql/builder.js';
+import { ApiKeyRef } from '../keys/api-key.js';
+
+const ApiKeyExposureRef = builder.prismaObject('ApiKeyExposure', {
+  description: 'A key found where it should not be. Exactly one of apiKey and accessKey is set.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    apiKey: t.field({
+      type: ApiKeyRef,
+      nullable: true,
+      select: (_args, _ctx, nestedSelection) => ({ key: nestedSelection(true) }),
+      resolve: (e) => (e.key.kind === 'PERSONAL' ? e.key : null),
+    }),
+    accessKey: t.field({
+      type: CollectionAccessKeyRef,
+      nullable: true,
+      select: (_args, _ctx, nestedSelection) => ({ key: nestedSelection(true) }),
+      resolve: (e) => (e.key.kind === 'COLLECTION_ACCESS' ? e.key : null),
+    }),
+    detectedAt: t.expose('detectedAt', { type: 'DateTime' }),
+    location: t.exposeString('location'),
+    source: t.exposeString('source', { description: 'who found it: github, api (reportExposedApiKeys), …' }),
+    resolved: t.boolean({ description: 'its key has been revoked', resolve: (e) => e.resolvedAt !== null }),
+    resolvedAt: t.expose('resolvedAt', { type: 'DateTime', nullable: true }),
+    ignored: t.boolean({
+      description: 'an admin chose to leave its key live when turning auto revoke on',
+      resolve: (e) => e.ignoredAt !== null,
+    }),
+  }),
+});
+
+builder.queryField('exposedApiKeys', (t) =>
+  t.prismaField({
+    type: [ApiKeyExposureRef],
+    description: "The team's exposed keys, newest first (unresolved ones unless includeResolved).",
+    authScopes: rules.enterpriseAdmin,
+    args: { includeResolved: t.arg.boolean({ defaultValue: false }) },
+    resolve: (query, _root, { includeResolved }, ctx) =>
+      ctx.services.scanner.list(ctx.principal!, includeResolved ?? false, query),
+  }),
+);
+
+builder.mutationField('reportExposedApiKeys', (t) =>
+  t.prismaField({
+    type: [ApiKeyExposureRef],
+    description:
+      "Scanner intake: the team's keys found in `text` (checksums checked offline) are recorded as exposed at `location`; with auto revoke on they are revoked at once.",
+    authScopes: rules.enterpriseAdmin,
+    args: { text: t.arg.string({ required: true }), location: t.arg.string({ required: true }) },
+    resolve: (query, _root, { text, location }, ctx) => ctx.services.scanner.reportText(ctx.principal!, text, location, query),
+  }),
+);

@@ -1,0 +1,111 @@
+// Exposures: keys found where they should not be. A report looks the found keys up by hash,
+// records one exposure per key and location (again: nothing new), and, for teams with
+// autoRevokeExposedKeys on, revokes the live ones at once (reason EXPOSED) through the one
+// revocation path, so that their owners are notified and the findings resolved.
+import type { Principal } from '../auth/principal.js';
+import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { badInput } from '../graphql/errors.js';
+import { hashKey, parseKey } from '../keys/format.js';
+import { effectiveLifecycle } from '../keys/status.js';
+import { mergeRevocations, type RevocationService } from '../revocation/service.js';
+import { findKeys } from './find.js';
+
+export const MAX_REPORT_BYTES = 10 * 1024 * 1024;
+const MAX_LOCATION = 2_000;
+const MAX_LISTED = 1_000;
+
+export interface ReportedToken {
+  token: string;
+  location: string;
+  source: string;
+}
+
+export interface TokenVerdict {
+  token: string;
+  /** the key, when the token is one of ours */
+  key: ApiKey | null;
+  /** it was live (would have authenticated) when reported */
+  live: boolean;
+}
+
+type ExposureQuery = { include?: Prisma.ApiKeyExposureInclude; select?: Prisma.ApiKeyExposureSelect };
+
+export class ScannerService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly revocation: RevocationService,
+    private readonly pepper?: string,
+  ) {}
+
+  /** `reportExposedApiKeys`: keys of the admin's own team in `text` (others are not looked at). */
+  async reportText(p: Principal, text: string, location: string, query: ExposureQuery = {}): Promise<ApiKeyExposure[]> {
+    if (Buffer.byteLength(text) > MAX_REPORT_BYTES) throw badInput('text', `at most ${MAX_REPORT_BYTES / 1024 / 1024} MB per report`);
+    const where = location.trim();
+    if (!where || where.length > MAX_LOCATION) throw badInput('location', `must be 1..${MAX_LOCATION} characters`);
+    const tokens = [...new Set(findKeys(text).map((f) => f.key))].map((token) => ({ token, location: where, source: 'api' }));
+    const { exposureIds } = await this.report(tokens, p.teamId);
+    return this.prisma.apiKeyExposure.findMany({ ...query, where: { id: { in: exposureIds } }, orderBy: { detectedAt: 'desc' } });
+  }
+
+  /**
+   * Records the exposures of these tokens (any team's keys, or only `teamId`'s) and applies auto
+   * revoke. Tokens with a bad checksum cost nothing; the rest cost one indexed read in all.
+   */
+  async report(tokens: ReportedToken[], teamId?: string): Promise<{ verdicts: TokenVerdict[]; exposureIds: string[] }> {
+    const hashes = new Map<string, string>();
+    for (const { token } of tokens) if (parseKey(token).ok) hashes.set(token, hashKey(token, this.pepper));
+    const keys = hashes.size
+      ? await this.prisma.apiKey.findMany({
+          where: { hash: { in: [...hashes.values()] }, ...(teamId ? { teamId } : {}) },
+          include: { team: { select: { autoRevokeExposedKeys: true } } },
+        })
+      : [];
+    const byHash = new Map(keys.map((k) => [k.hash, k]));
+    const now = new Date();
+    const verdicts = tokens.map(({ token }) => {
+      const key = byHash.get(hashes.get(token) ?? '') ?? null;
+      return { token, key, live: key !== null && effectiveLifecycle(key, now.getTime()).status !== 'REVOKED' };
+    });
+
+    const found = tokens.flatMap((t, i) => (verdicts[i]!.key ? [{ ...t, key: verdicts[i]!.key! }] : []));
+    if (found.length === 0) return { verdicts, exposureIds: [] };
+    const toRevoke = [...new Set(found.filter((f) => f.key.team.autoRevokeExposedKeys).map((f) => f.key.id))];
+    const { exposureIds, revoked } = await this.prisma.$transaction(async (tx) => {
+      await tx.apiKeyExposure.createMany({
+        data: found.map((f) => ({
+          keyId: f.key.id,
+          teamId: f.key.teamId,
+          location: f.location,
+          source: f.source,
+          // A key that no longer works is found already resolved.
+          resolvedAt: verdicts.find((v) => v.key?.id === f.key.id)!.live ? null : now,
+        })),
+        skipDuplicates: true,
+      });
+      const rows = await tx.apiKeyExposure.findMany({
+        where: { OR: found.map((f) => ({ keyId: f.key.id, location: f.location })) },
+        select: { id: true },
+      });
+      const revoked = toRevoke.length
+        ? await this.revocation.revokeWhere({ id: { in: toRevoke } }, { reason: 'EXPOSED', actorId: null, at: now }, tx)
+        : mergeRevocations();
+      return { exposureIds: rows.map((r) => r.id), revoked };
+    });
+    this.revocation.announce(revoked);
+    return { verdicts, exposureIds };
+  }
+
+  list(p: Principal, includeResolved: boolean, query: ExposureQuery = {}) {
+    return this.prisma.apiKeyExposure.findMany({
+      ...query,
+      where: { teamId: p.teamId, ...(includeResolved ? {} : { resolvedAt: null }) },
+      orderBy: [{ detectedAt: 'desc' }, { id: 'desc' }],
+      take: MAX_LISTED,
+    });
+  }
+
+  /** Open exposures of a team: unresolved, not ignored (their keys are still live). */
+  openExposures(db: Prisma.TransactionClient, teamId: string) {
+    return db.apiKeyExposure.findMany({ where: { teamId, resolvedAt: null, ignoredAt: null }, select: { id: true, keyId: true } });
+  }
+}
