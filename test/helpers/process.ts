@@ -58,13 +58,14 @@ export interface RunResult {
 }
 
 /** Runs a command to its end (`npx keyplane …`, or the server when it should refuse to start). */
-export function run(command: string, args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<RunResult> {
+export function run(command: string, args: string[], env: Record<string, string>, timeoutMs = 60_000, input?: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -80,8 +81,8 @@ export function run(command: string, args: string[], env: Record<string, string>
   });
 }
 
-export const keyplaneCli = (args: string[], env: Record<string, string>) =>
-  run(path.join(ROOT, 'node_modules/.bin/keyplane'), args, env);
+export const keyplaneCli = (args: string[], env: Record<string, string>, input?: string) =>
+  run(path.join(ROOT, 'node_modules/.bin/keyplane'), args, env, 60_000, input);
 
 export const startServerExpectingFailure = (env: Record<string, string>) =>
   run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
