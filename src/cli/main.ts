@@ -3,11 +3,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
 import { DataDirLockedError } from '../db/data-dir-lock.js';
-import { KeyService } from '../keys/service.js';
-import { bootstrapTeam } from '../teams/bootstrap.js';
-import { runScan, type ScanOptions } from './scan.js';
+import type { ScanOptions } from './scan.js';
 
 const program = new Command('keyplane').description('Keyplane administration').showHelpAfterError();
 
@@ -19,6 +16,12 @@ program
   .option('--name <name>', "the Super Admin's name (default: the email's local part)")
   .addOption(new Option('--plan <plan>', 'plan').choices(['FREE', 'ENTERPRISE']).default('ENTERPRISE'))
   .action(async (opts: { team: string; email: string; name?: string; plan: 'FREE' | 'ENTERPRISE' }) => {
+    // Loaded here: `keyplane scan` (a pre-commit hook) should not pay for Prisma and PGlite.
+    const [{ openDatabase }, { KeyService }, { bootstrapTeam }] = await Promise.all([
+      import('../db/database.js'),
+      import('../keys/service.js'),
+      import('../teams/bootstrap.js'),
+    ]);
     const config = loadConfig();
     // lockWaitMs 0: refuse at once, touching nothing, while a server holds the PGlite directory.
     const db = await openDatabase({ ...config, lockWaitMs: 0 });
@@ -37,6 +40,7 @@ program
   .option('--report <url>', "send the findings to a Keyplane server's GraphQL endpoint (reportExposedApiKeys)")
   .option('--key <key>', 'the admin API key for --report (default: KEYPLANE_API_KEY)')
   .action(async (paths: string[], opts: ScanOptions) => {
+    const { runScan } = await import('./scan.js');
     process.exitCode = await runScan(paths, opts);
   });
 
