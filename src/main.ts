@@ -21,6 +21,9 @@ async function main() {
       },
     );
   };
+  // Fire-and-forget commands inside libraries (Redis pub/sub's SUBSCRIBE while Redis is away,
+  // say) must not take the server down: they are logged, and the server keeps serving.
+  process.on('unhandledRejection', (error) => server.services.log.error({ err: error }, 'unhandled rejection'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 }

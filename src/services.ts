@@ -135,7 +135,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
       quota.start();
       expiryJob.start();
       emails.start();
-      if (pubsubClients) bridge = bridgeKeyEvents(keyEvents, pubsub);
+      if (pubsubClients) bridge = bridgeKeyEvents(keyEvents, pubsub, log);
     },
     async stop() {
       await Promise.all([lastUsed.stop(), quota.stop(), expiryJob.stop(), emails.stop(), bridge?.stop()]);

@@ -50,6 +50,8 @@ export const builder = new SchemaBuilder<{
     onUnusedQuery: null,
   },
   scopeAuth: {
+    // A subscription is refused when it starts (not answered with an error per event).
+    authorizeOnSubscribe: true,
     authScopes: (ctx) => accessScopes(ctx.principal),
     // Role before plan (SPEC §4): the first failing scope of a rule decides the error.
     unauthorizedError: (_parent, ctx, _info, result) =>

@@ -10,6 +10,8 @@ import type { OutboxListener } from '../revocation/service.js';
 
 interface ClaimedEmail {
   id: string;
+  /** the lease this dispatcher holds: its updates apply only while it still holds it */
+  claimedUntil: Date;
   to: string;
   subject: string;
   text: string;
@@ -44,7 +46,11 @@ export class EmailDispatcher implements OutboxListener {
     private readonly log: Logger,
     private readonly options: DispatcherOptions,
   ) {
-    this.transport = options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : null;
+    // Every SMTP timeout well under the lease: a send never outlives its claim (another
+    // dispatcher would then send the same email again).
+    this.transport = options.smtpUrl
+      ? nodemailer.createTransport({ url: options.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 })
+      : null;
   }
 
   queued(emailIds: string[]): void {
@@ -96,15 +102,20 @@ export class EmailDispatcher implements OutboxListener {
                         WHERE "sentAt" IS NULL AND "nextAttemptAt" <= now()
                           AND ("claimedUntil" IS NULL OR "claimedUntil" <= now())
                         ORDER BY "nextAttemptAt" LIMIT $1 FOR UPDATE SKIP LOCKED)
-       RETURNING "id", "to", "subject", "text", "html", "attempts"`,
+       RETURNING "id", "claimedUntil", "to", "subject", "text", "html", "attempts"`,
       this.options.batch ?? 20,
       lease,
     );
-    await Promise.all(claimed.map((email) => this.send(email)));
+    await Promise.all(
+      claimed.map((email) =>
+        this.send(email).catch((error: unknown) => this.log.error({ err: error, emailId: email.id }, 'could not record an email send')),
+      ),
+    );
     return claimed.length;
   }
 
   private async send(email: ClaimedEmail): Promise<void> {
+    const held = { id: email.id, claimedUntil: email.claimedUntil };
     try {
       await this.transport!.sendMail({
         from: this.options.from,
@@ -113,24 +124,23 @@ export class EmailDispatcher implements OutboxListener {
         text: email.text,
         html: email.html,
       });
-      await this.prisma.emailOutbox.update({
-        where: { id: email.id },
-        data: { sentAt: new Date(), claimedUntil: null, lastError: null },
-      });
-      this.sent += 1;
     } catch (error) {
       const factor = Math.min(2 ** (email.attempts - 1), MAX_BACKOFF_FACTOR);
       const message = error instanceof Error ? error.message : String(error);
-      await this.prisma.emailOutbox.update({
-        where: { id: email.id },
+      this.failed += 1;
+      this.log.warn({ emailId: email.id, attempts: email.attempts, err: message }, 'email not sent; will retry');
+      await this.prisma.emailOutbox.updateMany({
+        where: held,
         data: {
           nextAttemptAt: new Date(Date.now() + factor * this.options.retrySeconds * 1000),
           claimedUntil: null,
           lastError: message.slice(0, 500),
         },
       });
-      this.failed += 1;
-      this.log.warn({ emailId: email.id, attempts: email.attempts, err: message }, 'email not sent; will retry');
+      return;
     }
+    this.sent += 1;
+    // Sent: if this write fails, the lease runs out and the email may go again (at least once).
+    await this.prisma.emailOutbox.updateMany({ where: held, data: { sentAt: new Date(), claimedUntil: null, lastError: null } });
   }
 }

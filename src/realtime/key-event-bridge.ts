@@ -2,10 +2,11 @@
 // sockets (within a second: the cache would otherwise keep a revoked key for its 10 s TTL).
 // Local changes are relayed through the pub/sub; relayed ones are replayed on the local KeyEvents.
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { KeyEvents } from '../keys/events.js';
 import type { KeyplanePubSub } from './pubsub.js';
 
-export function bridgeKeyEvents(keyEvents: KeyEvents, pubsub: KeyplanePubSub): { stop(): Promise<void> } {
+export function bridgeKeyEvents(keyEvents: KeyEvents, pubsub: KeyplanePubSub, log: Logger): { stop(): Promise<void> } {
   const origin = randomUUID();
   keyEvents.on('changed', (event) => {
     if (event.remote) return;
@@ -26,7 +27,7 @@ export function bridgeKeyEvents(keyEvents: KeyEvents, pubsub: KeyplanePubSub): {
     (async () => {
       for await (const { origin: from, teamId } of creations) if (from !== origin) keyEvents.created(teamId, true);
     })(),
-  ]);
+  ]).catch((error: unknown) => log.error({ err: error }, 'key events relay stopped'));
   return {
     async stop() {
       await Promise.all([changes.return(), creations.return()]);

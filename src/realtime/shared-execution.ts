@@ -58,7 +58,9 @@ function shareKey(args: ExecutionArgs, p: Principal): string {
 
 function share(run: () => Promise<ExecutionResult>): SharedResult {
   const result = run();
-  return { result, json: result.then((r) => (r.errors?.length ? null : JSON.stringify(r))), messages: new Map() };
+  const json = result.then((r) => (r.errors?.length ? null : JSON.stringify(r)));
+  json.catch(() => {}); // awaited only over graphql-ws; the result's own failure surfaces there
+  return { result, json, messages: new Map() };
 }
 
 function executeOnce(event: unknown, key: string, run: () => Promise<ExecutionResult>): SharedResult {
@@ -105,10 +107,12 @@ async function sharedSubscribe(args: ExecutionArgs) {
   if (!(Symbol.asyncIterator in source) || !principal) return source;
   const key = shareKey(args, principal);
   const watchesRevocations = rootFieldName(args) === 'apiKeyRevoked';
-  const unwatch = watchesRevocations && ctx.socket ? ctx.services.sockets.watchRevocations(ctx.socket) : () => {};
   const send = ctx.socket && ctx.operationId !== undefined ? directSender(ctx.socket, ctx.operationId) : null;
 
   return new Repeater<ExecutionResult>(async (push, stop) => {
+    // Registered here, where the finally below releases it (a stream returned before its first
+    // pull never runs this executor, and never held the socket's close back).
+    const unwatch = watchesRevocations && ctx.socket ? ctx.services.sockets.watchRevocations(ctx.socket) : () => {};
     // Over SSE there is no socket to close when the key stops working: the stream ends instead.
     const untrack = ctx.socket ? () => {} : ctx.services.sockets.trackStream(principal.keyId, watchesRevocations, () => stop());
     const events = source[Symbol.asyncIterator]();
@@ -124,8 +128,8 @@ async function sharedSubscribe(args: ExecutionArgs) {
         if (json !== null) send!(json, outcome); // queued on the socket before any close that follows
         else await push(outcome.result); // settles when the consumer asks for more: the result was sent
         if (watchesRevocations && (event as { keyId?: string }).keyId === principal.keyId) {
-          // Its own key's revocation: delivered, so the socket closes (4401) and the stream ends.
-          if (ctx.socket) ctx.services.sockets.revocationDelivered(ctx.socket);
+          // Its own key's revocation: delivered; the stream ends, and with it this watcher's hold
+          // on the socket's close (4401).
           break;
         }
       }

@@ -8,7 +8,7 @@ import { CHANGE_MESSAGES, type KeyChange, type KeyChangedEvent } from '../keys/e
 export const CLOSE_UNAUTHENTICATED = 4401;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a revoked key's socket waits for its revocation event before it is closed anyway. */
-export const DELIVERY_GRACE_MS = 2_000;
+export const DELIVERY_GRACE_MS = 5_000;
 
 /** A close reason must fit in 123 bytes. */
 export function closeReason(text: string): string {
@@ -24,8 +24,8 @@ interface Tracked {
   expiryTimer?: NodeJS.Timeout;
   /** open apiKeyRevoked subscriptions on this socket */
   watchers: number;
-  /** set once its key stopped working: the close waits for the event's delivery */
-  closing?: { message: string; timer: NodeJS.Timeout };
+  /** set once its key stopped working: the close waits until each watcher has had the event */
+  closing?: { message: string; timer: NodeJS.Timeout; awaiting: number };
 }
 
 /** An SSE subscription (no socket to close): it is ended instead. */
@@ -68,15 +68,22 @@ export class SocketRegistry {
     const tracked = this.bySocket.get(socket);
     if (!tracked) return () => {};
     tracked.watchers += 1;
+    let done = false;
     return () => {
+      if (done) return;
+      done = true;
       tracked.watchers -= 1;
+      // A watcher that ends while the socket waits for it no longer holds the close back.
+      if (tracked.closing) this.revocationDelivered(socket);
     };
   }
 
-  /** The socket has been sent its own key's revocation event: close it now. */
+  /** One of the socket's apiKeyRevoked subscriptions has sent its own key's event. */
   revocationDelivered(socket: WebSocket): void {
     const tracked = this.bySocket.get(socket);
-    if (tracked?.closing) this.closeNow(tracked);
+    if (!tracked?.closing) return;
+    tracked.closing.awaiting -= 1;
+    if (tracked.closing.awaiting <= 0) this.closeNow(tracked);
   }
 
   /** Whether the socket's key has stopped working (it may not start new operations). */
@@ -121,7 +128,11 @@ export class SocketRegistry {
   private close(tracked: Tracked, message: string, announced: boolean): void {
     clearTimeout(tracked.expiryTimer);
     if (tracked.closing) return;
-    tracked.closing = { message, timer: setTimeout(() => this.closeNow(tracked), DELIVERY_GRACE_MS).unref() };
+    tracked.closing = {
+      message,
+      timer: setTimeout(() => this.closeNow(tracked), DELIVERY_GRACE_MS).unref(),
+      awaiting: tracked.watchers,
+    };
     if (!announced || tracked.watchers === 0) this.closeNow(tracked);
   }
 

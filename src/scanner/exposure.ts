@@ -23,7 +23,7 @@ const ApiKeyExposureRef = builder.prismaObject('ApiKeyExposure', {
     detectedAt: t.expose('detectedAt', { type: 'DateTime' }),
     location: t.exposeString('location'),
     source: t.exposeString('source', { description: 'who found it: github, api (reportExposedApiKeys), …' }),
-    resolved: t.boolean({ description: 'its key has been revoked', resolve: (e) => e.resolvedAt !== null }),
+    resolved: t.boolean({ description: 'its key has been revoked (or its secret regenerated)', resolve: (e) => e.resolvedAt !== null }),
     resolvedAt: t.expose('resolvedAt', { type: 'DateTime', nullable: true }),
     ignored: t.boolean({
       description: 'an admin chose to leave its key live when turning auto revoke on',

@@ -38,7 +38,7 @@ function answer(res: ServerResponse, status: number, body: unknown) {
 
 /** Whether `signature` (base64 DER) over `body` verifies with the key GitHub names. */
 export function signedByGitHub(keys: Record<string, string> | undefined, keyId: string | undefined, signature: string | undefined, body: Buffer): boolean {
-  const pem = keyId ? keys?.[keyId] : undefined;
+  const pem = keyId && keys && Object.hasOwn(keys, keyId) ? keys[keyId] : undefined;
   if (!pem || !signature) return false;
   try {
     return verify('sha256', body, { key: pem, dsaEncoding: 'der' }, Buffer.from(signature, 'base64'));

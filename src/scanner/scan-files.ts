@@ -33,11 +33,17 @@ async function gitignoreIn(dir: string): Promise<IgnoreRule | null> {
   }
 }
 
+/** Like git: the deepest .gitignore that has a say decides, so a nested `!file` re-includes it. */
 function ignored(rules: IgnoreRule[], file: string, isDir: boolean): boolean {
-  return rules.some(({ base, rules: r }) => {
+  for (let i = rules.length - 1; i >= 0; i -= 1) {
+    const { base, rules: r } = rules[i]!;
     const relative = path.relative(base, file).split(path.sep).join('/');
-    return relative !== '' && !relative.startsWith('..') && r.ignores(isDir ? `${relative}/` : relative);
-  });
+    if (relative === '' || relative.startsWith('..')) continue;
+    const verdict = r.test(isDir ? `${relative}/` : relative);
+    if (verdict.ignored) return true;
+    if (verdict.unignored) return false;
+  }
+  return false;
 }
 
 /** Every file to scan below `root` (a named file is always scanned). */

@@ -69,8 +69,17 @@ export class ScannerService {
 
     const found = tokens.flatMap((t, i) => (verdicts[i]!.key ? [{ ...t, key: verdicts[i]!.key! }] : []));
     if (found.length === 0) return { verdicts, exposureIds: [] };
-    const toRevoke = [...new Set(found.filter((f) => f.key.team.autoRevokeExposedKeys).map((f) => f.key.id))];
+    const keyIds = [...new Set(found.map((f) => f.key.id))];
     const { exposureIds, revoked } = await this.prisma.$transaction(async (tx) => {
+      // Decide on the rows as they are now, and hold them: a revocation or a settings change
+      // running at the same time waits for this report (and then sees its exposures).
+      const current = await tx.$queryRawUnsafe<{ id: string; status: string; expiresAt: Date | null; autoRevoke: boolean }[]>(
+        `SELECT k."id", k."status", k."expiresAt", t."autoRevokeExposedKeys" AS "autoRevoke"
+           FROM "ApiKey" k JOIN "Team" t ON t."id" = k."teamId"
+          WHERE k."id" = ANY($1::text[]) FOR SHARE OF k, t`,
+        keyIds,
+      );
+      const live = new Map(current.map((k) => [k.id, k.status !== 'REVOKED' && !(k.expiresAt && k.expiresAt <= now)]));
       await tx.apiKeyExposure.createMany({
         data: found.map((f) => ({
           keyId: f.key.id,
@@ -78,14 +87,17 @@ export class ScannerService {
           location: f.location,
           source: f.source,
           // A key that no longer works is found already resolved.
-          resolvedAt: verdicts.find((v) => v.key?.id === f.key.id)!.live ? null : now,
+          resolvedAt: live.get(f.key.id) ? null : now,
         })),
         skipDuplicates: true,
       });
       const rows = await tx.apiKeyExposure.findMany({
         where: { OR: found.map((f) => ({ keyId: f.key.id, location: f.location })) },
-        select: { id: true },
+        select: { id: true, keyId: true, ignoredAt: true, resolvedAt: true },
       });
+      // Auto revoke acts on open findings: one an admin chose to ignore stays ignored when reported again.
+      const autoRevoke = new Set(current.filter((k) => k.autoRevoke).map((k) => k.id));
+      const toRevoke = [...new Set(rows.filter((r) => autoRevoke.has(r.keyId) && !r.ignoredAt && !r.resolvedAt).map((r) => r.keyId))];
       const revoked = toRevoke.length
         ? await this.revocation.revokeWhere({ id: { in: toRevoke } }, { reason: 'EXPOSED', actorId: null, at: now }, tx)
         : mergeRevocations();

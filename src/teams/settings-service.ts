@@ -43,6 +43,8 @@ export class SettingsService {
     }
     const now = new Date();
     const result = await this.prisma.$transaction(async (tx) => {
+      // The team row is held for the change: a scanner report deciding on auto revoke waits for it.
+      await tx.$executeRawUnsafe(`SELECT 1 FROM "Team" WHERE "id" = $1 FOR UPDATE`, p.teamId);
       const before = settingsOf(await tx.team.findUniqueOrThrow({ where: { id: p.teamId } }));
       const after: Settings = {
         allowMembersToGenerateKeys: input.allowMembersToGenerateKeys ?? before.allowMembersToGenerateKeys,

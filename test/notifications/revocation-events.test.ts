@@ -104,6 +104,7 @@ describe('apiKeyRevoked', () => {
     const carol = await addUser(server, teamId);
     const ws = await openWsSession(server.url, carol.key);
     ws.subscribe('mine', REVOKED_EVENT);
+    ws.subscribe('mine-too', 'subscription { apiKeyRevoked { reason } }');
     ws.subscribe('notes', 'subscription { notificationAdded { kind message apiKey { id } } }');
     await settle();
     const res = await gql(server.url, DeleteKey, { id: carol.apiKey.id }, { key: carol.key });
@@ -115,8 +116,29 @@ describe('apiKeyRevoked', () => {
     const closeIndex = ws.log.findIndex((m) => m.type === 'close');
     expect(nextIndex).toBeGreaterThanOrEqual(0);
     expect(nextIndex).toBeLessThan(closeIndex);
+    // Every apiKeyRevoked subscription of the socket had it before the close.
+    const otherIndex = ws.log.findIndex((m) => m.type === 'next' && 'id' in m && m.id === 'mine-too');
+    expect(otherIndex).toBeGreaterThanOrEqual(0);
+    expect(otherIndex).toBeLessThan(closeIndex);
     const event = (ws.log[nextIndex] as { payload: RevokedEvent }).payload.data.apiKeyRevoked;
     expect(event).toMatchObject({ apiKey: { id: carol.apiKey.id }, reason: 'REVOKED_BY_OWNER', revokedBy: { id: carol.user.id } });
+  });
+
+  it('refuses every subscription to a collection access key when it starts', async () => {
+    const owner = await addUser(server, teamId, 'TEAM_ADMIN');
+    const collection = await gql(server.url, CreateCollection, { input: { name: 'Subscribed' } }, { key: owner.key });
+    const shared = await gql(server.url, Share, { id: collection.data!.createCollection.id }, { key: owner.key });
+    const ws = await openWsSession(server.url, shared.data!.shareCollection.secret);
+    try {
+      ws.subscribe('r', REVOKED_EVENT);
+      ws.subscribe('n', 'subscription { notificationAdded { id } }');
+      await settle();
+      const refusals = ws.log.filter((m) => m.type === 'error' || (m.type === 'next' && JSON.stringify(m).includes('FORBIDDEN')));
+      expect(refusals).toHaveLength(2);
+      expect(JSON.stringify(refusals)).toContain('FORBIDDEN');
+    } finally {
+      ws.close();
+    }
   });
 
   it('closes at once a revoked key socket that is not subscribed to apiKeyRevoked', async () => {

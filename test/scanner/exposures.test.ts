@@ -113,6 +113,20 @@ describe('reportExposedApiKeys and exposedApiKeys', () => {
   });
 });
 
+describe('regeneration', () => {
+  it('resolves the findings of the exposed secret, so that a later REVOKE choice spares the new one', async () => {
+    const { teamId, adminKey } = await team(server);
+    const owner = await addUser(server, teamId);
+    await gql(server.url, Report, { text: owner.key, location: 'chat' }, { key: adminKey });
+    const regenerated = await gql(server.url, graphql(`mutation ScanRegenerate($id: ID!) { regenerateApiKey(id: $id) { secret } }`), { id: owner.apiKey.id }, { key: owner.key });
+    const fresh = regenerated.data!.regenerateApiKey.secret;
+    expect((await gql(server.url, Exposed, {}, { key: adminKey })).data!.exposedApiKeys).toEqual([]);
+    const enabled = await gql(server.url, Settings, { input: { autoRevokeExposedKeys: true, exposedKeysAction: 'REVOKE' } }, { key: adminKey });
+    expect(enabled.data!.updateApiKeySettings).toMatchObject({ openExposureCount: 0, settings: { autoRevokeExposedKeys: true } });
+    expect((await gql(server.url, Viewer, {}, { key: fresh })).status).toBe(200);
+  });
+});
+
 describe('auto revoke', () => {
   it('off: an exposure leaves the key working; on: it is revoked at once (EXPOSED) and its owner notified', async () => {
     const { teamId, adminKey } = await team(server);
@@ -146,6 +160,9 @@ describe('auto revoke', () => {
     const ignored = await gql(server.url, Settings, { input: { autoRevokeExposedKeys: true, exposedKeysAction: 'IGNORE' } }, { key: adminKey });
     expect(ignored.data!.updateApiKeySettings).toMatchObject({ settings: { autoRevokeExposedKeys: true }, openExposureCount: 2, warning: null });
     expect((await gql(server.url, Exposed, {}, { key: adminKey })).data!.exposedApiKeys.map((e) => e.ignored)).toEqual([true, true]);
+    expect((await gql(server.url, Viewer, {}, { key: a.key })).status).toBe(200);
+    // Reported again at the same place with auto revoke on: still the admin's choice (ignored).
+    await gql(server.url, Report, { text: a.key, location: 'repo' }, { key: adminKey });
     expect((await gql(server.url, Viewer, {}, { key: a.key })).status).toBe(200);
 
     // Off, a new finding, and on again with REVOKE: that key is revoked, the ignored ones stay.

@@ -13,6 +13,7 @@ let tree: string;
 const visible = generateKey('PERSONAL');
 const shared = generateKey('COLLECTION_ACCESS');
 const hidden = generateKey('PERSONAL');
+const reincluded = generateKey('SCIM');
 
 beforeAll(async () => {
   tree = await mkdtemp(path.join(tmpdir(), 'keyplane-scan-'));
@@ -22,7 +23,8 @@ beforeAll(async () => {
   await writeFile(path.join(tree, '.gitignore'), 'build/\n*.log\n');
   await writeFile(path.join(tree, 'src/app.ts'), `import x from 'y';\nconst key = "${visible}";\n`);
   await writeFile(path.join(tree, 'src/deep/readme.md'), `# Share\n\nUse \`${shared}\` to read it.\n`);
-  await writeFile(path.join(tree, 'src/deep/.gitignore'), 'local.env\n');
+  await writeFile(path.join(tree, 'src/deep/.gitignore'), 'local.env\n!important.log\n');
+  await writeFile(path.join(tree, 'src/deep/important.log'), `re-included: ${reincluded}\n`);
   await writeFile(path.join(tree, 'src/deep/local.env'), `KEY=${hidden}\n`);
   await writeFile(path.join(tree, 'build/out.js'), hidden);
   await writeFile(path.join(tree, 'debug.log'), hidden);
@@ -39,12 +41,13 @@ describe('keyplane scan', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines).toEqual([
       `${path.join(tree, 'src/app.ts')}:2:14: kp_…${visible.slice(-4)} (personal key)`,
+      `${path.join(tree, 'src/deep/important.log')}:1:14: kps_…${reincluded.slice(-4)} (scim key)`,
       `${path.join(tree, 'src/deep/readme.md')}:3:6: kpc_…${shared.slice(-4)} (collection access key)`,
     ]);
-    for (const key of [visible, shared, hidden]) {
+    for (const key of [visible, shared, hidden, reincluded]) {
       expect(result.stdout + result.stderr).not.toContain(key);
     }
-    expect(result.stderr).toMatch(/2 key\(s\) in \d+ file\(s\).*1 binary skipped/);
+    expect(result.stderr).toMatch(/3 key\(s\) in \d+ file\(s\).*1 binary skipped/);
   });
 
   it('exits 0 on a clean tree and 2 on a path that does not exist', async () => {
