@@ -14,6 +14,7 @@ import { schema } from './graphql/schema.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
 import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
+import { dashboardHandler } from './dashboard/serve.js';
 import { useBodySizeLimit } from './graphql/body-limit.js';
 import { useCodedLimitErrors } from './graphql/limit-errors.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
@@ -106,6 +107,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     ],
   });
 
+  const dashboard = dashboardHandler();
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/healthz') return void healthz(services, res);
     if (req.url === '/metrics') return void metrics(services, res);
@@ -115,6 +117,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"internal error"}');
       });
     }
+    if (!isGraphQL(req.url)) return dashboard(req, res);
     const stopTimer = services.metrics.latency.startTimer();
     res.once('finish', () => stopTimer());
     return yoga.requestListener(req, res);
@@ -154,6 +157,8 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       })()),
   };
 }
+
+const isGraphQL = (url = '/') => url === '/graphql' || url.startsWith('/graphql?') || url.startsWith('/graphql/');
 
 async function metrics(services: Services, res: ServerResponse) {
   const body = await services.metrics.registry.metrics();

@@ -1,0 +1,159 @@
+// The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a real
+// server: sign in, generate a key and read its one-time secret, live revocations across two
+// browser contexts (a notice within 2 s; sign-out when it is the page's own key), team-key
+// filters and bulk revoke, and the settings flow with the exposure warning. Screenshots of each
+// main page go to artifacts/screenshots (git-ignored; CI keeps them).
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.js';
+import { gql } from '../helpers/client.js';
+import { addUser, viewerTeamId } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = path.resolve(import.meta.dirname, '../../artifacts/screenshots');
+// The flags that work on these machines (closed network, root): see the node machine notes.
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const Report = graphql(`
+  mutation WebReport($text: String!, $location: String!) { reportExposedApiKeys(text: $text, location: $location) { id } }
+`);
+
+let server: TestServer;
+let browser: Browser;
+let origin: string;
+let teamId: string;
+const contexts: BrowserContext[] = [];
+const cspViolations: string[] = [];
+
+async function openSignedIn(key: string): Promise<Page> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  await page.goto(`${origin}/`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'My API keys' }).waitFor();
+  return page;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
+  beforeAll(async () => {
+    await mkdir(SHOTS, { recursive: true });
+    server = await startTestServer();
+    origin = server.url.replace(/\/graphql$/, '');
+    teamId = await viewerTeamId(server, server.adminKey);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('is served at / with a strict CSP and cache headers; GraphiQL stays at /graphql', async () => {
+    const index = await fetch(`${origin}/`);
+    expect(index.status).toBe(200);
+    const csp = index.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(await index.text())![1]!;
+    const js = await fetch(`${origin}${asset}`);
+    expect(js.headers.get('cache-control')).toContain('immutable');
+    expect((await fetch(`${origin}/team`)).status).toBe(200); // a page of the app
+    const graphiql = await fetch(server.url, { headers: { accept: 'text/html' } });
+    expect(graphiql.status).toBe(200);
+    expect(await graphiql.text()).toMatch(/graphiql/i);
+  });
+
+  it('signs in, generates a key and shows its secret once; a bad name is explained under the field', async () => {
+    const member = await addUser(server, teamId);
+    const page = await openSignedIn(member.key);
+    expect(await page.evaluate(() => location.href)).not.toContain('kp_');
+    await page.getByLabel('Name').fill('x'.repeat(101));
+    await page.getByRole('button', { name: 'Generate key' }).click();
+    await expect.poll(() => page.locator('#key-name-error').textContent()).toMatch(/100/);
+    await page.getByLabel('Name').fill('Laptop');
+    await page.getByRole('button', { name: 'Generate key' }).click();
+    const secret = await page.getByTestId('one-time-secret').textContent();
+    expect(secret).toMatch(/^kp_[0-9A-Za-z]{36}$/);
+    await expect.poll(() => page.getByText('you will not see it again').count()).toBe(1);
+    await page.getByRole('cell', { name: 'Laptop', exact: true }).waitFor();
+    await shot(page, 'my-keys');
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    expect(await page.getByTestId('one-time-secret').count()).toBe(0);
+  });
+
+  it("an admin's revocations reach the member's open page within 2 s; its own key signs it out", async () => {
+    const member = await addUser(server, teamId);
+    const spare = await server.services.keys.issuePersonalKey({ userId: member.user.id, teamId }, { name: 'CI runner' });
+    const memberPage = await openSignedIn(member.key);
+    const adminPage = await openSignedIn(server.adminKey);
+    await adminPage.getByRole('button', { name: 'Team keys' }).click();
+    await adminPage.getByLabel('Search by key value').fill(spare.secret);
+    await adminPage.getByLabel('Search by key value').press('Enter');
+    await adminPage.getByRole('checkbox', { name: 'Select CI runner' }).check();
+    adminPage.once('dialog', (d) => void d.accept());
+    let started = Date.now();
+    await adminPage.getByRole('button', { name: /Revoke selected/ }).click();
+    await memberPage.getByText(/“CI runner”.*revoked by an admin/).waitFor({ timeout: 2_000 });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await shot(memberPage, 'live-revocation-toast');
+
+    // Now the key the member's page is signed in with.
+    await adminPage.getByLabel('Search by key value').fill(member.key);
+    await adminPage.getByLabel('Search by key value').press('Enter');
+    await adminPage.getByRole('checkbox', { name: `Select ${member.apiKey.name}` }).check();
+    adminPage.once('dialog', (d) => void d.accept());
+    started = Date.now();
+    await adminPage.getByRole('button', { name: /Revoke selected/ }).click();
+    await memberPage.getByText(/You were signed out/).waitFor({ timeout: 2_000 });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await memberPage.getByLabel('API key').waitFor();
+    expect(await memberPage.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('team keys: status filters, creator filter and bulk revoke', async () => {
+    const owner = await addUser(server, teamId);
+    for (const name of ['alpha', 'beta', 'gamma']) await server.services.keys.issuePersonalKey({ userId: owner.user.id, teamId }, { name });
+    const page = await openSignedIn(server.adminKey);
+    await page.getByRole('button', { name: 'Team keys' }).click();
+    await page.getByLabel('Creator').selectOption({ label: owner.user.name });
+    await page.getByRole('cell', { name: 'gamma', exact: true }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(4); // three plus the key addUser made
+    for (const name of ['alpha', 'beta']) await page.getByRole('checkbox', { name: `Select ${name}` }).check();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Revoke selected (2)' }).click();
+    await page.getByText('2 key(s) revoked.').waitFor();
+    await page.getByRole('checkbox', { name: 'revoked' }).check();
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(2);
+    await shot(page, 'team-keys');
+  });
+
+  it('settings: turning auto revoke on with open exposures warns, then IGNORE turns it on', async () => {
+    const leaker = await addUser(server, teamId);
+    await gql(server.url, Report, { text: leaker.key, location: 'https://paste.example/1' }, { key: server.adminKey });
+    const page = await openSignedIn(server.adminKey);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByLabel('Auto revoke exposed API keys').check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText(/1 exposed key finding\(s\) are still open/).waitFor();
+    await shot(page, 'settings-warning');
+    await page.getByRole('button', { name: 'Ignore them and turn it on' }).click();
+    await page.getByText(/^Saved\./).waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0); // the warning is gone
+    expect(await page.getByLabel('Auto revoke exposed API keys').isChecked()).toBe(true);
+    await page.getByRole('cell', { name: /paste\.example/ }).waitFor();
+    await shot(page, 'settings');
+    expect(cspViolations).toEqual([]);
+  });
+});

@@ -1,0 +1,178 @@
+// The dashboard: sign in with a key, then the pages that key may use; revocations arrive live.
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { ApiError, realtimeClient, request, subscribe } from './api';
+import { type Toast, Toasts } from './components/Toasts';
+import { graphql } from './gql';
+import type { DashViewerQuery } from './gql/graphql';
+import { MyKeys } from './pages/MyKeys';
+import { Notifications } from './pages/Notifications';
+import { Settings } from './pages/Settings';
+import { TeamKeys } from './pages/TeamKeys';
+import { session } from './session';
+
+const ViewerDoc = graphql(`
+  query DashViewer {
+    viewer { keyKind user { id name role } team { name plan } apiKey { id name } accessKey { id collection { name } } }
+    usage { limit remaining monthlyLimit monthlyUsed }
+    notifications(unreadOnly: true, first: 0) { unreadCount }
+  }
+`);
+const RevokedDoc = graphql(`
+  subscription DashRevoked { apiKeyRevoked { apiKey { id name hint } accessKey { id hint } reason revokedBy { name } } }
+`);
+const NotificationAddedDoc = graphql(`
+  subscription DashNotificationAdded { notificationAdded { id message } }
+`);
+
+type Viewer = DashViewerQuery;
+type Page = 'keys' | 'team' | 'settings' | 'notifications';
+const REASON_WORDS: Record<string, string> = {
+  REVOKED_BY_ADMIN: 'revoked by an admin',
+  REVOKED_BY_OWNER: 'revoked by its owner',
+  EXPIRED: 'expired',
+  EXPOSED: 'revoked: found exposed',
+};
+
+export function App() {
+  const [key, setKey] = useState<string | null>(session.get());
+  const [viewer, setViewer] = useState<Viewer | null>(null);
+  const [signedOutReason, setSignedOutReason] = useState<string | null>(null);
+  const [page, setPage] = useState<Page>('keys');
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const [unread, setUnread] = useState(0);
+  const [revision, setRevision] = useState(0);
+  const toastId = useRef(0);
+
+  const signOut = useCallback((reason: string | null) => {
+    session.clear();
+    setKey(null);
+    setViewer(null);
+    setSignedOutReason(reason);
+  }, []);
+  const toast = useCallback((text: string) => {
+    const id = ++toastId.current;
+    setToasts((list) => [...list, { id, text }]);
+    setTimeout(() => setToasts((list) => list.filter((t) => t.id !== id)), 8_000);
+  }, []);
+
+  const refreshViewer = useCallback(
+    (apiKey: string) =>
+      request(apiKey, ViewerDoc).then(
+        (v) => {
+          setViewer(v);
+          setUnread(v.notifications.unreadCount);
+        },
+        (e: ApiError) => signOut(e.status === 401 ? `That key does not work: ${e.message}` : e.readable),
+      ),
+    [signOut],
+  );
+  useEffect(() => {
+    if (key) void refreshViewer(key);
+  }, [key, refreshViewer]);
+
+  // Live: revocations as toasts (and sign-out when it is this page's own key), notifications in the bell.
+  useEffect(() => {
+    if (!key || !viewer || viewer.viewer.keyKind !== 'PERSONAL') return;
+    const ownKeyId = viewer.viewer.apiKey?.id;
+    const client = realtimeClient(key, (reason) => signOut(`You were signed out: this key stopped working (${reason}).`));
+    const stops = [
+      subscribe(client, RevokedDoc, ({ apiKeyRevoked: e }) => {
+        const what = e.apiKey ? `API key “${e.apiKey.name}” (${e.apiKey.hint})` : `Access key ${e.accessKey?.hint}`;
+        toast(`${what} ${REASON_WORDS[e.reason] ?? e.reason}${e.revokedBy ? ` (${e.revokedBy.name})` : ''}.`);
+        setRevision((r) => r + 1);
+        if (e.apiKey && e.apiKey.id === ownKeyId) signOut(`You were signed out: the key this page used was ${REASON_WORDS[e.reason] ?? 'revoked'}.`);
+      }),
+      subscribe(client, NotificationAddedDoc, () => setUnread((n) => n + 1)),
+    ];
+    return () => {
+      for (const stop of stops) stop();
+      void client.dispose();
+    };
+  }, [key, viewer?.viewer.apiKey?.id, viewer?.viewer.keyKind, signOut, toast]);
+
+  if (!key || !viewer) {
+    return <SignIn busy={Boolean(key)} reason={signedOutReason} onKey={(k) => { session.set(k); setSignedOutReason(null); setKey(k); }} />;
+  }
+
+  const { viewer: v, usage } = viewer;
+  const admin = v.user?.role === 'TEAM_ADMIN' || v.user?.role === 'SUPER_ADMIN';
+  const enterprise = v.team.plan === 'ENTERPRISE';
+  const pages: [Page, string][] = [
+    ['keys', 'My API keys'],
+    ...(admin && enterprise ? ([['team', 'Team keys'], ['settings', 'Settings']] as [Page, string][]) : []),
+    ['notifications', `Notifications${unread ? ` (${unread})` : ''}`],
+  ];
+
+  return (
+    <div className="app">
+      <header>
+        <h1>Keyplane</h1>
+        <span>{v.user ? `${v.user.name} · ${v.user.role.replace('_', ' ').toLowerCase()}` : 'Collection access key'} · {v.team.name} ({v.team.plan.toLowerCase()})</span>
+        <div className="meters">
+          <label>
+            Requests this minute <meter min={0} max={usage.limit} value={usage.limit - usage.remaining} /> {usage.limit - usage.remaining}/{usage.limit}
+          </label>
+          <label>
+            This month <meter min={0} max={usage.monthlyLimit} value={usage.monthlyUsed} /> {usage.monthlyUsed}/{usage.monthlyLimit}
+          </label>
+        </div>
+        <button type="button" className="bell" aria-label={`Notifications: ${unread} unread`} onClick={() => setPage('notifications')}>
+          Unread <span data-testid="unread-count">{unread}</span>
+        </button>
+        <button type="button" onClick={() => signOut(null)}>Sign out</button>
+      </header>
+      {v.keyKind !== 'PERSONAL' ? (
+        <main>
+          <h2>Collection “{v.accessKey?.collection.name}”</h2>
+          <p>This is a read-only collection access key: it may read its one collection and nothing else.</p>
+        </main>
+      ) : (
+        <>
+          <nav aria-label="Pages">
+            {pages.map(([id, label]) => (
+              <button type="button" key={id} aria-current={page === id ? 'page' : undefined} onClick={() => setPage(id)}>{label}</button>
+            ))}
+          </nav>
+          <main>
+            {page === 'keys' && <MyKeys apiKey={key} ownKeyId={v.apiKey?.id ?? null} revision={revision} />}
+            {page === 'team' && <TeamKeys apiKey={key} revision={revision} />}
+            {page === 'settings' && <Settings apiKey={key} revision={revision} />}
+            {page === 'notifications' && <Notifications apiKey={key} revision={revision} onRead={() => setUnread(0)} />}
+          </main>
+        </>
+      )}
+      <Toasts toasts={toasts} dismiss={(id) => setToasts((list) => list.filter((t) => t.id !== id))} />
+    </div>
+  );
+}
+
+function SignIn(props: { busy: boolean; reason: string | null; onKey: (key: string) => void }) {
+  const [value, setValue] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const trimmed = value.trim();
+    if (!/^kpc?_[0-9A-Za-z]{36}$/.test(trimmed)) {
+      setError('Paste a whole Keyplane key: kp_ or kpc_ followed by 36 letters and digits.');
+      return;
+    }
+    setError(null);
+    setValue('');
+    props.onKey(trimmed);
+  };
+  return (
+    <main className="sign-in">
+      <h1>Keyplane</h1>
+      {props.reason && <p className="notice" role="alert">{props.reason}</p>}
+      <form onSubmit={submit} className="card">
+        <div className="field">
+          <label htmlFor="api-key">API key</label>
+          <input id="api-key" type="password" autoComplete="off" value={value} onChange={(e) => setValue(e.target.value)} aria-invalid={Boolean(error)} aria-describedby="api-key-error" />
+          <span id="api-key-error" className="field-error">{error}</span>
+        </div>
+        <p className="hint">Kept in this tab only (sessionStorage), never in a URL.</p>
+        <button type="submit" disabled={props.busy}>Sign in</button>
+      </form>
+    </main>
+  );
+}

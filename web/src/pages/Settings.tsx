@@ -1,0 +1,118 @@
+// API key settings (admins, ENTERPRISE) and the team's exposed keys.
+import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { ApiError, request } from '../api';
+import { graphql } from '../gql';
+import type { ExposedKeysAction, ExposuresQuery } from '../gql/graphql';
+
+const SettingsDoc = graphql(`
+  query DashSettings { apiKeySettings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys } }
+`);
+const UpdateDoc = graphql(`
+  mutation DashUpdateSettings($input: ApiKeySettingsInput!) {
+    updateApiKeySettings(input: $input) {
+      settings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys }
+      updatedKeyCount expiredKeyCount openExposureCount warning
+    }
+  }
+`);
+const ExposuresDoc = graphql(`
+  query Exposures { exposedApiKeys(includeResolved: true) { id location source detectedAt resolved ignored apiKey { name hint lastUsedAt createdBy { name } } accessKey { hint } } }
+`);
+
+export function Settings(props: { apiKey: string; revision: number }) {
+  const [allow, setAllow] = useState(true);
+  const [days, setDays] = useState('');
+  const [autoRevoke, setAutoRevoke] = useState(false);
+  const [warning, setWarning] = useState<string | null>(null);
+  const [result, setResult] = useState<string | null>(null);
+  const [error, setError] = useState<{ text: string; field?: string } | null>(null);
+  const [exposures, setExposures] = useState<ExposuresQuery['exposedApiKeys']>([]);
+
+  const load = useCallback(() => {
+    request(props.apiKey, SettingsDoc).then(({ apiKeySettings: s }) => {
+      setAllow(s.allowMembersToGenerateKeys);
+      setDays(s.keyExpiryDays == null ? '' : String(s.keyExpiryDays));
+      setAutoRevoke(s.autoRevokeExposedKeys);
+    });
+    request(props.apiKey, ExposuresDoc).then((d) => setExposures(d.exposedApiKeys), () => setExposures([]));
+  }, [props.apiKey]);
+  useEffect(load, [load, props.revision]);
+
+  const save = async (event: FormEvent | null, exposedKeysAction?: ExposedKeysAction) => {
+    event?.preventDefault();
+    setError(null);
+    setResult(null);
+    try {
+      // Choosing REVOKE or IGNORE in the warning is choosing to turn auto revoke on.
+      const input = {
+        allowMembersToGenerateKeys: allow,
+        keyExpiryDays: days === '' ? null : Number(days),
+        autoRevokeExposedKeys: autoRevoke || exposedKeysAction !== undefined,
+        exposedKeysAction,
+      };
+      const { updateApiKeySettings: r } = await request(props.apiKey, UpdateDoc, { input });
+      setWarning(r.warning ? `${r.openExposureCount} exposed key finding(s) are still open. Auto revoke stays off until you choose what happens to those keys:` : null);
+      setAutoRevoke(r.settings.autoRevokeExposedKeys);
+      const expiries = `${r.updatedKeyCount} key expiries changed, ${r.expiredKeyCount} expired now.`;
+      setResult(r.warning ? `Other settings saved. ${expiries}` : `Saved. ${expiries}`);
+      load();
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      const field = e.forField('keyExpiryDays');
+      setError({ text: field ?? e.readable, field: field ? 'keyExpiryDays' : undefined });
+    }
+  };
+
+  return (
+    <section aria-labelledby="settings-title">
+      <h2 id="settings-title">API key settings</h2>
+      <form className="card stack" onSubmit={(e) => void save(e)}>
+        <label className="check">
+          <input type="checkbox" checked={allow} onChange={(e) => setAllow(e.target.checked)} />
+          Allow anyone in your team to generate API keys
+        </label>
+        <div className="field">
+          <label htmlFor="expiry-days">Set expiry for API keys (days; empty = never)</label>
+          <input id="expiry-days" type="number" min="1" value={days} onChange={(e) => setDays(e.target.value)} aria-invalid={error?.field === 'keyExpiryDays'} aria-describedby="expiry-days-error" />
+          <span id="expiry-days-error" className="field-error">{error?.field === 'keyExpiryDays' ? error.text : ''}</span>
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={autoRevoke} onChange={(e) => setAutoRevoke(e.target.checked)} />
+          Auto revoke exposed API keys
+        </label>
+        <button type="submit">Save settings</button>
+        {warning && (
+          <div className="warning-box" role="alert">
+            <p>{warning}</p>
+            <div className="row">
+              <button type="button" className="danger" onClick={() => void save(null, 'REVOKE')}>Revoke those keys and turn it on</button>
+              <button type="button" onClick={() => void save(null, 'IGNORE')}>Ignore them and turn it on</button>
+            </div>
+          </div>
+        )}
+        {result && <p className="notice" role="status">{result}</p>}
+        {error && !error.field && <p className="error" role="alert">{error.text}</p>}
+      </form>
+      <h2 id="exposed-title">Exposed API keys</h2>
+      {exposures.length === 0 ? (
+        <p>No exposed keys found.</p>
+      ) : (
+        <table aria-labelledby="exposed-title">
+          <thead><tr><th>Key</th><th>Owner</th><th>Detected</th><th>Last used</th><th>Location</th><th>State</th></tr></thead>
+          <tbody>
+            {exposures.map((x) => (
+              <tr key={x.id}>
+                <td>{x.apiKey ? `${x.apiKey.name} (${x.apiKey.hint})` : x.accessKey?.hint}</td>
+                <td>{x.apiKey?.createdBy.name ?? '—'}</td>
+                <td>{new Date(x.detectedAt).toLocaleString()}</td>
+                <td>{x.apiKey?.lastUsedAt ? new Date(x.apiKey.lastUsedAt).toLocaleString() : 'never'}</td>
+                <td>{x.location} <small>({x.source})</small></td>
+                <td>{x.resolved ? 'resolved (revoked)' : x.ignored ? 'ignored' : 'open'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
