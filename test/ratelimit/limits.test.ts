@@ -224,7 +224,7 @@ describe('query abuse limits', () => {
     ['tokens', `{ viewer { ${'keyKind '.repeat(1200)} } }`, 'maxTokens'],
     [
       'cost',
-      `{ ${Array.from({ length: 14 }, (_, i) => `c${i}: viewer { apiKey { createdBy { id name email role } revokedBy { id name email role } } user { id name email role } team { id name plan } }`).join(' ')} }`,
+      `{ ${Array.from({ length: 3 }, (_, i) => `c${i}: teamApiKeys(first: 200) { totalCount edges { cursor node { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role } } } }`).join(' ')} }`,
       'maxCost',
     ],
   ])('%s: a coded error naming the limit, never a 5xx', async (_name, query, limit) => {
@@ -234,6 +234,17 @@ describe('query abuse limits', () => {
     expect(body.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit });
     expect(body.errors?.[0].message).toMatch(/limit of \d+ exceeded/);
     expect(body.errors?.[0].message).not.toMatch(/^Syntax Error/);
+  });
+
+  it("the largest page of the largest connection runs, and SPEC's default page of notifications", async () => {
+    for (const query of [
+      '{ teamApiKeys(first: 200) { totalCount pageInfo { hasNextPage endCursor startCursor hasPreviousPage } edges { cursor node { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role } } } } }',
+      '{ notifications(first: 50) { totalCount unreadCount edges { cursor node { id kind message createdAt readAt apiKey { id name hint } } } } }',
+    ]) {
+      const res = await raw(server.url, { query }, server.adminKey);
+      const body = (await res.json()) as { errors?: unknown[] };
+      expect(body.errors).toBeUndefined();
+    }
   });
 
   it('a query within the limits runs', async () => {

@@ -29,17 +29,18 @@ let teamId: string;
 const contexts: BrowserContext[] = [];
 const cspViolations: string[] = [];
 
-async function openSignedIn(key: string): Promise<Page> {
+async function openSignedIn(key: string, landing = 'My API keys'): Promise<Page> {
   const context = await browser.newContext();
   contexts.push(context);
   const page = await context.newPage();
+  page.setDefaultTimeout(8_000); // a step that hangs fails with its own message, not the test's timeout
   page.on('console', (m) => {
     if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
   });
   await page.goto(`${origin}/`);
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'My API keys' }).waitFor();
+  await page.getByRole('heading', { name: landing }).waitFor();
   return page;
 }
 
@@ -48,7 +49,8 @@ const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHO
 describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
-    server = await startTestServer();
+    // Several pages share the admin key here: more than a person's 60 calls a minute.
+    server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '1000' });
     origin = server.url.replace(/\/graphql$/, '');
     teamId = await viewerTeamId(server, server.adminKey);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
@@ -108,6 +110,11 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     await memberPage.getByText(/“CI runner”.*revoked by an admin/).waitFor({ timeout: 2_000 });
     expect(Date.now() - started).toBeLessThan(2_000);
     await shot(memberPage, 'live-revocation-toast');
+    // The unread counter follows notificationAdded; the notifications page lists it.
+    await expect.poll(() => memberPage.getByTestId('unread-count').textContent()).toBe('1');
+    await memberPage.getByRole('navigation', { name: 'Pages' }).getByRole('button', { name: /^Notifications/ }).click();
+    await memberPage.getByText(/"CI runner".*was revoked/).waitFor();
+    await shot(memberPage, 'notifications');
 
     // Now the key the member's page is signed in with.
     await adminPage.getByLabel('Search by key value').fill(member.key);
@@ -137,6 +144,27 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     await page.getByRole('checkbox', { name: 'revoked' }).check();
     await expect.poll(() => page.locator('tbody tr').count()).toBe(2);
     await shot(page, 'team-keys');
+  });
+
+  it('collections: a bad request list is explained under its field; share shows a new key once, which sees only its collection', async () => {
+    const page = await openSignedIn(server.adminKey);
+    await page.getByRole('button', { name: 'Collections' }).click();
+    await page.getByRole('button', { name: 'New collection' }).click();
+    await page.getByLabel('Name').fill('Payments API');
+    await page.getByLabel('Requests (JSON)').fill('[{"name": "Charge", "method": "YEET", "url": "https://pay.example/charge"}]');
+    await page.getByRole('button', { name: 'Save collection' }).click();
+    await expect.poll(() => page.locator('#collection-requests-error').textContent()).toMatch(/method/);
+    await page.getByLabel('Requests (JSON)').fill('[{"name": "Charge", "method": "POST", "url": "https://pay.example/charge"}]');
+    await page.getByRole('button', { name: 'Save collection' }).click();
+    const row = page.getByRole('row', { name: /Payments API/ });
+    await row.getByRole('button', { name: 'Share' }).click();
+    const secret = (await page.getByTestId('one-time-secret').textContent())!;
+    expect(secret).toMatch(/^kpc_[0-9A-Za-z]{36}$/);
+    await shot(page, 'collections');
+
+    const reader = await openSignedIn(secret, 'Collection “Payments API” (read-only)');
+    await reader.getByRole('cell', { name: 'https://pay.example/charge' }).waitFor();
+    expect(await reader.getByRole('button', { name: 'Team keys' }).count()).toBe(0);
   });
 
   it('settings: turning auto revoke on with open exposures warns, then IGNORE turns it on', async () => {

@@ -4,6 +4,7 @@ import { ApiError, realtimeClient, request, subscribe } from './api';
 import { type Toast, Toasts } from './components/Toasts';
 import { graphql } from './gql';
 import type { DashViewerQuery } from './gql/graphql';
+import { Collections, SharedCollection } from './pages/Collections';
 import { MyKeys } from './pages/MyKeys';
 import { Notifications } from './pages/Notifications';
 import { Settings } from './pages/Settings';
@@ -12,10 +13,16 @@ import { session } from './session';
 
 const ViewerDoc = graphql(`
   query DashViewer {
-    viewer { keyKind user { id name role } team { name plan } apiKey { id name } accessKey { id collection { name } } }
+    viewer { keyKind user { id name role } team { name plan } apiKey { id name } accessKey { id collection { id name } } }
     usage { limit remaining monthlyLimit monthlyUsed }
-    notifications(unreadOnly: true, first: 0) { unreadCount }
   }
+`);
+const UsageDoc = graphql(`
+  query DashUsage { usage { limit remaining monthlyLimit monthlyUsed } }
+`);
+// Personal keys only: a collection access key may not read notifications.
+const UnreadDoc = graphql(`
+  query DashUnread { notifications(unreadOnly: true, first: 0) { unreadCount } }
 `);
 const RevokedDoc = graphql(`
   subscription DashRevoked { apiKeyRevoked { apiKey { id name hint } accessKey { id hint } reason revokedBy { name } } }
@@ -25,7 +32,7 @@ const NotificationAddedDoc = graphql(`
 `);
 
 type Viewer = DashViewerQuery;
-type Page = 'keys' | 'team' | 'settings' | 'notifications';
+type Page = 'keys' | 'collections' | 'team' | 'settings' | 'notifications';
 const REASON_WORDS: Record<string, string> = {
   REVOKED_BY_ADMIN: 'revoked by an admin',
   REVOKED_BY_OWNER: 'revoked by its owner',
@@ -60,7 +67,9 @@ export function App() {
       request(apiKey, ViewerDoc).then(
         (v) => {
           setViewer(v);
-          setUnread(v.notifications.unreadCount);
+          if (v.viewer.keyKind === 'PERSONAL') {
+            void request(apiKey, UnreadDoc).then((u) => setUnread(u.notifications.unreadCount), () => {});
+          }
         },
         (e: ApiError) => signOut(e.status === 401 ? `That key does not work: ${e.message}` : e.readable),
       ),
@@ -69,6 +78,11 @@ export function App() {
   useEffect(() => {
     if (key) void refreshViewer(key);
   }, [key, refreshViewer]);
+  // The usage meters follow the page's own calls: read again on each page change and live event.
+  useEffect(() => {
+    if (key && viewer) void request(key, UsageDoc).then((u) => setViewer((v) => (v ? { ...v, usage: u.usage } : v)), () => {});
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- on page or revision change only
+  }, [page, revision]);
 
   // Live: revocations as toasts (and sign-out when it is this page's own key), notifications in the bell.
   useEffect(() => {
@@ -99,6 +113,7 @@ export function App() {
   const enterprise = v.team.plan === 'ENTERPRISE';
   const pages: [Page, string][] = [
     ['keys', 'My API keys'],
+    ['collections', 'Collections'],
     ...(admin && enterprise ? ([['team', 'Team keys'], ['settings', 'Settings']] as [Page, string][]) : []),
     ['notifications', `Notifications${unread ? ` (${unread})` : ''}`],
   ];
@@ -123,8 +138,8 @@ export function App() {
       </header>
       {v.keyKind !== 'PERSONAL' ? (
         <main>
-          <h2>Collection “{v.accessKey?.collection.name}”</h2>
           <p>This is a read-only collection access key: it may read its one collection and nothing else.</p>
+          {v.accessKey && <SharedCollection apiKey={key} collectionId={v.accessKey.collection.id} />}
         </main>
       ) : (
         <>
@@ -135,6 +150,7 @@ export function App() {
           </nav>
           <main>
             {page === 'keys' && <MyKeys apiKey={key} ownKeyId={v.apiKey?.id ?? null} revision={revision} />}
+            {page === 'collections' && <Collections apiKey={key} revision={revision} />}
             {page === 'team' && <TeamKeys apiKey={key} revision={revision} />}
             {page === 'settings' && <Settings apiKey={key} revision={revision} />}
             {page === 'notifications' && <Notifications apiKey={key} revision={revision} onRead={() => setUnread(0)} />}

@@ -1,6 +1,6 @@
 // The viewer's notifications (kept while offline), newest first; mark them read.
 import { useCallback, useEffect, useState } from 'react';
-import { request } from '../api';
+import { ApiError, request } from '../api';
 import { graphql } from '../gql';
 import type { DashNotificationsQuery } from '../gql/graphql';
 
@@ -13,8 +13,15 @@ const MarkAllDoc = graphql(`
 
 export function Notifications(props: { apiKey: string; revision: number; onRead: () => void }) {
   const [data, setData] = useState<DashNotificationsQuery['notifications'] | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
-    request(props.apiKey, NotificationsDoc).then((d) => setData(d.notifications));
+    request(props.apiKey, NotificationsDoc).then(
+      (d) => {
+        setData(d.notifications);
+        setError(null);
+      },
+      (e: ApiError) => setError(e.readable),
+    );
   }, [props.apiKey]);
   useEffect(load, [load, props.revision]);
   return (
@@ -23,6 +30,7 @@ export function Notifications(props: { apiKey: string; revision: number; onRead:
       <button type="button" disabled={!data?.unreadCount} onClick={() => void request(props.apiKey, MarkAllDoc).then(() => { props.onRead(); load(); })}>
         Mark all read
       </button>
+      {error && <p className="error" role="alert">{error}</p>}
       <ul className="notifications">
         {data?.edges.map(({ node: n }) => (
           <li key={n.id} className={n.readAt ? 'read' : 'unread'}>
