@@ -109,7 +109,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
     invitations: new InvitationService(prisma, keys),
     collections: new CollectionService(prisma, revocation, config.keyPepper),
-    teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key), keyEvents),
+    teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
     settings: new SettingsService(prisma, keyEvents, revocation),
     expiryJob,
     notifications: new NotificationService(prisma),

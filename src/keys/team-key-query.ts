@@ -1,12 +1,10 @@
 // teamApiKeys: every personal key of a team, filtered, ordered and keyset-paginated (stable when
 // many keys share a timestamp: the id breaks ties). An expired key counts as REVOKED in filters.
-import { LRUCache } from 'lru-cache';
 import type { Principal } from '../auth/principal.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { ApiKeyStatus } from '../generated/prisma/enums.js';
 import { badInput } from '../graphql/errors.js';
 import { type Cursor, decodeCursor, encodeCursor } from '../graphql/cursor.js';
-import type { KeyEvents } from './events.js';
 import { parseKey } from './format.js';
 
 export type ApiKeyOrder = 'NEWEST' | 'OLDEST' | 'RECENTLY_USED';
@@ -26,41 +24,44 @@ function statusWhere(status: ApiKeyStatus, now: Date): Prisma.ApiKeyWhereInput {
   return { AND: [{ status }, live] };
 }
 
-/** How long a team's totalCount may be reused when no key of the team changed on this instance. */
-const COUNT_TTL_MS = 5_000;
+const LIVE: ApiKeyStatus[] = ['ENABLED', 'DISABLED'];
 
 export class TeamKeyQuery {
-  /**
-   * Exact counts of a 100,000-key team cost 30–50 ms (an index-only scan of every entry), the
-   * page itself well under 1 ms: counts are kept per team and filter, and dropped whenever a key
-   * of the team is created or changes (the team's generation is part of the cache key). Past
-   * COUNT_TTL_MS a count is recounted in the background while the last one is served, so a key
-   * that merely expired is counted in its new status a few seconds later.
-   */
-  private readonly counts = new LRUCache<string, number, Prisma.ApiKeyWhereInput>({
-    max: 10_000,
-    ttl: COUNT_TTL_MS,
-    allowStale: true,
-    noDeleteOnFetchRejection: true,
-    fetchMethod: (_key, _stale, { context }) => this.prisma.apiKey.count({ where: context }),
-  });
-  private readonly generations = new Map<string, number>();
-
   constructor(
     private readonly prisma: PrismaClient,
     private readonly hash: (key: string) => string,
-    events: KeyEvents,
-  ) {
-    const bump = ({ teamId }: { teamId: string }) => this.generations.set(teamId, (this.generations.get(teamId) ?? 0) + 1);
-    events.on('changed', bump);
-    events.on('created', bump);
-  }
+  ) {}
 
-  private count(p: Principal, filter: TeamKeyFilter | null | undefined, where: Prisma.ApiKeyWhereInput): Promise<number> {
-    if (filter?.keyValue != null) return this.prisma.apiKey.count({ where }); // one row: not worth caching
-    const statuses = [...new Set(filter?.statuses ?? [])].sort().join(',');
-    const key = `${p.teamId}|${this.generations.get(p.teamId) ?? 0}|${statuses}|${filter?.createdBy ?? ''}`;
-    return this.counts.fetch(key, { context: where }) as Promise<number>;
+  /**
+   * totalCount. By key value it counts the one or few matching rows. Otherwise counting 100,000
+   * index entries cost 30–50 ms: the count comes instead from TeamKeyCount, which database
+   * triggers keep per team, creator, kind and status, corrected for keys that expired since the
+   * expiry job last ran (they read REVOKED at once; an index on team, status and expiry finds
+   * just those).
+   */
+  private async count(p: Principal, filter: TeamKeyFilter | null | undefined, where: Prisma.ApiKeyWhereInput, now: Date): Promise<number> {
+    if (filter?.keyValue != null) return this.prisma.apiKey.count({ where });
+    const creator = filter?.createdBy ? { createdById: filter.createdBy } : {};
+    const [stored, expired] = await Promise.all([
+      this.prisma.teamKeyCount.groupBy({
+        by: ['status'],
+        where: { teamId: p.teamId, kind: 'PERSONAL', ...creator },
+        _sum: { n: true },
+      }),
+      this.prisma.apiKey.groupBy({
+        by: ['status'],
+        where: { teamId: p.teamId, status: { in: LIVE }, expiresAt: { lte: now }, kind: 'PERSONAL', ...creator },
+        _count: { _all: true },
+      }),
+    ]);
+    const n: Record<ApiKeyStatus, number> = { ENABLED: 0, DISABLED: 0, REVOKED: 0 };
+    for (const row of stored) n[row.status] += row._sum.n ?? 0;
+    for (const row of expired) {
+      n[row.status] -= row._count._all;
+      n.REVOKED += row._count._all;
+    }
+    const statuses = filter?.statuses?.length ? [...new Set(filter.statuses)] : (Object.keys(n) as ApiKeyStatus[]);
+    return statuses.reduce((sum, s) => sum + n[s], 0);
   }
 
   where(p: Principal, filter: TeamKeyFilter | null | undefined, now = new Date()): Prisma.ApiKeyWhereInput {
@@ -88,9 +89,10 @@ export class TeamKeyQuery {
     query: { include?: Prisma.ApiKeyInclude; select?: Prisma.ApiKeySelect } = {},
   ) {
     const first = args.first ?? 50;
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput('first', `must be from 1 to ${MAX_PAGE}`);
+    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw badInput('first', `must be from 0 to ${MAX_PAGE}`);
     const order = args.orderBy ?? 'NEWEST';
-    const base = this.where(p, args.filter);
+    const now = new Date();
+    const base = this.where(p, args.filter, now);
     const cursor = args.after ? decodeCursor(args.after) : null;
     const [rows, totalCount] = await Promise.all([
       order === 'RECENTLY_USED'
@@ -101,7 +103,7 @@ export class TeamKeyQuery {
             orderBy: orderBy(order),
             take: first + 1,
           }),
-      this.count(p, args.filter, base),
+      this.count(p, args.filter, base, now),
     ]);
     const nodes = rows.slice(0, first) as ApiKey[];
     const edges = nodes.map((node) => ({ node, cursor: encodeCursor(cursorOf(order, node)) }));

@@ -164,7 +164,12 @@ describe('teamApiKeys', () => {
       await server.services.lastUsed.flush();
       await server.services.prisma.apiKey.updateMany({ where: { teamId: t.teamId }, data: { lastUsedAt: null } });
     }
-    expect(codes(await list(t.admin.key, { first: 0 }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await list(t.admin.key, { first: -1 }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await list(t.admin.key, { first: 201 }))).toEqual(['BAD_USER_INPUT']);
+    // first: 0 asks for the count alone (the dashboard's Revoke All confirmation does).
+    const countOnly = await list(t.admin.key, { first: 0 });
+    expect(countOnly.data!.teamApiKeys.edges).toEqual([]);
+    expect(countOnly.data!.teamApiKeys.totalCount).toBe(26);
     expect(codes(await list(t.admin.key, { after: 'garbage' }))).toEqual(['BAD_USER_INPUT']);
   });
 });
@@ -325,5 +330,41 @@ describe('the expiry job', () => {
     expect(await server.services.expiryJob.run(new Date(soon.getTime() + 1))).toBe(1);
     const row = await server.services.prisma.apiKey.findUniqueOrThrow({ where: { id: t.alice.apiKey.id } });
     expect(row).toMatchObject({ status: 'REVOKED', revocationReason: 'EXPIRED', revokedAt: soon });
+  });
+});
+
+describe('totalCount from the maintained counters', () => {
+  it('matches a real count for every status filter and creator after every kind of change', async () => {
+    const t = await team();
+    const { keys, prisma, lifecycle, revocation, settings } = server.services;
+    const made = [];
+    for (const who of [t.alice, t.bob, t.alice, t.admin]) {
+      made.push((await keys.issuePersonalKey({ userId: who.user.id, teamId: t.teamId }, { name: 'counted' })).apiKey);
+    }
+    const adminPrincipal = (await server.services.auth.authenticate(t.admin.key)) as { ok: true; principal: Parameters<typeof lifecycle.setEnabled>[0] };
+    await lifecycle.setEnabled(adminPrincipal.principal, made[0]!.id, false);
+    await revocation.revoke({ id: made[1]!.id }, { reason: 'REVOKED_BY_ADMIN', actorId: t.admin.user.id });
+    // one key expired but not persisted yet, one expired and persisted by the job
+    await prisma.apiKey.update({ where: { id: made[2]!.id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
+    await prisma.apiKey.update({ where: { id: made[3]!.id }, data: { expiresAt: new Date(Date.now() - 2_000) } });
+    await prisma.$transaction((tx) => revocation.persistExpired(new Date(Date.now() - 1_500), 10, tx));
+    await settings.update(adminPrincipal.principal, { keyExpiryDays: 30 });
+
+    const now = new Date();
+    const all = await prisma.apiKey.findMany({ where: { teamId: t.teamId, kind: 'PERSONAL' } });
+    const effective = (k: (typeof all)[number]) => (k.status !== 'REVOKED' && k.expiresAt && k.expiresAt <= now ? 'REVOKED' : k.status);
+    const filters: { statuses?: ('ENABLED' | 'DISABLED' | 'REVOKED')[]; createdBy?: string }[] = [];
+    for (const statuses of [undefined, ['ENABLED'], ['DISABLED'], ['REVOKED'], ['DISABLED', 'REVOKED']] as const) {
+      for (const createdBy of [undefined, t.alice.user.id, t.bob.user.id, t.admin.user.id]) {
+        filters.push({ ...(statuses ? { statuses: [...statuses] } : {}), ...(createdBy ? { createdBy } : {}) });
+      }
+    }
+    for (const filter of filters) {
+      const expected = all.filter(
+        (k) => (!filter.statuses || filter.statuses.includes(effective(k))) && (!filter.createdBy || k.createdById === filter.createdBy),
+      ).length;
+      const res = await list(t.admin.key, { filter, first: 0 });
+      expect(res.data!.teamApiKeys.totalCount, JSON.stringify(filter)).toBe(expected);
+    }
   });
 });
