@@ -1,11 +1,12 @@
 // Collections: create, edit requests, share (a new access key each time, shown once), the team's
 // access keys with collection, creator and date, and revoke.
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { ApiError, request } from '../api';
 import { OneTimeSecret } from '../components/OneTimeSecret';
 import { StatusTag } from '../components/StatusTag';
 import { graphql } from '../gql';
 import type { DashCollectionsQuery } from '../gql/graphql';
+import { useApiData } from '../useApi';
 
 const CollectionsDoc = graphql(`
   query DashCollections {
@@ -33,26 +34,10 @@ type Collection = DashCollectionsQuery['collections'][number];
 const EXAMPLE = '[\n  { "name": "List users", "method": "GET", "url": "https://api.example.com/users" }\n]';
 
 export function Collections(props: { apiKey: string; revision: number }) {
-  const [data, setData] = useState<DashCollectionsQuery | null>(null);
+  const { data, error, reload: load, act } = useApiData(props.apiKey, CollectionsDoc, props.revision);
   const [editing, setEditing] = useState<{ id: string | null; name: string; requests: string } | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string | undefined>>({});
   const [secret, setSecret] = useState<{ label: string; value: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(() => {
-    request(props.apiKey, CollectionsDoc).then(setData, (e: ApiError) => setError(e.readable));
-  }, [props.apiKey]);
-  useEffect(load, [load, props.revision]);
-
-  const act = async (run: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await run();
-      load();
-    } catch (e) {
-      setError(e instanceof ApiError ? e.readable : String(e));
-    }
-  };
 
   const save = async (event: FormEvent) => {
     event.preventDefault();

@@ -1,10 +1,11 @@
 // My API keys: list, generate (secret shown once), regenerate, rename, disable/enable, delete.
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 import { ApiError, request } from '../api';
 import { OneTimeSecret } from '../components/OneTimeSecret';
 import { StatusTag } from '../components/StatusTag';
 import { graphql } from '../gql';
 import type { MyKeysQuery } from '../gql/graphql';
+import { useApiData } from '../useApi';
 
 const MyKeysDoc = graphql(`
   query MyKeys { apiKeys { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason } }
@@ -29,28 +30,13 @@ type Key = MyKeysQuery['apiKeys'][number];
 const day = (iso?: string | null) => (iso ? new Date(iso).toLocaleDateString() : '—');
 
 export function MyKeys(props: { apiKey: string; ownKeyId: string | null; revision: number }) {
-  const [keys, setKeys] = useState<Key[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { data, error, reload: load, act } = useApiData(props.apiKey, MyKeysDoc, props.revision);
+  const keys: Key[] | null = data?.apiKeys ?? null;
   const [name, setName] = useState('');
   const [days, setDays] = useState('');
   const [fieldErrors, setFieldErrors] = useState<Record<string, string | undefined>>({});
   const [secret, setSecret] = useState<{ label: string; value: string } | null>(null);
   const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
-
-  const load = useCallback(() => {
-    request(props.apiKey, MyKeysDoc).then((d) => setKeys(d.apiKeys), (e: ApiError) => setError(e.readable));
-  }, [props.apiKey]);
-  useEffect(load, [load, props.revision]);
-
-  const act = async (run: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await run();
-      load();
-    } catch (e) {
-      setError(e instanceof ApiError ? e.readable : String(e));
-    }
-  };
 
   const generate = async (event: FormEvent) => {
     event.preventDefault();

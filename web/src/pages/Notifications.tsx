@@ -1,8 +1,7 @@
 // The viewer's notifications (kept while offline), newest first; mark them read.
-import { useCallback, useEffect, useState } from 'react';
-import { ApiError, request } from '../api';
+import { request } from '../api';
 import { graphql } from '../gql';
-import type { DashNotificationsQuery } from '../gql/graphql';
+import { useApiData } from '../useApi';
 
 const NotificationsDoc = graphql(`
   query DashNotifications { notifications(first: 50) { unreadCount edges { node { id message createdAt readAt } } } }
@@ -12,18 +11,8 @@ const MarkAllDoc = graphql(`
 `);
 
 export function Notifications(props: { apiKey: string; revision: number; onRead: () => void }) {
-  const [data, setData] = useState<DashNotificationsQuery['notifications'] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const load = useCallback(() => {
-    request(props.apiKey, NotificationsDoc).then(
-      (d) => {
-        setData(d.notifications);
-        setError(null);
-      },
-      (e: ApiError) => setError(e.readable),
-    );
-  }, [props.apiKey]);
-  useEffect(load, [load, props.revision]);
+  const { data: loaded, error, reload: load } = useApiData(props.apiKey, NotificationsDoc, props.revision);
+  const data = loaded?.notifications ?? null;
   return (
     <section aria-labelledby="notifications-title">
       <h2 id="notifications-title">Notifications</h2>
