@@ -112,15 +112,17 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
 
   const dashboard = dashboardHandler();
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.url === '/healthz') return void healthz(services, res);
-    if (req.url === '/metrics') return void metrics(services, res);
-    if (req.url === GITHUB_INTAKE_PATH) {
+    // Routed on the path alone: /healthz?probe=1 is still the health check.
+    const pathname = (req.url ?? '/').split('?', 1)[0]!;
+    if (pathname === '/healthz') return void healthz(services, res);
+    if (pathname === '/metrics') return void metrics(services, res);
+    if (pathname === GITHUB_INTAKE_PATH) {
       return void handleGitHubIntake(services, req, res).catch((error: unknown) => {
         services.log.error({ err: error }, 'scanner intake failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"internal error"}');
       });
     }
-    if (!isGraphQL(req.url)) return dashboard(req, res);
+    if (pathname !== yoga.graphqlEndpoint) return dashboard(req, res);
     const stopTimer = services.metrics.latency.startTimer();
     res.once('finish', () => stopTimer());
     return yoga.requestListener(req, res);
@@ -160,8 +162,6 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       })()),
   };
 }
-
-const isGraphQL = (url = '/') => url === '/graphql' || url.startsWith('/graphql?') || url.startsWith('/graphql/');
 
 async function metrics(services: Services, res: ServerResponse) {
   const body = await services.metrics.registry.metrics();

@@ -26,19 +26,30 @@ export function dashboardHandler(dir = DASHBOARD_DIR) {
     return (_req: IncomingMessage, res: ServerResponse) =>
       res.writeHead(503, { 'content-type': 'text/plain' }).end('The dashboard is not built: run `npm run web:build`.\n');
   }
-  const serve = sirv(dir, {
-    single: true, // any other path is a page of the app: index.html
+  const options = {
     etag: true,
     gzip: false,
-    setHeaders(res, pathname) {
+    setHeaders(res: ServerResponse, pathname: string) {
       res.setHeader('Cache-Control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
       res.setHeader('Content-Security-Policy', DASHBOARD_CSP);
       res.setHeader('X-Content-Type-Options', 'nosniff');
       res.setHeader('Referrer-Policy', 'no-referrer');
     },
-  });
-  return (req: IncomingMessage, res: ServerResponse) =>
-    serve(req, res, () => {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
-    });
+  };
+  const serve = sirv(dir, { ...options, single: true }); // any other path is a page of the app
+  const serveAsset = sirv(dir, options);
+  const notFound = (res: ServerResponse) => {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+  };
+  return (req: IncomingMessage, res: ServerResponse) => {
+    // Pages are read, never posted to: anything else is not the dashboard's (e.g. a client that
+    // forgot /graphql gets 405, not the app's HTML).
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method not allowed\n');
+      return;
+    }
+    // A missing asset is a 404, not the app's index.html cached for a year.
+    if (req.url?.startsWith('/assets/')) return void serveAsset(req, res, () => notFound(res));
+    serve(req, res, () => notFound(res));
+  };
 }

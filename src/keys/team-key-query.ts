@@ -24,8 +24,6 @@ function statusWhere(status: ApiKeyStatus, now: Date): Prisma.ApiKeyWhereInput {
   return { AND: [{ status }, live] };
 }
 
-const LIVE: ApiKeyStatus[] = ['ENABLED', 'DISABLED'];
-
 export class TeamKeyQuery {
   constructor(
     private readonly prisma: PrismaClient,
@@ -41,24 +39,27 @@ export class TeamKeyQuery {
    */
   private async count(p: Principal, filter: TeamKeyFilter | null | undefined, where: Prisma.ApiKeyWhereInput, now: Date): Promise<number> {
     if (filter?.keyValue != null) return this.prisma.apiKey.count({ where });
-    const creator = filter?.createdBy ? { createdById: filter.createdBy } : {};
-    const [stored, expired] = await Promise.all([
-      this.prisma.teamKeyCount.groupBy({
-        by: ['status'],
-        where: { teamId: p.teamId, kind: 'PERSONAL', ...creator },
-        _sum: { n: true },
-      }),
-      this.prisma.apiKey.groupBy({
-        by: ['status'],
-        where: { teamId: p.teamId, status: { in: LIVE }, expiresAt: { lte: now }, kind: 'PERSONAL', ...creator },
-        _count: { _all: true },
-      }),
-    ]);
+    // One statement, so one snapshot: a key the expiry job persists meanwhile is counted once.
+    const rows = await this.prisma.$queryRawUnsafe<{ source: 'stored' | 'expired'; status: ApiKeyStatus; n: number }[]>(
+      `SELECT 'stored' AS source, "status", SUM("n")::int AS n FROM "TeamKeyCount"
+        WHERE "teamId" = $1 AND "kind" = 'PERSONAL' AND ($2::text IS NULL OR "createdById" = $2)
+        GROUP BY "status"
+       UNION ALL
+       SELECT 'expired', "status", COUNT(*)::int FROM "ApiKey"
+        WHERE "teamId" = $1 AND "kind" = 'PERSONAL' AND "status" IN ('ENABLED', 'DISABLED')
+          AND "expiresAt" <= $3::timestamptz AND ($2::text IS NULL OR "createdById" = $2)
+        GROUP BY "status"`,
+      p.teamId,
+      filter?.createdBy ?? null,
+      now,
+    );
     const n: Record<ApiKeyStatus, number> = { ENABLED: 0, DISABLED: 0, REVOKED: 0 };
-    for (const row of stored) n[row.status] += row._sum.n ?? 0;
-    for (const row of expired) {
-      n[row.status] -= row._count._all;
-      n.REVOKED += row._count._all;
+    for (const row of rows) {
+      if (row.source === 'stored') n[row.status] += row.n;
+      else {
+        n[row.status] -= row.n;
+        n.REVOKED += row.n;
+      }
     }
     const statuses = filter?.statuses?.length ? [...new Set(filter.statuses)] : (Object.keys(n) as ApiKeyStatus[]);
     return statuses.reduce((sum, s) => sum + n[s], 0);

@@ -72,6 +72,12 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     const js = await fetch(`${origin}${asset}`);
     expect(js.headers.get('cache-control')).toContain('immutable');
     expect((await fetch(`${origin}/team`)).status).toBe(200); // a page of the app
+    // Routing is by path: a health probe with a query string is still the health check; a
+    // missing asset is a 404 (not the app cached for a year); a POST that is not GraphQL is 405.
+    const health = await fetch(`${origin}/healthz?probe=1`);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${origin}/assets/missing.js`)).status).toBe(404);
+    expect((await fetch(`${origin}/`, { method: 'POST', body: '{}' })).status).toBe(405);
     const graphiql = await fetch(server.url, { headers: { accept: 'text/html' } });
     expect(graphiql.status).toBe(200);
     expect(await graphiql.text()).toMatch(/graphiql/i);
@@ -93,6 +99,12 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     await shot(page, 'my-keys');
     await page.getByRole('button', { name: 'I have saved it' }).click();
     expect(await page.getByTestId('one-time-secret').count()).toBe(0);
+    // A rename that is refused keeps the edit open and says why under the field.
+    await page.getByRole('row', { name: /Laptop/ }).getByRole('button', { name: 'Rename' }).click();
+    await page.getByLabel('New name').fill(' ');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('[id$="-error"].field-error').filter({ hasText: /must not be empty/ }).count()).toBe(1);
+    expect(await page.getByLabel('New name').inputValue()).toBe(' ');
   });
 
   it("an admin's revocations reach the member's open page within 2 s; its own key signs it out", async () => {

@@ -48,6 +48,8 @@ export function App() {
   const [toasts, setToasts] = useState<Toast[]>([]);
   const [unread, setUnread] = useState(0);
   const [revision, setRevision] = useState(0);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [liveLost, setLiveLost] = useState(false);
   const toastId = useRef(0);
 
   const signOut = useCallback((reason: string | null) => {
@@ -71,7 +73,11 @@ export function App() {
             void request(apiKey, UnreadDoc).then((u) => setUnread(u.notifications.unreadCount), () => {});
           }
         },
-        (e: ApiError) => signOut(e.status === 401 ? `That key does not work: ${e.message}` : e.readable),
+        (e: unknown) => {
+          // Only a key the server refuses is forgotten; a 429 or a network error keeps it.
+          if (e instanceof ApiError && e.status === 401) signOut(`That key does not work: ${e.message}`);
+          else setLoadError(e instanceof ApiError ? e.readable : 'The server cannot be reached: try again in a moment.');
+        },
       ),
     [signOut],
   );
@@ -88,7 +94,11 @@ export function App() {
   useEffect(() => {
     if (!key || !viewer || viewer.viewer.keyKind !== 'PERSONAL') return;
     const ownKeyId = viewer.viewer.apiKey?.id;
-    const client = realtimeClient(key, (reason) => signOut(`You were signed out: this key stopped working (${reason}).`));
+    const client = realtimeClient(
+      key,
+      (reason) => signOut(`You were signed out: this key stopped working (${reason}).`),
+      () => setLiveLost(true),
+    );
     const stops = [
       subscribe(client, RevokedDoc, ({ apiKeyRevoked: e }) => {
         const what = e.apiKey ? `API key “${e.apiKey.name}” (${e.apiKey.hint})` : `Access key ${e.accessKey?.hint}`;
@@ -104,6 +114,17 @@ export function App() {
     };
   }, [key, viewer?.viewer.apiKey?.id, viewer?.viewer.keyKind, signOut, toast]);
 
+  if (key && !viewer && loadError) {
+    return (
+      <main className="sign-in">
+        <p className="error" role="alert">{loadError}</p>
+        <div className="row">
+          <button type="button" onClick={() => { setLoadError(null); void refreshViewer(key); }}>Retry</button>
+          <button type="button" onClick={() => signOut(null)}>Sign out</button>
+        </div>
+      </main>
+    );
+  }
   if (!key || !viewer) {
     return <SignIn busy={Boolean(key)} reason={signedOutReason} onKey={(k) => { session.set(k); setSignedOutReason(null); setKey(k); }} />;
   }
@@ -136,6 +157,11 @@ export function App() {
         </button>
         <button type="button" onClick={() => signOut(null)}>Sign out</button>
       </header>
+      {liveLost && (
+        <p className="warning-box" role="alert">
+          Live updates stopped (the connection was closed). <button type="button" onClick={() => location.reload()}>Reload</button>
+        </p>
+      )}
       {v.keyKind !== 'PERSONAL' ? (
         <main>
           <p>This is a read-only collection access key: it may read its one collection and nothing else.</p>
@@ -183,7 +209,7 @@ function SignIn(props: { busy: boolean; reason: string | null; onKey: (key: stri
       <form onSubmit={submit} className="card">
         <div className="field">
           <label htmlFor="api-key">API key</label>
-          <input id="api-key" type="password" autoComplete="off" value={value} onChange={(e) => setValue(e.target.value)} aria-invalid={Boolean(error)} aria-describedby="api-key-error" />
+          <input id="api-key" type="text" className="masked" autoComplete="off" spellCheck={false} value={value} onChange={(e) => setValue(e.target.value)} aria-invalid={Boolean(error)} aria-describedby="api-key-error" />
           <span id="api-key-error" className="field-error">{error}</span>
         </div>
         <p className="hint">Kept in this tab only (sessionStorage), never in a URL.</p>

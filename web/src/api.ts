@@ -60,7 +60,8 @@ export async function request<R, V>(key: string, document: TypedDocumentString<R
   return body.data;
 }
 
-export function realtimeClient(key: string, onRefused: (reason: string) => void): Client {
+/** `onRefused`: the key stopped working (4401); `onLost`: any other close the client gives up on. */
+export function realtimeClient(key: string, onRefused: (reason: string) => void, onLost: () => void): Client {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${endpoint}`;
   return createClient({
     url,
@@ -70,7 +71,10 @@ export function realtimeClient(key: string, onRefused: (reason: string) => void)
     shouldRetry: (event) => !(event instanceof CloseEvent && event.code === 4401),
     on: {
       closed: (event) => {
-        if (event instanceof CloseEvent && event.code === 4401) onRefused(event.reason.replace(/^Unauthenticated: /, ''));
+        if (!(event instanceof CloseEvent)) return;
+        if (event.code === 4401) onRefused(event.reason.replace(/^Unauthenticated: /, ''));
+        // graphql-ws does not retry its fatal codes (4429, 4500…) nor 1008 ("too slow") here
+        else if (event.code >= 4000 || event.code === 1008) onLost();
       },
     },
   });

@@ -24,6 +24,8 @@ BEGIN
   ) AS delta
   GROUP BY "teamId", "createdById", "kind", "status"
   HAVING SUM(d) <> 0
+  -- one order for every writer: two transactions moving the same counters cannot deadlock
+  ORDER BY "teamId", "createdById", "kind", "status"
   ON CONFLICT ("teamId", "createdById", "kind", "status") DO UPDATE SET "n" = c."n" + EXCLUDED."n";
   RETURN NULL;
 END $$;
@@ -32,6 +34,7 @@ CREATE FUNCTION "keyplane_count_new_keys"() RETURNS trigger LANGUAGE plpgsql AS 
 BEGIN
   INSERT INTO "TeamKeyCount" AS c ("teamId", "createdById", "kind", "status", "n")
   SELECT "teamId", "createdById", "kind", "status", COUNT(*)::int FROM new_rows GROUP BY "teamId", "createdById", "kind", "status"
+  ORDER BY "teamId", "createdById", "kind", "status"
   ON CONFLICT ("teamId", "createdById", "kind", "status") DO UPDATE SET "n" = c."n" + EXCLUDED."n";
   RETURN NULL;
 END $$;

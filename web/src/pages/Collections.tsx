@@ -155,9 +155,14 @@ const SharedCollectionDoc = graphql(`
 /** What a collection access key sees: its one collection, read-only. */
 export function SharedCollection(props: { apiKey: string; collectionId: string }) {
   const [collection, setCollection] = useState<{ name: string; description?: string | null; requests: unknown } | null>(null);
+  const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    request(props.apiKey, SharedCollectionDoc, { id: props.collectionId }).then((d) => setCollection(d.collection ?? null));
+    request(props.apiKey, SharedCollectionDoc, { id: props.collectionId }).then(
+      (d) => (d.collection ? setCollection(d.collection) : setError('This collection no longer exists.')),
+      (e: unknown) => setError(e instanceof ApiError ? e.readable : String(e)),
+    );
   }, [props.apiKey, props.collectionId]);
+  if (error) return <p className="error" role="alert">{error}</p>;
   if (!collection) return <p>Loading…</p>;
   const requests = Array.isArray(collection.requests) ? (collection.requests as { name?: string; method?: string; url?: string }[]) : [];
   return (

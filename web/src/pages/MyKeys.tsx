@@ -36,7 +36,7 @@ export function MyKeys(props: { apiKey: string; ownKeyId: string | null; revisio
   const [days, setDays] = useState('');
   const [fieldErrors, setFieldErrors] = useState<Record<string, string | undefined>>({});
   const [secret, setSecret] = useState<{ label: string; value: string } | null>(null);
-  const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
+  const [renaming, setRenaming] = useState<{ id: string; name: string; error?: string } | null>(null);
 
   const generate = async (event: FormEvent) => {
     event.preventDefault();
@@ -88,10 +88,22 @@ export function MyKeys(props: { apiKey: string; ownKeyId: string | null; revisio
               <tr key={k.id} data-key-id={k.id}>
                 <td>
                   {renaming?.id === k.id ? (
-                    <form onSubmit={(e) => { e.preventDefault(); void act(() => request(props.apiKey, RenameDoc, { id: k.id, name: renaming.name })).then(() => setRenaming(null)); }}>
+                    <form
+                      onSubmit={(e) => {
+                        e.preventDefault();
+                        request(props.apiKey, RenameDoc, { id: k.id, name: renaming.name }).then(
+                          () => {
+                            setRenaming(null);
+                            load();
+                          },
+                          (err: unknown) => setRenaming({ ...renaming, error: err instanceof ApiError ? (err.forField('name') ?? err.readable) : String(err) }),
+                        );
+                      }}
+                    >
                       <label className="sr-only" htmlFor={`rename-${k.id}`}>New name</label>
-                      <input id={`rename-${k.id}`} value={renaming.name} onChange={(e) => setRenaming({ id: k.id, name: e.target.value })} />
+                      <input id={`rename-${k.id}`} value={renaming.name} onChange={(e) => setRenaming({ id: k.id, name: e.target.value })} aria-invalid={Boolean(renaming.error)} aria-describedby={`rename-${k.id}-error`} />
                       <button type="submit">Save</button>
+                      <span id={`rename-${k.id}-error`} className="field-error">{renaming.error}</span>
                     </form>
                   ) : (
                     <>{k.name}{k.id === props.ownKeyId && <em> (this session)</em>}</>

@@ -11,12 +11,12 @@ const MarkAllDoc = graphql(`
 `);
 
 export function Notifications(props: { apiKey: string; revision: number; onRead: () => void }) {
-  const { data: loaded, error, reload: load } = useApiData(props.apiKey, NotificationsDoc, props.revision);
+  const { data: loaded, error, act } = useApiData(props.apiKey, NotificationsDoc, props.revision);
   const data = loaded?.notifications ?? null;
   return (
     <section aria-labelledby="notifications-title">
       <h2 id="notifications-title">Notifications</h2>
-      <button type="button" disabled={!data?.unreadCount} onClick={() => void request(props.apiKey, MarkAllDoc).then(() => { props.onRead(); load(); })}>
+      <button type="button" disabled={!data?.unreadCount} onClick={() => void act(async () => { await request(props.apiKey, MarkAllDoc); props.onRead(); })}>
         Mark all read
       </button>
       {error && <p className="error" role="alert">{error}</p>}

@@ -28,15 +28,26 @@ export function Settings(props: { apiKey: string; revision: number }) {
   const [error, setError] = useState<{ text: string; field?: string } | null>(null);
   const [exposures, setExposures] = useState<ExposuresQuery['exposedApiKeys']>([]);
 
-  const load = useCallback(() => {
-    request(props.apiKey, SettingsDoc).then(({ apiKeySettings: s }) => {
-      setAllow(s.allowMembersToGenerateKeys);
-      setDays(s.keyExpiryDays == null ? '' : String(s.keyExpiryDays));
-      setAutoRevoke(s.autoRevokeExposedKeys);
-    });
+  const loadSettings = useCallback(() => {
+    request(props.apiKey, SettingsDoc).then(
+      ({ apiKeySettings: s }) => {
+        setAllow(s.allowMembersToGenerateKeys);
+        setDays(s.keyExpiryDays == null ? '' : String(s.keyExpiryDays));
+        setAutoRevoke(s.autoRevokeExposedKeys);
+      },
+      (e: unknown) => setError({ text: e instanceof ApiError ? e.readable : String(e) }),
+    );
+  }, [props.apiKey]);
+  const loadExposures = useCallback(() => {
     request(props.apiKey, ExposuresDoc).then((d) => setExposures(d.exposedApiKeys), () => setExposures([]));
   }, [props.apiKey]);
-  useEffect(load, [load, props.revision]);
+  const load = useCallback(() => {
+    loadSettings();
+    loadExposures();
+  }, [loadSettings, loadExposures]);
+  // The form is read once (live events must not wipe an edit under way); the exposures follow them.
+  useEffect(loadSettings, [loadSettings]);
+  useEffect(loadExposures, [loadExposures, props.revision]);
 
   const save = async (event: FormEvent | null, exposedKeysAction?: ExposedKeysAction) => {
     event?.preventDefault();

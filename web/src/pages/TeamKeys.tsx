@@ -1,5 +1,5 @@
 // Team keys (admins, ENTERPRISE): the key management dashboard of SPEC §1.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, request } from '../api';
 import { StatusTag } from '../components/StatusTag';
 import { graphql } from '../gql';
@@ -47,15 +47,26 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
   const [error, setError] = useState<{ text: string; field?: string } | null>(null);
   const [message, setMessage] = useState<string | null>(null);
 
+  const [loading, setLoading] = useState(false);
+  const latest = useRef(0);
   const after = cursors.at(-1) ?? null;
   const load = useCallback(() => {
     const filter = { statuses: statuses.length ? statuses : null, keyValue: search || null, createdBy: createdBy || null };
+    const ticket = ++latest.current; // a slower, older response never replaces a newer one
+    setLoading(true);
     request(props.apiKey, TeamKeysDoc, { filter, orderBy, first: PAGE, after }).then(
       (d) => {
+        if (ticket !== latest.current) return;
         setPage(d.teamApiKeys);
         setError(null);
+        setLoading(false);
       },
-      (e: ApiError) => setError({ text: e.forField('keyValue') ?? e.readable, field: e.forField('keyValue') ? 'keyValue' : undefined }),
+      (e: unknown) => {
+        if (ticket !== latest.current) return;
+        setLoading(false);
+        if (!(e instanceof ApiError)) return setError({ text: String(e) });
+        setError({ text: e.forField('keyValue') ?? e.readable, field: e.forField('keyValue') ? 'keyValue' : undefined });
+      },
     );
   }, [props.apiKey, statuses, search, createdBy, orderBy, after]);
   useEffect(load, [load, props.revision]);
@@ -79,11 +90,14 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
   const revokeSelected = () =>
     confirm(`Revoke ${selected.size} selected key(s)? They stop working at once.`) &&
     void run(async () => `${(await request(props.apiKey, RevokeDoc, { ids: [...selected] })).revokeApiKeys.revokedCount} key(s) revoked.`);
-  const revokeAll = async () => {
-    const { teamApiKeys } = await request(props.apiKey, LiveCountDoc);
-    if (!confirm(`Revoke all ${teamApiKeys.totalCount} enabled or disabled keys of the team (except the one you are signed in with)?`)) return;
-    await run(async () => `${(await request(props.apiKey, RevokeAllDoc)).revokeAllApiKeys.revokedCount} key(s) revoked.`);
-  };
+  const revokeAll = () =>
+    run(async () => {
+      // The key this page is signed in with is live and is not revoked: it is not in the count.
+      const { teamApiKeys } = await request(props.apiKey, LiveCountDoc);
+      const count = Math.max(0, teamApiKeys.totalCount - 1);
+      if (!confirm(`Revoke all ${count} enabled or disabled keys of the team (all but the one you are signed in with)?`)) return 'Nothing revoked.';
+      return `${(await request(props.apiKey, RevokeAllDoc)).revokeAllApiKeys.revokedCount} key(s) revoked.`;
+    });
   const rows: Row[] = page?.edges.map((e) => e.node) ?? [];
 
   return (
@@ -174,9 +188,9 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
         </tbody>
       </table>
       <nav className="row" aria-label="Pages">
-        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</button>
+        <button type="button" disabled={loading || cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</button>
         <span>Page {cursors.length}</span>
-        <button type="button" disabled={!page?.pageInfo.hasNextPage} onClick={() => setCursors([...cursors, page!.pageInfo.endCursor ?? null])}>Next</button>
+        <button type="button" disabled={loading || !page?.pageInfo.hasNextPage} onClick={() => setCursors([...cursors, page!.pageInfo.endCursor ?? null])}>Next</button>
       </nav>
     </section>
   );
