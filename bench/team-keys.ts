@@ -3,6 +3,7 @@
 //   DATABASE_URL=postgres://…/test npm run bench:team-keys      (creates and drops its own database;
 //   BENCH_KEEP=1 keeps it for EXPLAIN ANALYZE)
 import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { mintKey } from '../src/keys/service.js';
@@ -49,11 +50,14 @@ async function seed(client: pg.Client) {
   // The steady state again: a table that took a million inserts is vacuumed before it is read
   // (otherwise autovacuum does it during the measurement, and index-only scans visit the heap).
   await client.query('VACUUM ANALYZE');
+  // …and its dirty pages written out now, not by a checkpoint in the middle of the measurement.
+  await client.query('CHECKPOINT');
   return Date.now() - t;
 }
 
 function startServer(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []; // e.g. --trace-gc
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: dbUrl.toString(), RATE_LIMIT_PER_MINUTE: '1000000000', MONTHLY_QUOTA_ENTERPRISE: '1000000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -62,6 +66,7 @@ function startServer(): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
+      if (process.env.BENCH_SERVER_LOG) appendFileSync(process.env.BENCH_SERVER_LOG, c);
       const url = /listening on (\S+)/.exec(out)?.[1];
       if (url) resolve({ child, url });
     });
