@@ -69,7 +69,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
   );
   const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
   const keyEvents = new KeyEvents();
-  const keys = new KeyService(prisma, config.keyPepper, keyEvents);
+  const keys = new KeyService(prisma, config.keyPepper);
   // Events cross instances through Redis when there is one (two connections: one subscribes).
   const pubsubClients = config.redisUrl
     ? {

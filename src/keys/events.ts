@@ -23,13 +23,9 @@ export interface KeyChangedEvent {
   remote?: boolean;
 }
 
-export class KeyEvents extends EventEmitter<{ changed: [KeyChangedEvent]; created: [{ teamId: string; remote?: boolean }] }> {
+export class KeyEvents extends EventEmitter<{ changed: [KeyChangedEvent] }> {
   changed(event: KeyChangedEvent): void {
     this.emit('changed', event);
-  }
-
-  created(teamId: string, remote = false): void {
-    this.emit('created', { teamId, remote });
   }
 }
 

@@ -5,7 +5,6 @@ import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js
 import type { KeyKind } from '../generated/prisma/enums.js';
 import { badInput, notFound } from '../graphql/errors.js';
 import { validName } from '../graphql/input.js';
-import type { KeyEvents } from './events.js';
 import { generateKey, hashKey, hintOf } from './format.js';
 
 const DAY_MS = 86_400_000;
@@ -61,7 +60,6 @@ export class KeyService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly pepper?: string,
-    private readonly events?: KeyEvents,
   ) {}
 
   /** Issues a personal key to a user; `db` lets a caller do it inside its own transaction. */
@@ -88,7 +86,6 @@ export class KeyService {
         expiresAt: effectiveExpiry(now, chosen, team.keyExpiryDays),
       },
     });
-    this.events?.created(owner.teamId);
     return { apiKey, secret: material.secret };
   }
 

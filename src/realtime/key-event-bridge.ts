@@ -12,25 +12,16 @@ export function bridgeKeyEvents(keyEvents: KeyEvents, pubsub: KeyplanePubSub, lo
     if (event.remote) return;
     pubsub.publish('keyChanged', { ...event, origin, expiresAt: event.expiresAt?.toISOString() ?? null });
   });
-  keyEvents.on('created', (event) => {
-    if (!event.remote) pubsub.publish('keyCreated', { origin, teamId: event.teamId });
-  });
   const changes = pubsub.subscribe('keyChanged');
-  const creations = pubsub.subscribe('keyCreated');
-  const relay = Promise.all([
-    (async () => {
-      for await (const { origin: from, ...event } of changes) {
-        if (from === origin) continue;
-        keyEvents.changed({ ...event, expiresAt: event.expiresAt ? new Date(event.expiresAt) : null, remote: true });
-      }
-    })(),
-    (async () => {
-      for await (const { origin: from, teamId } of creations) if (from !== origin) keyEvents.created(teamId, true);
-    })(),
-  ]).catch((error: unknown) => log.error({ err: error }, 'key events relay stopped'));
+  const relay = (async () => {
+    for await (const { origin: from, ...event } of changes) {
+      if (from === origin) continue;
+      keyEvents.changed({ ...event, expiresAt: event.expiresAt ? new Date(event.expiresAt) : null, remote: true });
+    }
+  })().catch((error: unknown) => log.error({ err: error }, 'key events relay stopped'));
   return {
     async stop() {
-      await Promise.all([changes.return(), creations.return()]);
+      await changes.return();
       await relay;
     },
   };

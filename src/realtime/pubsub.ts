@@ -46,7 +46,6 @@ export type KeyplaneEvents = {
   /** by recipient */
   notificationAdded: [userId: string, payload: NotificationAddedPayload];
   keyChanged: [payload: KeyChangedMessage];
-  keyCreated: [payload: { origin: string; teamId: string }];
 };
 
 /** Channel names get a prefix, so that deployments (and test servers) can share one Redis. */
