@@ -6,7 +6,6 @@ import type { Principal } from '../auth/principal.js';
 import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { badInput } from '../graphql/errors.js';
 import { hashKey, parseKey } from '../keys/format.js';
-import { effectiveLifecycle } from '../keys/status.js';
 import { mergeRevocations, type RevocationService } from '../revocation/service.js';
 import { findKeys } from './find.js';
 
@@ -55,22 +54,15 @@ export class ScannerService {
     const hashes = new Map<string, string>();
     for (const { token } of tokens) if (parseKey(token).ok) hashes.set(token, hashKey(token, this.pepper));
     const keys = hashes.size
-      ? await this.prisma.apiKey.findMany({
-          where: { hash: { in: [...hashes.values()] }, ...(teamId ? { teamId } : {}) },
-          include: { team: { select: { autoRevokeExposedKeys: true } } },
-        })
+      ? await this.prisma.apiKey.findMany({ where: { hash: { in: [...hashes.values()] }, ...(teamId ? { teamId } : {}) } })
       : [];
     const byHash = new Map(keys.map((k) => [k.hash, k]));
     const now = new Date();
-    const verdicts = tokens.map(({ token }) => {
-      const key = byHash.get(hashes.get(token) ?? '') ?? null;
-      return { token, key, live: key !== null && effectiveLifecycle(key, now.getTime()).status !== 'REVOKED' };
-    });
-
-    const found = tokens.flatMap((t, i) => (verdicts[i]!.key ? [{ ...t, key: verdicts[i]!.key! }] : []));
-    if (found.length === 0) return { verdicts, exposureIds: [] };
+    const ofToken = tokens.map(({ token }) => byHash.get(hashes.get(token) ?? '') ?? null);
+    const found = tokens.flatMap((t, i) => (ofToken[i] ? [{ ...t, key: ofToken[i]! }] : []));
+    if (found.length === 0) return { verdicts: tokens.map(({ token }) => ({ token, key: null, live: false })), exposureIds: [] };
     const keyIds = [...new Set(found.map((f) => f.key.id))];
-    const { exposureIds, revoked } = await this.prisma.$transaction(async (tx) => {
+    const { exposureIds, revoked, live } = await this.prisma.$transaction(async (tx) => {
       // Decide on the rows as they are now, and hold them: a revocation or a settings change
       // running at the same time waits for this report (and then sees its exposures).
       const current = await tx.$queryRawUnsafe<{ id: string; status: string; expiresAt: Date | null; autoRevoke: boolean }[]>(
@@ -101,9 +93,14 @@ export class ScannerService {
       const revoked = toRevoke.length
         ? await this.revocation.revokeWhere({ id: { in: toRevoke } }, { reason: 'EXPOSED', actorId: null, at: now }, tx)
         : mergeRevocations();
-      return { exposureIds: rows.map((r) => r.id), revoked };
+      return { exposureIds: rows.map((r) => r.id), revoked, live };
     });
     this.revocation.announce(revoked);
+    // Live as the locked rows were when reported (before any auto revoke of this report).
+    const verdicts = tokens.map(({ token }, i) => {
+      const key = ofToken[i] ?? null;
+      return { token, key, live: key !== null && (live.get(key.id) ?? false) };
+    });
     return { verdicts, exposureIds };
   }
 
