@@ -44,18 +44,20 @@ export async function request<R, V>(key: string, document: TypedDocumentString<R
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', 'x-api-key': key },
     body: JSON.stringify({ query: document.toString(), variables }),
   });
-  const body = (await res.json().catch(() => ({}))) as {
-    data?: R;
-    errors?: { message: string; extensions?: { code?: string; field?: string; retryAfter?: number } }[];
-  };
+  type WireError = { message: string; extensions?: { code?: string; field?: string; retryAfter?: number } };
+  const body = (await res.json().catch(() => ({}))) as { data?: R; errors?: WireError[] };
   if (body.errors?.length || !body.data) {
-    const details = (body.errors ?? [{ message: `HTTP ${res.status}` }]).map((e) => ({
-      message: e.message,
-      code: 'extensions' in e ? e.extensions?.code : undefined,
-      field: 'extensions' in e ? e.extensions?.field : undefined,
-      retryAfter: ('extensions' in e ? e.extensions?.retryAfter : undefined) ?? (Number(res.headers.get('retry-after')) || undefined),
-    }));
-    throw new ApiError(details, res.status);
+    const retryHeader = Number(res.headers.get('retry-after')) || undefined;
+    const errors: WireError[] = body.errors ?? [{ message: `HTTP ${res.status}` }];
+    throw new ApiError(
+      errors.map((e) => ({
+        message: e.message,
+        code: e.extensions?.code,
+        field: e.extensions?.field,
+        retryAfter: e.extensions?.retryAfter ?? retryHeader,
+      })),
+      res.status,
+    );
   }
   return body.data;
 }
