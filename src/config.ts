@@ -2,6 +2,7 @@
 // that names the variable (SPEC §3).
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -30,6 +31,18 @@ const schema = z.object({
   KEY_PEPPER: z.string().min(16, 'must be at least 16 characters').optional(),
   GITHUB_SCANNING_PUBLIC_KEYS: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: z
+    .string()
+    .transform((value, ctx) => parseTrustProxy(value, ctx))
+    .optional(),
+  MAX_COLLECTIONS_PER_TEAM: positiveInt.default(1_000),
+  MAX_COLLECTION_BYTES: positiveInt.default(1_048_576),
+  SOCKETS_PER_KEY: positiveInt.default(20),
+  SOCKETS_PER_ADDRESS: positiveInt.default(200),
+  GRAPHIQL: z
+    .enum(['true', 'false', '1', '0', 'on', 'off', 'yes', 'no'], { message: 'must be true or false' })
+    .transform((v) => ['true', '1', 'on', 'yes'].includes(v))
+    .default(true),
 });
 
 const SECRET_BEARING = new Set(['KEY_PEPPER', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL']);
@@ -57,6 +70,14 @@ export interface Config {
   /** key identifier → public key (PEM), from GITHUB_SCANNING_PUBLIC_KEYS */
   githubScanningPublicKeys?: Record<string, string>;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  /** proxies whose X-Forwarded-For is believed for the client address (none by default) */
+  trustProxy: BlockList | null;
+  maxCollectionsPerTeam: number;
+  /** a collection's requests, as JSON text, in bytes */
+  maxCollectionBytes: number;
+  socketsPerKey: number;
+  socketsPerAddress: number;
+  graphiql: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -97,6 +118,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyPepper: e.KEY_PEPPER,
     githubScanningPublicKeys: e.GITHUB_SCANNING_PUBLIC_KEYS ? githubPublicKeys(e.GITHUB_SCANNING_PUBLIC_KEYS) : undefined,
     logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY ?? null,
+    maxCollectionsPerTeam: e.MAX_COLLECTIONS_PER_TEAM,
+    maxCollectionBytes: e.MAX_COLLECTION_BYTES,
+    socketsPerKey: e.SOCKETS_PER_KEY,
+    socketsPerAddress: e.SOCKETS_PER_ADDRESS,
+    graphiql: e.GRAPHIQL,
   };
 }
 
@@ -131,4 +158,20 @@ function githubPublicKeys(value: string): Record<string, string> {
     keys[id] = key;
   }
   return keys;
+}
+
+/** TRUST_PROXY: comma-separated addresses or CIDRs (IPv4 or IPv6) of the proxies in front. */
+function parseTrustProxy(value: string, ctx: z.RefinementCtx): BlockList {
+  const list = new BlockList();
+  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    if (!family || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+      ctx.addIssue({ code: 'custom', message: `not an address or CIDR: ${JSON.stringify(entry)}` });
+      return list;
+    }
+    list.addSubnet(address!, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
 }

@@ -25,6 +25,10 @@ function byWhom(key: NoticeKey, actor: NoticePerson | null, ownerIsActor: boolea
       return 'it expired';
     case 'EXPOSED':
       return 'it was found exposed and revoked automatically';
+    case 'COLLECTION_DELETED':
+      return actor ? `its collection was deleted by ${actor.name} (${actor.email})` : 'its collection was deleted';
+    case 'DEPROVISIONED':
+      return 'your account was deprovisioned';
     default:
       if (ownerIsActor) return 'you revoked it';
       return actor ? `it was revoked by ${actor.name} (${actor.email})` : 'it was revoked by a team admin';

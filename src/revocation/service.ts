@@ -41,6 +41,8 @@ const CHANGE_BY_REASON: Record<RevocationReason, KeyChange> = {
   REVOKED_BY_ADMIN: 'revoked',
   EXPIRED: 'expired',
   EXPOSED: 'revoked',
+  COLLECTION_DELETED: 'revoked',
+  DEPROVISIONED: 'revoked',
 };
 
 export class RevocationService {
