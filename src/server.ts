@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { createYoga } from 'graphql-yoga';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { clientAddressOf, useApiKeyAuth } from './auth/http-plugin.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
@@ -19,6 +19,7 @@ import { useBodySizeLimit } from './graphql/body-limit.js';
 import { useCodedLimitErrors } from './graphql/limit-errors.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
 import { connectRedis } from './redis.js';
+import { createLogger, yogaLogger } from './observability/log.js';
 import { createServices, type Services } from './services.js';
 import { bootstrapTeam } from './teams/bootstrap.js';
 
@@ -56,7 +57,7 @@ export interface StartOptions {
 }
 
 export async function startKeyplane(config: Config, options: StartOptions = {}): Promise<KeyplaneServer> {
-  const log = options.log ?? pino({ level: config.logLevel });
+  const log = options.log ?? createLogger(config.logLevel);
   const db = await openDatabase({ ...config, lockWaitMs: options.lockWaitMs ?? 12_000 });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log, 'limits') : undefined;
   const services = createServices(config, db, log, redis);
@@ -175,13 +176,4 @@ async function healthz(services: Services, res: ServerResponse) {
   } catch {
     res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"database unavailable"}');
   }
-}
-
-function yogaLogger(log: Logger) {
-  // yoga logs at debug level several times per request: a disabled level must cost nothing.
-  // Only its message is kept: its other arguments can hold request variables (a key searched
-  // for, an invitation token), and no key or secret may reach a log.
-  const forward = (level: 'debug' | 'info' | 'warn' | 'error') =>
-    log.isLevelEnabled(level) ? (...args: unknown[]) => log[level]({ source: 'yoga' }, String(args[0])) : () => {};
-  return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
 }

@@ -1,6 +1,6 @@
 // The `keyplane` command line: administrative commands on the configured database.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pino from 'pino';
+import { createLogger } from '../observability/log.js';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { DataDirLockedError } from '../db/data-dir-lock.js';
@@ -56,7 +56,7 @@ program.parseAsync().catch((error: unknown) => {
   } else if (error instanceof InvalidArgumentError) {
     console.error(`keyplane: ${error.message}`);
   } else {
-    pino({ level: 'error' }).error({ err: error }, 'keyplane command failed');
+    createLogger('error').error({ err: error }, 'keyplane command failed');
   }
   process.exitCode = 1;
 });

@@ -3,10 +3,11 @@ import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Plan } from '../generated/prisma/enums.js';
 import type { KeyService } from '../keys/service.js';
+import { emailSchema } from './email.js';
 
 export const bootstrapInput = z.object({
   team: z.string().trim().min(1).max(100),
-  email: z.email(),
+  email: emailSchema,
   name: z.string().trim().min(1).max(100).optional(),
   plan: z.enum(['FREE', 'ENTERPRISE']).default('ENTERPRISE'),
 });

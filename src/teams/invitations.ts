@@ -8,9 +8,9 @@ import type { TeamRole } from '../generated/prisma/enums.js';
 import { badInput, forbidden, unauthenticated } from '../graphql/errors.js';
 import { parseOrThrow, validName } from '../graphql/input.js';
 import type { KeyService } from '../keys/service.js';
+import { emailSchema } from './email.js';
 
 const INVITATION_TTL_MS = 7 * 86_400_000;
-const emailSchema = z.email('must be an email address').max(254);
 
 export const hashInvitationToken = (token: string) => createHash('sha256').update(token).digest('hex');
 

@@ -93,10 +93,17 @@ describe('keyplane bootstrap', () => {
   it('rejects bad options with exit 1 and a message', async () => {
     const bad = await keyplaneCli(['bootstrap', '--team', 'X', '--email', 'not-an-email'], testEnv.env);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/--email: Invalid email/);
+    expect(bad.stderr).toMatch(/--email: must be an email address/);
     const plan = await keyplaneCli(['bootstrap', '--team', 'X', '--email', 'x@example.com', '--plan', 'GOLD'], testEnv.env);
     expect(plan.code).toBe(1);
     expect(plan.stderr).toMatch(/--plan/);
+  }, 60_000);
+
+  it('accepts any RFC 5321 address, a@b.c included', async () => {
+    const made = await keyplaneCli(['bootstrap', '--team', 'Tiny', '--email', 'a@b.c'], testEnv.env);
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    expect(JSON.parse(made.stdout).apiKey).toMatch(/^kp_[0-9A-Za-z]{36}$/);
   }, 60_000);
 });
 

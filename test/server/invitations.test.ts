@@ -69,6 +69,18 @@ describe('inviteTeamMember', () => {
     expect(codes(dup)).toEqual(['BAD_USER_INPUT']);
     expect(dup.errors![0].message).toMatch(/already a member/);
   });
+
+  it('takes any RFC 5321 address (a@b.c, a quoted local part, an address literal)', async () => {
+    for (const address of ['a@b.c', '"j doe"@example.com', 'x@[192.0.2.1]']) {
+      const res = await gql(server.url, Invite, { email: address, name: 'Short' }, { key: server.adminKey });
+      expect(res.errors, address).toBeUndefined();
+      expect(res.data!.inviteTeamMember.email).toBe(address.toLowerCase());
+    }
+    for (const address of ['nope', 'a@@b.c', 'a b@c.d', 'a@-b.c', 'a.@b.c', 'a@b..c']) {
+      const res = await gql(server.url, Invite, { email: address, name: 'x' }, { key: server.adminKey });
+      expect(codes(res), address).toEqual(['BAD_USER_INPUT']);
+    }
+  });
 });
 
 describe('acceptInvitation', () => {
