@@ -9,6 +9,7 @@ import { clientAddressOf, useApiKeyAuth } from './auth/http-plugin.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
+import { maskDatabaseOutage } from './db/outage.js';
 import type { Context } from './graphql/builder.js';
 import { schema } from './graphql/schema.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
@@ -89,7 +90,8 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     renderGraphiQL,
     graphiql: { title: 'Keyplane', headers: '{\n  "X-API-Key": ""\n}' },
     landingPage: false,
-    maskedErrors: true,
+    // Unexpected errors are masked; the database being unreachable becomes a coded 503 instead.
+    maskedErrors: { maskError: maskDatabaseOutage },
     logging: yogaLogger(log),
     // Batched requests: each operation counts against the rate limit; a small batch only.
     batching: { limit: MAX_BATCH },

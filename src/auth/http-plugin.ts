@@ -3,6 +3,7 @@
 // a key may only run the operations that need none (acceptInvitation, introspection).
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { databaseUnavailableResponse, isDatabaseUnavailable } from '../db/outage.js';
 import type { Context } from '../graphql/builder.js';
 import { codedError, unauthenticated } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
@@ -40,7 +41,13 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
       };
       const outcome = authenticateFrom(services, header, clientAddressOf(serverContext));
       // A cached key stays synchronous: no promise for the server to wait on.
-      if (outcome instanceof Promise) return outcome.then(apply);
+      if (outcome instanceof Promise) {
+        return outcome.then(apply, (error: unknown) => {
+          // A key not in the cache while the database is down: the coded 503, not a 500.
+          if (!isDatabaseUnavailable(error)) throw error;
+          endResponse(databaseUnavailableResponse());
+        });
+      }
       apply(outcome);
     },
     onExecute({ args, setResultAndStopExecution }) {

@@ -10,6 +10,9 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { migrate, type SqlConnection } from './migrate.js';
 
+/** How long a query waits for a connection before the database counts as unavailable. */
+export const CONNECTION_TIMEOUT_MS = 1_500;
+
 export interface Database {
   kind: 'pglite' | 'postgres';
   prisma: PrismaClient;
@@ -79,7 +82,12 @@ async function openPostgres(databaseUrl: string): Promise<Database> {
   } finally {
     await client.end();
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+  // A request never waits long on a database that does not answer: a connection (or a free pool
+  // slot) not had within this time fails, and becomes a coded 503 (outage.ts). The adapter listens
+  // for 'error' on idle pool clients (a restart ends them: 57P01), so they do not crash the process.
+  const prisma = new PrismaClient({
+    adapter: new PrismaPg({ connectionString: databaseUrl, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS }),
+  });
   return {
     kind: 'postgres',
     prisma,
