@@ -84,6 +84,8 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
   );
 
   const principals = new WeakMap<Request, Principal>();
+  // One rule for the client address (TRUST_PROXY and X-Forwarded-For): auth/client-address.ts.
+  const addressOf = (serverContext: unknown) => clientAddressOf(serverContext, config.trustProxy);
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -100,7 +102,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     context: (initial) => ({
       principal:
         (initial.principal as Principal | undefined) ?? (initial.request ? principals.get(initial.request) : undefined) ?? null,
-      clientAddress: (initial.clientAddress as string | undefined) ?? clientAddressOf(initial),
+      clientAddress: (initial.clientAddress as string | undefined) ?? addressOf(initial),
       services,
     }),
     plugins: [

@@ -23,7 +23,7 @@ import { KeyRateLimiter } from './ratelimit/key-limiter.js';
 import { MonthlyQuota } from './ratelimit/quota.js';
 import { SubscriptionCap } from './ratelimit/subscriptions.js';
 import { createKeyplanePubSub, type KeyplanePubSub } from './realtime/pubsub.js';
-import { bridgeKeyEvents } from './realtime/key-event-bridge.js';
+import { KeyChangeFeed } from './keys/change-feed.js';
 import { connectRedis } from './redis.js';
 import { EmailDispatcher } from './notifications/email-dispatcher.js';
 import { NotificationService } from './notifications/service.js';
@@ -88,13 +88,14 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
   const expiryJob = new ExpiryJob(prisma, revocation, log);
   const sockets = new SocketRegistry(() => expiryJob.runSoon());
   const subscriptions = new SubscriptionCap(config.subscriptionsPerKey);
-  // A key that changed is re-verified on its next use; its sockets are closed or re-armed.
+  // A key that changed is re-verified on its next use; its sockets are closed or re-armed. Changes
+  // made by any process on the database arrive through the feed (NOTIFY), Redis or not.
   keyEvents.on('changed', (event) => {
-    auth.forget(event.hash);
-    sockets.onKeyChanged(event);
+    auth.onKeyChanged(event);
+    if (event.change !== 'created') sockets.onKeyChanged(event);
   });
+  const keyFeed = new KeyChangeFeed(db, keyEvents, auth, log);
   const quota = new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix);
-  let bridge: { stop(): Promise<void> } | undefined;
   return {
     config,
     log,
@@ -135,10 +136,10 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
       quota.start();
       expiryJob.start();
       emails.start();
-      if (pubsubClients) bridge = bridgeKeyEvents(keyEvents, pubsub, log);
+      keyFeed.start().catch((error: unknown) => log.error({ err: error }, 'key change feed did not start'));
     },
     async stop() {
-      await Promise.all([lastUsed.stop(), quota.stop(), expiryJob.stop(), emails.stop(), bridge?.stop()]);
+      await Promise.all([lastUsed.stop(), quota.stop(), expiryJob.stop(), emails.stop(), keyFeed.stop()]);
       pubsubClients?.publish.disconnect();
       pubsubClients?.subscribe.disconnect();
     },

@@ -1,9 +1,14 @@
 // X-API-Key → Principal. The hot path: parse and checksum (no I/O), then an in-process cache of
 // verified keys, then one indexed read on a miss. Revocations drop keys from the cache at once.
+// A miss whose hash is not in the index of live keys (key-index.ts) is probably a guess: it is
+// read only when `admit` allows (the brute-force limit), and a read that finds a key repairs the
+// index (a key born elsewhere an instant ago).
 import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { hashKey, parseKey } from '../keys/format.js';
+import type { KeyChangedEvent } from '../keys/events.js';
 import { effectiveLifecycle, type KeyLifecycle } from '../keys/status.js';
+import { KeyHashIndex } from './key-index.js';
 import type { LastUsedRecorder } from './last-used.js';
 import type { Principal } from './principal.js';
 
@@ -38,7 +43,12 @@ export interface AuthenticatorOptions {
   /** How long a verified key is trusted without reading the database again. */
   cacheTtlMs?: number;
   cacheSize?: number;
+  /** The live keys' hashes (shared with whoever keeps it up to date). */
+  index?: KeyHashIndex;
 }
+
+/** The cache's TTL while key changes from other processes may be missed (SPEC §5: within 1 s). */
+export const DEGRADED_CACHE_TTL_MS = 1_000;
 
 export class Authenticator {
   private readonly cache: LRUCache<string, VerifiedKey>;
@@ -47,8 +57,9 @@ export class Authenticator {
   lookups = 0;
   /** Requests answered from the cache. */
   hits = 0;
-  /** Hashes that authenticated lately: still let through to the database when their address is blocked. */
-  private readonly recentlyVerified = new LRUCache<string, true>({ max: 100_000, ttl: 3_600_000 });
+  readonly index: KeyHashIndex;
+  private readonly cacheTtlMs: number;
+  private ttlMs: number;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -56,11 +67,23 @@ export class Authenticator {
     options: AuthenticatorOptions = {},
   ) {
     this.pepper = options.pepper;
+    this.index = options.index ?? new KeyHashIndex();
+    this.cacheTtlMs = this.ttlMs = options.cacheTtlMs ?? 10_000;
     this.cache = new LRUCache<string, VerifiedKey>({
       max: options.cacheSize ?? 100_000,
-      ttl: options.cacheTtlMs ?? 10_000,
+      ttl: this.cacheTtlMs,
       fetchMethod: (hash) => this.load(hash),
     });
+  }
+
+  /**
+   * Whether every key change made elsewhere reaches this process (the change feed is listening).
+   * While not, cached verifications live at most DEGRADED_CACHE_TTL_MS; either way the cache starts
+   * over, since changes may have been missed.
+   */
+  setChangesFollowed(followed: boolean): void {
+    this.ttlMs = followed ? this.cacheTtlMs : Math.min(this.cacheTtlMs, DEGRADED_CACHE_TTL_MS);
+    this.cache.clear();
   }
 
   hash(key: string): string {
@@ -68,13 +91,15 @@ export class Authenticator {
   }
 
   /**
-   * `mayLookup` is asked before a database read: the brute-force limiter answers false for an
-   * address that has used up its failures, so its guesses cost no I/O.
+   * Synchronous when the key is rejected offline or found in the cache (the hot path).
+   * `admit` is asked before reading the database for a hash that is not in the index of live keys
+   * (a guess, or a key born elsewhere an instant ago): the brute-force limiter counts it and
+   * answers false for an address that has used up its failures, so its guesses cost no I/O. A
+   * hash in the index is read without asking (a valid key works from a blocked address).
    */
-  /** Synchronous when the key is rejected offline or found in the cache (the hot path). */
   authenticate(
     header: string | null | undefined,
-    mayLookup?: (hash: string) => boolean | Promise<boolean>,
+    admit?: () => boolean | Promise<boolean>,
     now = Date.now(),
   ): AuthOutcome | Promise<AuthOutcome> {
     if (header === null || header === undefined || header.trim() === '') {
@@ -87,27 +112,24 @@ export class Authenticator {
     const cached = this.cache.get(hash);
     if (cached) {
       this.hits += 1;
-      return this.verdict(cached, now, false);
+      return this.verdict(cached, now);
     }
-    return this.lookUp(hash, mayLookup, now);
+    return this.lookUp(hash, admit, now);
   }
 
-  private async lookUp(
-    hash: string,
-    mayLookup: ((hash: string) => boolean | Promise<boolean>) | undefined,
-    now: number,
-  ): Promise<AuthOutcome> {
-    if (mayLookup && !this.recentlyVerified.has(hash) && !(await mayLookup(hash))) {
+  private async lookUp(hash: string, admit: (() => boolean | Promise<boolean>) | undefined, now: number): Promise<AuthOutcome> {
+    // Until the index has loaded once (a moment at start), every hash counts as indexed.
+    if (admit && this.index.loaded && !this.index.has(hash) && !(await admit())) {
       return { ok: false, reason: 'blocked', message: 'Too many failed authentications from this address' };
     }
     // fetch() coalesces concurrent misses for one key into one read.
-    const verified = await this.cache.fetch(hash);
+    const verified = await this.cache.fetch(hash, { ttl: this.ttlMs });
     if (!verified) return { ok: false, reason: 'unknown', message: MESSAGES.unknown };
-    return this.verdict(verified, now, true);
+    if (verified.status !== 'REVOKED') this.index.add(hash); // repairs a miss (idempotent)
+    return this.verdict(verified, now);
   }
 
-  private verdict(verified: VerifiedKey, now: number, fromDatabase: boolean): AuthOutcome {
-    const hash = verified.principal.keyHash;
+  private verdict(verified: VerifiedKey, now: number): AuthOutcome {
     const state = effectiveLifecycle(verified, now);
     if (state.status === 'DISABLED') return { ok: false, reason: 'disabled', message: MESSAGES.disabled };
     if (state.status === 'REVOKED') {
@@ -117,8 +139,16 @@ export class Authenticator {
         : { ok: false, reason: 'revoked', message: `This API key was revoked at ${when} (${state.revocationReason})` };
     }
     this.lastUsed.record(verified.principal.keyId, now);
-    if (fromDatabase) this.recentlyVerified.set(hash, true);
     return { ok: true, principal: verified.principal, expiresAt: verified.expiresAt };
+  }
+
+  /** A key changed (here or elsewhere): its verification is dropped, the index follows. */
+  onKeyChanged(event: KeyChangedEvent): void {
+    this.cache.delete(event.hash);
+    if (event.change === 'regenerated' || event.change === 'revoked' || event.change === 'deleted' || event.change === 'expired') {
+      this.index.remove(event.hash);
+    }
+    if (event.newHash) this.index.add(event.newHash);
   }
 
   /** Called by every path that changes a key's status, expiry or secret. */

@@ -1,6 +1,9 @@
 // The authentication step of every transport (HTTP, SSE, graphql-ws), with the brute-force limit:
 // an address that has used up AUTH_FAILURES_PER_MINUTE gets 429 for anything that would need the
-// database (keys it authenticated with lately still work); every failure is counted.
+// database, except keys in the index of live keys (a valid key works from a blocked address, even
+// one it never used); every failure is counted. A database read for a key outside the index is
+// counted before it is made (and given back when the key is valid), so an address's guesses cost at
+// most AUTH_FAILURES_PER_MINUTE reads a minute, concurrent or not.
 import type { Services } from '../services.js';
 import type { AuthOutcome } from './authenticator.js';
 
@@ -8,10 +11,31 @@ export type GateOutcome = AuthOutcome | { ok: false; reason: 'blocked'; message:
 
 /** Synchronous for a cached valid key (the hot path); failures may wait on the limiter. */
 export function authenticateFrom(services: Services, header: string | null, address: string): GateOutcome | Promise<GateOutcome> {
-  const { auth, authFailures } = services;
-  const outcome = auth.authenticate(header, async () => (await authFailures.blockedFor(address)) === 0);
-  if (outcome instanceof Promise) return outcome.then((o) => (o.ok ? o : refused(services, o, address)));
-  return outcome.ok ? outcome : refused(services, outcome, address);
+  const { auth, authFailures, metrics, log } = services;
+  let counted = false;
+  let retryAfterSeconds = 0;
+  const admit = async () => {
+    retryAfterSeconds = await authFailures.reserve(address);
+    counted = retryAfterSeconds === 0;
+    return counted;
+  };
+  const settle = (outcome: AuthOutcome): GateOutcome | Promise<GateOutcome> => {
+    if (outcome.ok) {
+      if (counted) void authFailures.refund(address).catch((error: unknown) => log.warn({ err: error }, 'auth failure refund failed'));
+      return outcome;
+    }
+    if (outcome.reason === 'blocked') {
+      metrics.authFailures.inc({ reason: 'blocked' });
+      return { ok: false, reason: 'blocked', message: tooManyFailuresMessage(retryAfterSeconds), retryAfterSeconds };
+    }
+    if (counted) {
+      metrics.authFailures.inc({ reason: outcome.reason });
+      return outcome; // already counted by admit: its 401
+    }
+    return refused(services, outcome, address);
+  };
+  const outcome = auth.authenticate(header, admit);
+  return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
 }
 
 async function refused(services: Services, outcome: Exclude<AuthOutcome, { ok: true }>, address: string): Promise<GateOutcome> {

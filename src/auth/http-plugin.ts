@@ -1,6 +1,8 @@
 // Authentication of HTTP and SSE requests, before any GraphQL work: a key that is sent must be
 // valid (401 at once otherwise, 429 once the address has used up its failures); a request without
 // a key may only run the operations that need none (acceptInvitation, introspection).
+import type { IncomingMessage } from 'node:http';
+import type { BlockList } from 'node:net';
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { databaseUnavailableResponse, isDatabaseUnavailable } from '../db/outage.js';
@@ -8,6 +10,7 @@ import type { Context } from '../graphql/builder.js';
 import { codedError, unauthenticated } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
 import type { Services } from '../services.js';
+import { clientAddressOfRequest } from './client-address.js';
 import { authenticateFrom, type GateOutcome, tooManyFailuresMessage } from './gate.js';
 import type { Principal } from './principal.js';
 
@@ -24,9 +27,9 @@ function refusal(outcome: Exclude<GateOutcome, { ok: true }>): Response {
   return new Response(JSON.stringify(body), { status: blocked ? 429 : 401, headers });
 }
 
-export function clientAddressOf(serverContext: unknown): string {
-  const req = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req;
-  return req?.socket?.remoteAddress ?? 'unknown';
+/** The client address of an HTTP or SSE request (see client-address.ts). */
+export function clientAddressOf(serverContext: unknown, trustProxy: BlockList | null): string {
+  return clientAddressOfRequest((serverContext as { req?: IncomingMessage } | undefined)?.req, trustProxy);
 }
 
 export function useApiKeyAuth(services: Services, principals: WeakMap<Request, Principal>): Plugin {
@@ -39,7 +42,7 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
         if (outcome.ok) principals.set(request, outcome.principal);
         else endResponse(refusal(outcome));
       };
-      const outcome = authenticateFrom(services, header, clientAddressOf(serverContext));
+      const outcome = authenticateFrom(services, header, clientAddressOf(serverContext, services.config.trustProxy));
       // A cached key stays synchronous: no promise for the server to wait on.
       if (outcome instanceof Promise) {
         return outcome.then(apply, (error: unknown) => {

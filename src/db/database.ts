@@ -8,6 +8,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { type ChannelHandlers, listenPostgres, type Subscription } from './listener.js';
 import { migrate, type SqlConnection } from './migrate.js';
 
 /** How long a query waits for a connection before the database counts as unavailable. */
@@ -17,6 +18,12 @@ export interface Database {
   kind: 'pglite' | 'postgres';
   prisma: PrismaClient;
   ping(): Promise<void>;
+  /**
+   * NOTIFYs on `channel` from every process on this database, delivered after commit. PGlite:
+   * in-process, during the committing statement (one process owns the data); PostgreSQL: a
+   * dedicated connection that reconnects by itself (see listener.ts).
+   */
+  listen(channel: string, handlers: ChannelHandlers): Promise<Subscription>;
   close(): Promise<void>;
 }
 
@@ -66,6 +73,11 @@ async function openPglite(dataDir: string, lockWaitMs?: number): Promise<Databas
     kind: 'pglite',
     prisma,
     ping: async () => void (await db.query('SELECT 1')),
+    async listen(channel, handlers) {
+      const unlisten = await db.listen(channel, handlers.payload);
+      handlers.state('up');
+      return { close: async () => void (db.closed ? undefined : await unlisten()) };
+    },
     async close() {
       await prisma.$disconnect();
       if (!db.closed) await db.close();
@@ -92,6 +104,7 @@ async function openPostgres(databaseUrl: string): Promise<Database> {
     kind: 'postgres',
     prisma,
     ping: async () => void (await prisma.$queryRaw`SELECT 1`),
+    listen: async (channel, handlers) => listenPostgres(databaseUrl, channel, handlers),
     close: () => prisma.$disconnect(),
   };
 }

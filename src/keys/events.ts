@@ -1,9 +1,13 @@
-// Key state changes inside one instance: the verification cache and the open sockets listen.
-// (Across instances realtime/key-event-bridge.ts relays them through the pub/sub.)
+// Key state changes: the verification cache, the key index and the open sockets listen. Local
+// changes are announced here synchronously once committed; every change, from any process on the
+// database, also arrives through keys/change-feed.ts (PostgreSQL NOTIFY sent by a trigger).
+// Listeners are idempotent: a local change is seen twice (its own announcement and its echo).
 import { EventEmitter } from 'node:events';
+import type { RevocationReason } from '../generated/prisma/enums.js';
 
 /** Why a key no longer authenticates, or why its sockets must re-check it. */
 export type KeyChange =
+  | 'created'
   | 'regenerated'
   | 'deleted'
   | 'disabled'
@@ -15,11 +19,13 @@ export type KeyChange =
 export interface KeyChangedEvent {
   keyId: string;
   teamId: string;
-  /** the hash that stops working (for a regenerated key: the old one) */
+  /** the hash that stops working (for a regenerated key: the old one; for a created key: its own) */
   hash: string;
+  /** a hash that starts working (created, regenerated) */
+  newHash?: string;
   change: KeyChange;
   expiresAt: Date | null;
-  /** relayed from another instance (not to be relayed again) */
+  /** came from the database's change feed (possibly the echo of a local change) */
   remote?: boolean;
 }
 
@@ -30,9 +36,19 @@ export class KeyEvents extends EventEmitter<{ changed: [KeyChangedEvent] }> {
 }
 
 export const CHANGE_MESSAGES: Record<Exclude<KeyChange, 'updated'>, string> = {
+  created: 'API key was created', // sockets are not told of creations (services.ts)
   regenerated: 'API key was regenerated',
   deleted: 'API key was deleted',
   disabled: 'API key was disabled',
   revoked: 'API key was revoked',
   expired: 'API key expired',
+};
+
+export const CHANGE_BY_REASON: Record<RevocationReason, KeyChange> = {
+  REVOKED_BY_OWNER: 'deleted',
+  REVOKED_BY_ADMIN: 'revoked',
+  EXPIRED: 'expired',
+  EXPOSED: 'revoked',
+  COLLECTION_DELETED: 'revoked',
+  DEPROVISIONED: 'revoked',
 };

@@ -53,7 +53,7 @@ export class KeyLifecycle {
     // The exposed secret no longer works: its findings are resolved, and a later REVOKE choice
     // on enabling auto revoke must not take the new secret with it.
     await this.prisma.apiKeyExposure.updateMany({ where: { keyId: id, resolvedAt: null }, data: { resolvedAt: new Date() } });
-    this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, change: 'regenerated', expiresAt: key.expiresAt });
+    this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, newHash: material.hash, change: 'regenerated', expiresAt: key.expiresAt });
     const apiKey = await this.prisma.apiKey.findUniqueOrThrow({ where: { id } });
     return { apiKey, secret: material.secret };
   }

@@ -23,6 +23,26 @@ export class AuthFailureLimiter {
     return res && res.consumedPoints >= this.limit ? Math.max(1, Math.ceil(res.msBeforeNext / 1000)) : 0;
   }
 
+  /**
+   * Before a database read for a key that is probably a guess: counts a failure in advance,
+   * atomically (a burst of concurrent guesses cannot all slip in before the first is counted), and
+   * answers 0, or the seconds to wait when the address had used up its failures (no read then).
+   * A key that turns out valid gives its point back with `refund`.
+   */
+  async reserve(address: string): Promise<number> {
+    try {
+      await this.limiter.consume(address);
+      return 0;
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+    }
+  }
+
+  async refund(address: string): Promise<void> {
+    await this.limiter.reward(address, 1);
+  }
+
   /** Records a failure: the request that makes it still gets its 401; the next ones get 429. */
   async recordFailure(address: string): Promise<void> {
     try {

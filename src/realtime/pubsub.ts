@@ -7,7 +7,6 @@ import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { FixedBuffer, Repeater } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
 import type { KeyKind, RevocationReason } from '../generated/prisma/enums.js';
-import type { KeyChange } from '../keys/events.js';
 
 export interface ApiKeyGeneratedPayload {
   keyId: string;
@@ -29,23 +28,12 @@ export interface NotificationAddedPayload {
   userId: string;
 }
 
-/** A key's state change, relayed to the other instances (caches and sockets). */
-export interface KeyChangedMessage {
-  origin: string;
-  keyId: string;
-  teamId: string;
-  hash: string;
-  change: KeyChange;
-  expiresAt: string | null;
-}
-
 export type KeyplaneEvents = {
   /** by team; subscribers filter by what the viewer may see */
   apiKeyGenerated: [teamId: string, payload: ApiKeyGeneratedPayload];
   apiKeyRevoked: [teamId: string, payload: ApiKeyRevokedPayload];
   /** by recipient */
   notificationAdded: [userId: string, payload: NotificationAddedPayload];
-  keyChanged: [payload: KeyChangedMessage];
 };
 
 /** Channel names get a prefix, so that deployments (and test servers) can share one Redis. */

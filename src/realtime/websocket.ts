@@ -6,6 +6,7 @@ import type { Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { clientAddressOfRequest } from '../auth/client-address.js';
 import { authenticateFrom } from '../auth/gate.js';
 import type { Principal } from '../auth/principal.js';
 import type { Services } from '../services.js';
@@ -39,7 +40,7 @@ export function attachWebSocketServer(
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: async (ctx: WsContext<Record<string, unknown>, Extra>) => {
-        const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+        const address = clientAddressOfRequest(ctx.extra.request, services.config.trustProxy);
         const outcome = await authenticateFrom(services, keyFromParams(ctx.connectionParams), address);
         if (!outcome.ok) {
           if (outcome.reason === 'blocked') ctx.extra.socket.close(4429, closeReason(outcome.message));
@@ -61,7 +62,7 @@ export function attachWebSocketServer(
           operationId: id,
           params: payload,
           principal: ctx.extra.principal,
-          clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown',
+          clientAddress: clientAddressOfRequest(ctx.extra.request, services.config.trustProxy),
         });
         const args: ExecutionArgs = {
           schema,

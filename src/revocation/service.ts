@@ -4,7 +4,7 @@
 // written in the same transaction; events go out after commit.
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationReason } from '../generated/prisma/enums.js';
-import type { KeyChange, KeyEvents } from '../keys/events.js';
+import { CHANGE_BY_REASON, type KeyEvents } from '../keys/events.js';
 import { type RevokedKey, type WrittenNotification, writeRevocationNotices } from '../notifications/revocation-notices.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
 
@@ -35,15 +35,6 @@ export function mergeRevocations<K extends RevokedKey>(...parts: Revocation<K>[]
 export interface OutboxListener {
   queued(emailIds: string[]): void;
 }
-
-const CHANGE_BY_REASON: Record<RevocationReason, KeyChange> = {
-  REVOKED_BY_OWNER: 'deleted',
-  REVOKED_BY_ADMIN: 'revoked',
-  EXPIRED: 'expired',
-  EXPOSED: 'revoked',
-  COLLECTION_DELETED: 'revoked',
-  DEPROVISIONED: 'revoked',
-};
 
 export class RevocationService {
   constructor(

@@ -1,0 +1,144 @@
+// Which key hashes are live (not revoked), in memory, so that a valid key can be told from a guess
+// without reading the database (SPEC §4: a valid key from a blocked address still works). Each hash
+// is kept as its first 8 bytes: a sorted BigUint64Array (8 MB per million keys) plus small sets of
+// the changes since it was built. Loaded at start, kept by the key change events, reconciled with
+// the database periodically and after the change feed was lost. A false positive (a revoked key,
+// a 2^-64 prefix collision) only costs a database read; the events keep false negatives to the
+// instant between a commit elsewhere and its NOTIFY arriving.
+import type { PrismaClient } from '../generated/prisma/client.js';
+
+/** The first 8 bytes of a hex hash. */
+export function prefixOf(hash: string): bigint {
+  return BigInt(`0x${hash.slice(0, 16)}`);
+}
+
+function contains(sorted: BigUint64Array, value: bigint): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid]!;
+    if (v === value) return true;
+    if (v < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** Changes kept in the sets before they are merged into the sorted array. */
+const MERGE_AT = 50_000;
+const PAGE = 100_000;
+
+export class KeyHashIndex {
+  private sorted: BigUint64Array = new BigUint64Array(0);
+  private readonly added = new Set<bigint>();
+  private readonly removed = new Set<bigint>();
+  /** changes made while a reload runs, replayed on the new array */
+  private journal: [add: boolean, prefix: bigint][] | null = null;
+  private reloading: Promise<void> | null = null;
+  /** false until the first load has finished */
+  loaded = false;
+
+  get size(): number {
+    return this.sorted.length + this.added.size - this.removed.size;
+  }
+
+  has(hash: string): boolean {
+    const p = prefixOf(hash);
+    return this.added.has(p) || (!this.removed.has(p) && contains(this.sorted, p));
+  }
+
+  add(hash: string): void {
+    const p = prefixOf(hash);
+    this.journal?.push([true, p]);
+    this.removed.delete(p);
+    if (!contains(this.sorted, p)) this.added.add(p);
+    if (this.added.size > MERGE_AT) this.merge();
+  }
+
+  remove(hash: string): void {
+    const p = prefixOf(hash);
+    this.journal?.push([false, p]);
+    this.added.delete(p);
+    if (contains(this.sorted, p)) this.removed.add(p);
+    if (this.removed.size > MERGE_AT) this.merge();
+  }
+
+  /** Replaces the contents with `sorted`, then replays the changes that arrived meanwhile. */
+  replace(sorted: BigUint64Array): void {
+    const journal = this.journal ?? [];
+    this.journal = null;
+    this.sorted = sorted;
+    this.added.clear();
+    this.removed.clear();
+    for (const [add, p] of journal) {
+      if (add) {
+        this.removed.delete(p);
+        if (!contains(this.sorted, p)) this.added.add(p);
+      } else {
+        this.added.delete(p);
+        if (contains(this.sorted, p)) this.removed.add(p);
+      }
+    }
+    this.merge();
+    this.loaded = true;
+  }
+
+  /**
+   * Reads every live hash (ordered by hash: already sorted by prefix) in pages, and replaces the
+   * contents. Changes that arrive while it reads are journaled and replayed after: start listening
+   * for changes before the first reload. Concurrent calls share one reload.
+   */
+  reload(prisma: PrismaClient): Promise<void> {
+    this.reloading ??= (async () => {
+      this.journal = [];
+      try {
+        this.replace(await readLivePrefixes(prisma));
+      } finally {
+        this.journal = null;
+        this.reloading = null;
+      }
+    })();
+    return this.reloading;
+  }
+
+  private merge(): void {
+    if (this.added.size === 0 && this.removed.size === 0) return;
+    const next = new BigUint64Array(this.sorted.length + this.added.size);
+    let n = 0;
+    for (const v of this.sorted) if (!this.removed.has(v)) next[n++] = v;
+    for (const v of this.added) next[n++] = v;
+    const merged = next.subarray(0, n).sort();
+    this.sorted = merged.length === next.length ? merged : merged.slice();
+    this.added.clear();
+    this.removed.clear();
+  }
+}
+
+/** Every live key's hash prefix, sorted; one row per page (the prefixes packed in one bytea). */
+export async function readLivePrefixes(prisma: PrismaClient): Promise<BigUint64Array> {
+  let out = new BigUint64Array(PAGE);
+  let n = 0;
+  let after = '';
+  for (;;) {
+    const [page] = await prisma.$queryRawUnsafe<{ prefixes: Uint8Array | null; last: string | null; n: number }[]>(
+      `SELECT decode(string_agg(substr("hash", 1, 16), '' ORDER BY "hash"), 'hex') AS prefixes,
+              max("hash") AS last, count(*)::int AS n
+         FROM (SELECT "hash" FROM "ApiKey" WHERE "status" <> 'REVOKED' AND "hash" > $1
+                ORDER BY "hash" LIMIT ${PAGE}) AS page`,
+      after,
+    );
+    if (!page?.prefixes || !page.last) break;
+    const bytes = page.prefixes;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (n + page.n > out.length) {
+      const grown = new BigUint64Array(Math.max(out.length * 2, n + page.n));
+      grown.set(out.subarray(0, n));
+      out = grown;
+    }
+    for (let i = 0; i < page.n; i++) out[n++] = view.getBigUint64(i * 8, false);
+    if (page.n < PAGE) break;
+    after = page.last;
+  }
+  return out.slice(0, n);
+}

@@ -1,0 +1,94 @@
+// LISTEN on PostgreSQL with a dedicated connection (not one of Prisma's pool: a pooled connection
+// would be handed to queries and lose its LISTEN). Reconnects with backoff when it drops; a
+// heartbeat notices a connection that died silently. The owner is told when the channel is up
+// (notifications flow) and when it is down (some may be lost: resynchronise on the next up).
+import pg from 'pg';
+
+export interface ChannelHandlers {
+  payload(payload: string): void;
+  /** 'up' once LISTEN is in place (again); 'down' when notifications may have been missed */
+  state(state: 'up' | 'down'): void;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_TIMEOUT_MS = 1_500;
+const MIN_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5_000;
+
+export function listenPostgres(databaseUrl: string, channel: string, handlers: ChannelHandlers): Subscription {
+  let client: pg.Client | undefined;
+  let closed = false;
+  let reported: 'up' | 'down' | null = null;
+  let backoff = MIN_BACKOFF_MS;
+  let retry: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const lost = (failed: pg.Client) => {
+    if (failed !== client) return; // an older connection's late error
+    client = undefined;
+    clearInterval(heartbeat);
+    failed.removeAllListeners('notification');
+    failed.on('error', () => {}); // it may still report its end
+    void failed.end().catch(() => {});
+    if (reported !== 'down') {
+      reported = 'down';
+      handlers.state('down');
+    }
+    if (closed) return;
+    retry = setTimeout(() => void connect(), backoff);
+    retry.unref();
+    backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+  };
+
+  const connect = async () => {
+    if (closed) return;
+    const c = new pg.Client({ connectionString: databaseUrl, application_name: 'keyplane key changes', keepAlive: true });
+    client = c;
+    c.on('error', () => lost(c));
+    c.on('end', () => lost(c));
+    c.on('notification', (msg) => {
+      if (msg.channel === channel && msg.payload !== undefined) handlers.payload(msg.payload);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN "${channel}"`);
+    } catch {
+      lost(c);
+      return;
+    }
+    if (client !== c || closed) return;
+    backoff = MIN_BACKOFF_MS;
+    reported = 'up';
+    handlers.state('up');
+    heartbeat = setInterval(() => {
+      const timer = setTimeout(() => lost(c), HEARTBEAT_TIMEOUT_MS);
+      c.query('SELECT 1').then(
+        () => clearTimeout(timer),
+        () => {
+          clearTimeout(timer);
+          lost(c);
+        },
+      );
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+  };
+
+  void connect();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      clearInterval(heartbeat);
+      const c = client;
+      client = undefined;
+      if (c) {
+        c.removeAllListeners('notification');
+        await c.end().catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// Key changes made by any process on the database (this instance, another one, `keyplane
+// bootstrap`), as the NOTIFYs of the trigger in migration key_change_notify: sent in the changing
+// transaction, delivered on commit, with or without Redis (SPEC §5). Each becomes one KeyEvents
+// 'changed' event, which the verification cache, the key index and the sockets follow. While the
+// channel is lost (PostgreSQL only), the cache keeps verifications at most 1 s; once it is back,
+// the cache starts over and the index is reloaded. The index is also reconciled periodically.
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Database } from '../db/database.js';
+import type { Subscription } from '../db/listener.js';
+import type { ApiKeyStatus, RevocationReason } from '../generated/prisma/enums.js';
+import { CHANGE_BY_REASON, type KeyChangedEvent, type KeyEvents } from './events.js';
+
+export const KEY_CHANGES_CHANNEL = 'keyplane_key_changes';
+const RECONCILE_MS = 10 * 60_000;
+
+/** The trigger's payload. */
+interface KeyChangeNotice {
+  op: 'I' | 'U' | 'D';
+  id: string;
+  teamId: string;
+  hash: string;
+  oldHash: string | null;
+  status: ApiKeyStatus;
+  oldStatus: ApiKeyStatus | null;
+  reason: RevocationReason | null;
+  expiresAt: string | null;
+}
+
+/** What a row change means for authentication (null: nothing). */
+export function eventOf(n: KeyChangeNotice, now = Date.now()): KeyChangedEvent | null {
+  const expiresAt = n.expiresAt ? new Date(n.expiresAt) : null;
+  const base = { keyId: n.id, teamId: n.teamId, hash: n.hash, expiresAt, remote: true };
+  if (n.op === 'I') return n.status === 'REVOKED' ? null : { ...base, change: 'created', newHash: n.hash };
+  if (n.op === 'D') return { ...base, change: 'deleted' };
+  if (n.status === 'REVOKED') {
+    if (n.oldStatus === 'REVOKED') return null;
+    return { ...base, hash: n.oldHash ?? n.hash, change: CHANGE_BY_REASON[n.reason ?? 'REVOKED_BY_ADMIN'] };
+  }
+  if (n.oldHash) return { ...base, hash: n.oldHash, newHash: n.hash, change: 'regenerated' };
+  if (n.status === 'DISABLED' && n.oldStatus !== 'DISABLED') return { ...base, change: 'disabled' };
+  return { ...base, change: expiresAt && expiresAt.getTime() <= now ? 'expired' : 'updated' };
+}
+
+export class KeyChangeFeed {
+  private subscription?: Subscription;
+  private timer?: NodeJS.Timeout;
+  private mode: 'listening' | 'lost' | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly events: KeyEvents,
+    private readonly auth: Authenticator,
+    private readonly log: Logger,
+    private readonly reconcileMs = RECONCILE_MS,
+  ) {}
+
+  async start(): Promise<void> {
+    this.subscription = await this.db.listen(KEY_CHANGES_CHANNEL, {
+      payload: (payload) => this.onPayload(payload),
+      state: (state) => this.onState(state),
+    });
+    if (this.stopped) await this.subscription.close();
+    this.timer = setInterval(() => void this.reconcile(), this.reconcileMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.subscription?.close();
+  }
+
+  /** Reloads the index of live keys from the database (changes meanwhile are replayed). */
+  async reconcile(): Promise<void> {
+    try {
+      await this.auth.index.reload(this.db.prisma);
+    } catch (error) {
+      if (!this.stopped) this.log.error({ err: error }, 'could not load the key index; will retry');
+    }
+  }
+
+  private onState(state: 'up' | 'down'): void {
+    if (this.stopped) return;
+    if (state === 'up') {
+      // Whatever happened while not listening is read again: the cache starts over, the index reloads.
+      if (this.mode === 'lost') this.auth.setChangesFollowed(true);
+      if (this.mode !== 'listening') {
+        this.log.info(this.db.kind === 'pglite' ? 'key changes: in-process NOTIFY (PGlite)' : 'key changes: LISTEN/NOTIFY');
+      }
+      this.mode = 'listening';
+      void this.reconcile();
+    } else {
+      this.auth.setChangesFollowed(false);
+      if (!this.auth.index.loaded) void this.reconcile();
+      if (this.mode !== 'lost') this.log.warn('key changes: LISTEN/NOTIFY lost, cache TTL 1 s');
+      this.mode = 'lost';
+    }
+  }
+
+  private onPayload(payload: string): void {
+    let event: KeyChangedEvent | null;
+    try {
+      event = eventOf(JSON.parse(payload) as KeyChangeNotice);
+    } catch (error) {
+      this.log.error({ err: error }, 'unreadable key change notification');
+      return;
+    }
+    if (event) this.events.changed(event);
+  }
+}
