@@ -65,7 +65,7 @@ export function renderGraphiQL(options: Record<string, unknown> & { title?: stri
     'js',
     'text/javascript; charset=utf-8',
     Buffer.from(
-      `self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => ${JSON.stringify(workers)}[label] };\n` +
+      `self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => (${JSON.stringify(workers)})[label] };\n` +
         `YogaGraphiQL.renderYogaGraphiQL(document.querySelector('#root'), ${JSON.stringify(options)});\n`,
     ),
   );

@@ -89,7 +89,7 @@ describe.runIf(existsSync(CHROMIUM))('GraphiQL in Chromium, offline', () => {
     tab.on('requestfailed', (r) => failed.push(r.url()));
     tab.on('pageerror', (e) => failed.push(String(e)));
     await tab.goto(server.url);
-    await tab.locator('.graphiql-container').waitFor({ timeout: 15_000 });
+    await tab.locator('.graphiql-execute-button').waitFor({ timeout: 15_000 });
     // Run the default query with the execute button; introspection needs no key.
     await tab.locator('.graphiql-execute-button').click();
     await expect.poll(() => tab.locator('.result-window').textContent(), { timeout: 10_000 }).toMatch(/"data"|"errors"/);
