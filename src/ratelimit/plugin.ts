@@ -79,6 +79,11 @@ export function useRequestLimits(services: Services): Plugin {
         return;
       }
       metrics.requests.inc({ outcome: 'ok' });
+      // The slot is held exactly as long as a stream is: released once, by whichever comes first
+      // of a start that produced no stream (refused, skipped root field, an error: a result with
+      // errors, never a rejection — realtime/shared-execution.ts), the stream's end (done, or the
+      // client's complete, the socket's close or the SSE abort, which all call return()), or its
+      // failure.
       let closed = false;
       const release = () => {
         if (!closed) subscriptions.close(keyId);
@@ -86,7 +91,11 @@ export function useRequestLimits(services: Services): Plugin {
       };
       return {
         onSubscribeError: release,
-        onSubscribeResult() {
+        onSubscribeResult({ result }) {
+          if (!(Symbol.asyncIterator in result)) {
+            release();
+            return;
+          }
           return { onEnd: release };
         },
       };

@@ -14,13 +14,22 @@ import {
   execute,
   type ExecutionArgs,
   type ExecutionResult,
+  type FieldNode,
+  getDirectiveValues,
   getOperationAST,
+  getVariableValues,
+  GraphQLError,
+  GraphQLIncludeDirective,
+  GraphQLSkipDirective,
+  type OperationDefinitionNode,
   print,
+  type SelectionSetNode,
 } from 'graphql';
 import { type Plugin, Repeater } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { Context } from '../graphql/builder.js';
+import { badInput } from '../graphql/errors.js';
 
 const printed = new WeakMap<DocumentNode, string>();
 interface SharedResult {
@@ -95,18 +104,72 @@ function directSender(socket: WebSocket, operationId: string) {
   };
 }
 
-function rootFieldName(args: ExecutionArgs): string | undefined {
-  const selection = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
-  return selection?.kind === 'Field' ? selection.name.value : undefined;
+const SKIPPED_ROOT = 'a subscription must select exactly one root field, and it may not be skipped';
+
+/** The root fields an operation selects once @skip/@include are applied (fragments followed). */
+function rootFields(args: ExecutionArgs, operation: OperationDefinitionNode, variables: Record<string, unknown>): FieldNode[] {
+  const fields: FieldNode[] = [];
+  const seen = new Set<string>();
+  const included = (node: Parameters<typeof getDirectiveValues>[1]) =>
+    getDirectiveValues(GraphQLSkipDirective, node, variables)?.if !== true &&
+    getDirectiveValues(GraphQLIncludeDirective, node, variables)?.if !== false;
+  const visit = (set: SelectionSetNode) => {
+    for (const selection of set.selections) {
+      if (!included(selection)) continue;
+      if (selection.kind === 'Field') fields.push(selection);
+      else if (selection.kind === 'InlineFragment') visit(selection.selectionSet);
+      else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = args.document.definitions.find(
+          (d) => d.kind === 'FragmentDefinition' && d.name.value === selection.name.value,
+        );
+        if (fragment?.kind === 'FragmentDefinition') visit(fragment.selectionSet);
+      }
+    }
+  };
+  visit(operation.selectionSet);
+  return fields;
 }
 
-async function sharedSubscribe(args: ExecutionArgs) {
+/**
+ * What the operation subscribes to, or the error that refuses it before it starts. Validation
+ * already allows one root field at most; one skipped (`@skip(if: true)`, or by a variable) leaves
+ * none, which graphql-js does not expect (it throws a TypeError): a coded error instead.
+ */
+function subscribedField(args: ExecutionArgs): { field: string | null } | { error: GraphQLError } {
+  const operation = getOperationAST(args.document, args.operationName);
+  if (!operation) return { field: null }; // graphql-js reports it
+  const variables = getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
+  if (variables.errors) return { field: null }; // graphql-js reports them, coded
+  const fields = rootFields(args, operation, variables.coerced);
+  if (fields.length === 0) {
+    return { error: badInput('subscription', SKIPPED_ROOT) };
+  }
+  return { field: fields[0]!.name.value };
+}
+
+/**
+ * The subscribe function never rejects: a refusal or a failure is a result with errors (masked
+ * when unexpected), so that every transport answers it as such (no 4500 close, no HTTP 500) and
+ * the plugins that hold resources for the subscription see it end (ratelimit/plugin.ts).
+ */
+async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterable<unknown> | ExecutionResult> {
+  try {
+    const subscribed = subscribedField(args);
+    if ('error' in subscribed) return { errors: [subscribed.error] };
+    return await subscribeShared(args, subscribed.field);
+  } catch (error) {
+    return { errors: [error instanceof GraphQLError ? error : new GraphQLError('Unexpected error.', { originalError: error as Error })] };
+  }
+}
+
+async function subscribeShared(args: ExecutionArgs, field: string | null) {
   const source = await createSourceEventStream(args);
   const ctx = args.contextValue as SubscriptionContext;
   const principal = ctx.principal;
   if (!(Symbol.asyncIterator in source) || !principal) return source;
   const key = shareKey(args, principal);
-  const watchesRevocations = rootFieldName(args) === 'apiKeyRevoked';
+  const watchesRevocations = field === 'apiKeyRevoked';
   const send = ctx.socket && ctx.operationId !== undefined ? directSender(ctx.socket, ctx.operationId) : null;
 
   return new Repeater<ExecutionResult>(async (push, stop) => {
@@ -142,9 +205,26 @@ async function sharedSubscribe(args: ExecutionArgs) {
   });
 }
 
-/** Envelop plugin: subscriptions (graphql-ws and SSE) run through sharedSubscribe. */
+/**
+ * Envelop plugin: subscriptions (graphql-ws and SSE) run through sharedSubscribe. Validation is
+ * guarded too: graphql-js's SingleFieldSubscriptionsRule throws (rather than reports) when a
+ * subscription's root field has @skip/@include on a variable, which reached graphql-ws as a 4500
+ * close; it is a coded error instead.
+ */
 export function useSharedSubscriptionExecution(): Plugin<Context> {
   return {
+    onValidate({ validateFn, setValidationFn }) {
+      setValidationFn((...args: Parameters<typeof validateFn>) => {
+        try {
+          return validateFn(...args);
+        } catch (error) {
+          const document: DocumentNode = args[1];
+          const subscribes = document.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'subscription');
+          if (!(error instanceof GraphQLError) || !subscribes) throw error;
+          return [badInput('subscription', `${SKIPPED_ROOT} (${error.message})`)];
+        }
+      });
+    },
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(sharedSubscribe as never);
     },
