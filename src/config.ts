@@ -22,6 +22,7 @@ const schema = z.object({
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   EMAIL_FROM: z.string().min(3).default('Keyplane <keyplane@localhost>'),
   EMAIL_RETRY_SECONDS: z.coerce.number().positive().default(30),
+  EMAIL_LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(60),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
   RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
   AUTH_FAILURES_PER_MINUTE: positiveInt.default(20),
@@ -61,6 +62,8 @@ export interface Config {
   emailFrom: string;
   /** first retry delay of a failed email; doubles per attempt up to 64× */
   emailRetrySeconds: number;
+  /** how long an instance's claim on an outbox email holds: a crashed instance's emails go out after it */
+  emailLeaseSeconds: number;
   rateLimitPerWindow: number;
   rateLimitWindowSeconds: number;
   authFailuresPerMinute: number;
@@ -110,6 +113,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smtpUrl: e.SMTP_URL,
     emailFrom: e.EMAIL_FROM,
     emailRetrySeconds: e.EMAIL_RETRY_SECONDS,
+    emailLeaseSeconds: e.EMAIL_LEASE_SECONDS,
     rateLimitPerWindow: e.RATE_LIMIT_PER_MINUTE,
     rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,

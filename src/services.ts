@@ -83,6 +83,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     smtpUrl: config.smtpUrl,
     from: config.emailFrom,
     retrySeconds: config.emailRetrySeconds,
+    leaseSeconds: config.emailLeaseSeconds,
   });
   const revocation = new RevocationService(prisma, keyEvents, pubsub, emails);
   const expiryJob = new ExpiryJob(prisma, revocation, log);

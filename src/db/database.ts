@@ -14,6 +14,13 @@ import { migrate, type SqlConnection } from './migrate.js';
 /** How long a query waits for a connection before the database counts as unavailable. */
 export const CONNECTION_TIMEOUT_MS = 1_500;
 
+/**
+ * Prisma ends an interactive transaction after 5 s by default: a revokeApiKeys of 10,000 keys
+ * (the documented maximum) took 6.7-7 s here on a loaded 2-core machine and failed with P2028
+ * (INTERNAL_SERVER_ERROR) instead of revoking. The largest legitimate transaction must finish.
+ */
+const TRANSACTION_OPTIONS = { timeout: 30_000 };
+
 export interface Database {
   kind: 'pglite' | 'postgres';
   prisma: PrismaClient;
@@ -68,7 +75,7 @@ async function openPglite(dataDir: string, lockWaitMs?: number): Promise<Databas
     throw error;
   }
   const db = pglite;
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db), transactionOptions: TRANSACTION_OPTIONS });
   return {
     kind: 'pglite',
     prisma,
@@ -99,6 +106,7 @@ async function openPostgres(databaseUrl: string): Promise<Database> {
   // for 'error' on idle pool clients (a restart ends them: 57P01), so they do not crash the process.
   const prisma = new PrismaClient({
     adapter: new PrismaPg({ connectionString: databaseUrl, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS }),
+    transactionOptions: TRANSACTION_OPTIONS,
   });
   return {
     kind: 'postgres',

@@ -31,6 +31,7 @@ export interface DispatcherOptions {
 }
 
 const MAX_BACKOFF_FACTOR = 64;
+const DEFAULT_LEASE_SECONDS = 60;
 
 export class EmailDispatcher implements OutboxListener {
   private readonly transport: Transporter | null;
@@ -46,10 +47,16 @@ export class EmailDispatcher implements OutboxListener {
     private readonly log: Logger,
     private readonly options: DispatcherOptions,
   ) {
-    // Every SMTP timeout well under the lease: a send never outlives its claim (another
-    // dispatcher would then send the same email again).
+    // Every SMTP timeout well under the lease (together two thirds of it: 10 s, 10 s, 20 s for the
+    // default 60 s): a send never outlives its claim (another dispatcher would send it again).
+    const leaseMs = (options.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
     this.transport = options.smtpUrl
-      ? nodemailer.createTransport({ url: options.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 })
+      ? nodemailer.createTransport({
+          url: options.smtpUrl,
+          connectionTimeout: leaseMs / 6,
+          greetingTimeout: leaseMs / 6,
+          socketTimeout: leaseMs / 3,
+        })
       : null;
   }
 
@@ -95,7 +102,7 @@ export class EmailDispatcher implements OutboxListener {
 
   /** Claims due rows and sends them; returns how many it claimed. */
   async sendBatch(): Promise<number> {
-    const lease = this.options.leaseSeconds ?? 60;
+    const lease = this.options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
     const claimed = await this.prisma.$queryRawUnsafe<ClaimedEmail[]>(
       `UPDATE "EmailOutbox" SET "claimedUntil" = now() + make_interval(secs => $2), "attempts" = "attempts" + 1
         WHERE "id" IN (SELECT "id" FROM "EmailOutbox"
