@@ -5,13 +5,17 @@ import type { GraphQLError } from 'graphql';
 import { forbidden, planRequired } from '../graphql/errors.js';
 import { isAdminRole, type Principal } from './principal.js';
 
-export type AccessScope = 'anyKey' | 'personalKey' | 'admin' | 'superAdmin' | 'enterprise';
+export type AccessScope = 'anyKey' | 'personalKey' | 'seesMembers' | 'admin' | 'superAdmin' | 'enterprise';
 
 export function accessScopes(p: Principal | null): Record<AccessScope, boolean> {
   const personal = p?.keyKind === 'PERSONAL';
   return {
     anyKey: p !== null,
     personalKey: personal,
+    // Team members (User) and their personal keys (ApiKey), on whatever path a query reaches them:
+    // a personal key sees them; a read-only collection access key never does (SPEC §4). Without a
+    // key only acceptInvitation runs, and it answers with the new member's own key.
+    seesMembers: p === null || personal,
     admin: personal && isAdminRole(p.role),
     superAdmin: personal && p.role === 'SUPER_ADMIN',
     enterprise: p?.plan === 'ENTERPRISE',
@@ -27,6 +31,8 @@ export function scopeRefusal(scope: AccessScope | null, p: Principal | null): Gr
           ? 'This is a read-only collection access key: it may read only viewer, usage and its own collection'
           : 'This operation needs a personal API key',
       );
+    case 'seesMembers':
+      return forbidden('A read-only collection access key does not see team members or their keys');
     case 'admin':
       return forbidden('Only a team admin (TEAM_ADMIN or SUPER_ADMIN) may do this');
     case 'superAdmin':
@@ -42,6 +48,8 @@ export function scopeRefusal(scope: AccessScope | null, p: Principal | null): Gr
 export const rules = {
   /** any valid key of the team, including a collection access key */
   anyKey: { anyKey: true },
+  /** team members and their personal keys: not a collection access key (type rule of User, ApiKey) */
+  seesMembers: { seesMembers: true },
   admin: { admin: true },
   enterpriseAdmin: { $all: { admin: true, enterprise: true } },
 } as const;

@@ -1,5 +1,6 @@
 // The ApiKey type and its root fields: reading, generating and watching personal keys.
 import { filter, pipe } from 'graphql-yoga';
+import { rules } from '../auth/policy.js';
 import { isAdminRole } from '../auth/principal.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
@@ -34,8 +35,11 @@ export const KeyRecordRef = builder.prismaInterface('ApiKey', {
   resolveType: (k) => (k.kind === 'COLLECTION_ACCESS' ? 'CollectionAccessKey' : 'ApiKey'),
 });
 
+/** A member's personal key: seen only by those who see members (see UserRef). */
 export const ApiKeyRef = builder.prismaObject('ApiKey', {
   interfaces: [KeyRecordRef],
+  runScopesOnType: true,
+  authScopes: rules.seesMembers,
   fields: (t) => ({
     name: t.exposeString('name'),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),

@@ -10,7 +10,15 @@ export const TeamRef = builder.prismaObject('Team', {
   }),
 });
 
+/**
+ * A team member. Who may see one is decided here, once, for every path that reaches a User
+ * (createdBy, revokedBy, teamMembers, events…): runScopesOnType checks the rule on each User value
+ * as it is completed, so a field that returns a User needs no rule of its own. A refused User is
+ * a FORBIDDEN error on the field that returned it (a non-null field then nulls its parent).
+ */
 export const UserRef = builder.prismaObject('User', {
+  runScopesOnType: true,
+  authScopes: rules.seesMembers,
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
