@@ -122,11 +122,26 @@ export class Authenticator {
     if (admit && this.index.loaded && !this.index.has(hash) && !(await admit())) {
       return { ok: false, reason: 'blocked', message: 'Too many failed authentications from this address' };
     }
-    // fetch() coalesces concurrent misses for one key into one read.
-    const verified = await this.cache.fetch(hash, { ttl: this.ttlMs });
+    const verified = await this.fetch(hash);
     if (!verified) return { ok: false, reason: 'unknown', message: MESSAGES.unknown };
     if (verified.status !== 'REVOKED') this.index.add(hash); // repairs a miss (idempotent)
     return this.verdict(verified, now);
+  }
+
+  /**
+   * fetch() coalesces concurrent misses for one key into one read. A key dropped from the cache
+   * while its read runs (it changed, or the cache started over) aborts that read: read it again,
+   * since the aborted read may predate the change.
+   */
+  private async fetch(hash: string): Promise<VerifiedKey | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.cache.fetch(hash, { ttl: this.ttlMs });
+      } catch (error) {
+        const aborted = error instanceof Error && (error.message === 'deleted' || error.message === 'evicted');
+        if (!aborted || attempt >= 3) throw error;
+      }
+    }
   }
 
   private verdict(verified: VerifiedKey, now: number): AuthOutcome {

@@ -2,6 +2,7 @@
 // gets 429 for guesses, at no database cost, while any valid key still works from it at once,
 // even one it never used, even right after a restart (issue 14, finding 3).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authenticateFrom } from '../../src/auth/gate.js';
 import { checksumOf } from '../../src/keys/format.js';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
@@ -46,6 +47,15 @@ describe('brute-force block and valid keys', () => {
     expect(server.services.auth.lookups - before).toBeLessThanOrEqual(LIMIT);
     expect(statuses.filter((r) => r.status === 401)).toHaveLength(LIMIT);
     expect(statuses.filter((r) => r.status === 429)).toHaveLength(2 * LIMIT);
+  });
+
+  it('guesses that arrive together (one tick) are counted before their reads, not after', async () => {
+    // The gate itself, as every transport calls it: all start before any read has answered.
+    const before = server.services.auth.lookups;
+    const outcomes = await Promise.all(Array.from({ length: 3 * LIMIT }, () => authenticateFrom(server.services, guess(), '192.0.2.1')));
+    expect(server.services.auth.lookups - before).toBe(LIMIT);
+    expect(outcomes.filter((o) => !o.ok && o.reason === 'unknown')).toHaveLength(LIMIT);
+    expect(outcomes.filter((o) => !o.ok && o.reason === 'blocked')).toHaveLength(2 * LIMIT);
   });
 
   it('from a blocked address, a valid key it never used works at once; guesses cost no read', async () => {
