@@ -5,9 +5,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDatabaseUnavailable } from '../../src/db/outage.js';
+import { PrismaClient } from '../../src/generated/prisma/client.js';
 import { createOwnPostgres, type OwnPostgres, postgresBinDir } from '../helpers/own-postgres.js';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
+import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
 
 interface Answer {
   started: number;
@@ -136,4 +139,31 @@ describe.runIf(postgresBinDir())('PostgreSQL restarted under load', () => {
         `first success ${recovered - up} ms after that`,
     );
   }, 60_000);
+});
+
+describe('what counts as the database being unavailable', () => {
+  it('Prisma on a closed port, pg pool timeouts and ended sessions do; other failures do not', async () => {
+    const port = await freePort(); // nothing listens there
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: `postgres://postgres@127.0.0.1:${port}/x` }) });
+    try {
+      const caught = await Promise.all([
+        prisma.user.findFirst().catch((e: unknown) => e),
+        prisma.$queryRaw`SELECT 1`.catch((e: unknown) => e),
+        prisma.$transaction(async (tx) => tx.user.count()).catch((e: unknown) => e),
+      ]);
+      for (const error of caught) expect(isDatabaseUnavailable(error)).toBe(true);
+    } finally {
+      await prisma.$disconnect();
+    }
+    expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
+    expect(isDatabaseUnavailable(Object.assign(new Error('x'), { code: 'P2010', meta: { driverAdapterError: { cause: { originalCode: '57P01' } } } }))).toBe(true);
+
+    expect(isDatabaseUnavailable(Object.assign(new Error('Unique constraint failed'), { code: 'P2002' }))).toBe(false);
+    // An SMTP server or a webhook endpoint refusing is no database outage.
+    expect(isDatabaseUnavailable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:25'), { code: 'ECONNREFUSED', syscall: 'connect' }))).toBe(false);
+    expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
+    expect(isDatabaseUnavailable(undefined)).toBe(false);
+  });
 });

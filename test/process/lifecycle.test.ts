@@ -114,6 +114,7 @@ describe.concurrent('configuration', () => {
     ['RATE_LIMIT_PER_MINUTE', '0'],
     ['DATABASE_URL', 'mysql://nope'],
     ['LOG_LEVEL', 'loud'],
+    ['EMAIL_LEASE_SECONDS', '0'],
   ])('a bad %s (%s) stops the start with a message naming it', async (name, value) => {
     const result = await startServerExpectingFailure({ ...testEnv.env, [name]: value });
     expect(result.code).toBe(1);
