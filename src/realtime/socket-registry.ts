@@ -42,6 +42,11 @@ export class SocketRegistry {
   /** `onExpiryReached`: a key's expiry passed while sockets were open (the expiry job persists it now). */
   constructor(private readonly onExpiryReached: (keyId: string) => void = () => {}) {}
 
+  /** Open authenticated sockets of this key (SOCKETS_PER_KEY caps them). */
+  countFor(keyId: string): number {
+    return this.byKey.get(keyId)?.size ?? 0;
+  }
+
   get size(): number {
     let n = 0;
     for (const sockets of this.byKey.values()) n += sockets.size;

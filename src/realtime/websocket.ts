@@ -1,5 +1,7 @@
 // graphql-ws on the same port and path as HTTP (yoga's documented recipe), authenticated once per
-// connection from connectionParams["x-api-key"].
+// connection from connectionParams["x-api-key"]. Sockets are capped per client address (from the
+// upgrade on, authenticated or not) and per key (once authenticated); opening one counts against
+// the key's rate limit. A socket refused for any of these is closed with 4429 and a reason.
 import type { IncomingMessage, Server } from 'node:http';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
@@ -10,7 +12,11 @@ import { clientAddressOfRequest } from '../auth/client-address.js';
 import { authenticateFrom } from '../auth/gate.js';
 import type { Principal } from '../auth/principal.js';
 import type { Services } from '../services.js';
+import { AddressSlots, CLOSE_TOO_MANY } from './socket-caps.js';
 import { closeReason, SocketRegistry } from './socket-registry.js';
+
+/** How long a socket may stay open without a connection_init (graphql-ws then closes it, 4408). */
+export const CONNECTION_INIT_WAIT_MS = 3_000;
 
 interface Extra extends Record<PropertyKey, unknown> {
   socket: WebSocket;
@@ -34,22 +40,57 @@ export function attachWebSocketServer(
   yoga: YogaServerInstance<any, any>,
   services: Services,
 ) {
+  const { config, sockets, rateLimiter, metrics } = services;
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  // The client address of each socket, decided once, at the upgrade.
+  const addresses = new WeakMap<WebSocket, string>();
+  const addressOf = (socket: WebSocket) => addresses.get(socket) ?? 'unknown';
+  const addressSlots = new AddressSlots(config.socketsPerAddress);
+  // Registered before graphql-ws's own listener: a refused socket is closed before it is served.
+  wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    const address = clientAddressOfRequest(request, config.trustProxy);
+    addresses.set(socket, address);
+    if (!addressSlots.tryAdmit(address, socket)) {
+      socket.close(CLOSE_TOO_MANY, closeReason(`Too many sockets from this address: at most ${config.socketsPerAddress} may be open at once`));
+    }
+  });
+
+  /** Admits an authenticated socket: the key's socket cap, then its rate limit. */
+  async function admitKey(socket: WebSocket, principal: Principal, expiresAt: Date | null): Promise<boolean> {
+    // A socket that closed while it was being authenticated is not counted (no close to come).
+    if (socket.readyState !== socket.OPEN) return false;
+    if (sockets.countFor(principal.keyId) >= config.socketsPerKey) {
+      socket.close(CLOSE_TOO_MANY, closeReason(`Too many sockets for this API key: at most ${config.socketsPerKey} may be open at once`));
+      return false;
+    }
+    // Counted from here (synchronously after the check); released when the socket closes.
+    sockets.add(principal.keyId, socket, expiresAt);
+    const rate = await rateLimiter.consume(principal.keyId);
+    if (!rate.allowed) {
+      metrics.requests.inc({ outcome: 'rate_limited' });
+      socket.close(
+        CLOSE_TOO_MANY,
+        closeReason(`Rate limit of ${rate.limit} requests per ${config.rateLimitWindowSeconds} s exceeded for this key: retry in ${rate.retryAfterSeconds} s`),
+      );
+      return false;
+    }
+    return socket.readyState === socket.OPEN;
+  }
+
   const disposable = useServer<Record<string, unknown>, Extra>(
     {
+      connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MS,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: async (ctx: WsContext<Record<string, unknown>, Extra>) => {
-        const address = clientAddressOfRequest(ctx.extra.request, services.config.trustProxy);
-        const outcome = await authenticateFrom(services, keyFromParams(ctx.connectionParams), address);
+        const outcome = await authenticateFrom(services, keyFromParams(ctx.connectionParams), addressOf(ctx.extra.socket));
         if (!outcome.ok) {
-          if (outcome.reason === 'blocked') ctx.extra.socket.close(4429, closeReason(outcome.message));
+          if (outcome.reason === 'blocked') ctx.extra.socket.close(CLOSE_TOO_MANY, closeReason(outcome.message));
           else SocketRegistry.refuse(ctx.extra.socket, outcome.message);
           return false;
         }
         ctx.extra.principal = outcome.principal;
-        services.sockets.add(outcome.principal.keyId, ctx.extra.socket, outcome.expiresAt);
-        return true;
+        return admitKey(ctx.extra.socket, outcome.principal, outcome.expiresAt);
       },
       onSubscribe: async (ctx, id, payload) => {
         // A socket whose key stopped working only waits to deliver its revocation event.
@@ -62,7 +103,7 @@ export function attachWebSocketServer(
           operationId: id,
           params: payload,
           principal: ctx.extra.principal,
-          clientAddress: clientAddressOfRequest(ctx.extra.request, services.config.trustProxy),
+          clientAddress: addressOf(ctx.extra.socket),
         });
         const args: ExecutionArgs = {
           schema,

@@ -322,7 +322,7 @@ describe('subscriptions', () => {
       expect(JSON.stringify(results[0])).toMatch(/RATE_LIMITED/);
       expect(JSON.stringify(results[0])).toMatch(/At most 2 subscriptions/);
       const after = (await gql(server.url, Usage, {}, { key: server.adminKey })).data!.usage.remaining;
-      expect(before - after).toBe(4); // three subscribe attempts + this usage request
+      expect(before - after).toBe(5); // the socket (its connection_init), three subscribe attempts, this usage request
       // Closing one frees a place.
       stop1();
       await new Promise((r) => setTimeout(r, 200));
