@@ -17,6 +17,9 @@ import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
 import { dashboardHandler } from './dashboard/serve.js';
 import { useBodySizeLimit } from './graphql/body-limit.js';
+import { useCostLimit } from './graphql/cost.js';
+import { useInputGuard } from './graphql/input-guard.js';
+import { useStripOriginalError } from './graphql/strip-original-error.js';
 import { useCodedLimitErrors } from './graphql/limit-errors.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
 import { connectRedis } from './redis.js';
@@ -35,10 +38,9 @@ const armor = new EnvelopArmor({
   maxAliases: { n: 15 },
   maxDirectives: { n: 10 },
   maxTokens: { n: 1_000 },
-  // armor multiplies a list's cost by a literal `first`/`last`: the largest page of the largest
-  // connection (teamApiKeys, first: 200, every field) costs ~24,000 and must pass; a few of
-  // them aliased in one operation must not.
-  costLimit: { maxCost: 30_000 },
+  // The cost limit is ours (graphql/cost.ts, useCostLimit): armor's counted a list once unless it
+  // had a literal `first`, and weighed a 1 MiB JSON field like a scalar.
+  costLimit: { enabled: false },
   blockFieldSuggestion: { enabled: true },
 });
 
@@ -109,8 +111,12 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       useBodySizeLimit(MAX_BODY_BYTES),
       ...armor.protect().plugins,
       useCodedLimitErrors(),
+      useStripOriginalError(),
       useApiKeyAuth(services, principals),
       useRequestLimits(services),
+      // After authentication and the rate limit (SPEC §4's order), before any resolver.
+      useInputGuard(),
+      useCostLimit(),
       useSharedSubscriptionExecution(),
     ],
   });

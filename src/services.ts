@@ -110,7 +110,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     revocation,
     lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
     invitations: new InvitationService(prisma, keys),
-    collections: new CollectionService(prisma, revocation, config.keyPepper),
+    collections: new CollectionService(prisma, revocation, config.keyPepper, config),
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
     settings: new SettingsService(prisma, keyEvents, revocation),
     expiryJob,

@@ -103,3 +103,10 @@ export function assertCollectionKeyRevoke(p: Principal, key: { createdById: stri
     throw forbidden("Only the key's creator or a team admin may revoke a collection access key");
   }
 }
+
+/** A collection is deleted (and its access keys revoked) by its creator or a team admin (SPEC §5). */
+export function assertCollectionDelete(p: Principal, collection: { createdById: string }): void {
+  if (collection.createdById !== p.userId && !isAdminRole(p.role)) {
+    throw forbidden("Only the collection's creator or a team admin may delete it");
+  }
+}

@@ -1,6 +1,7 @@
 // CollectionAccessKey: an ApiKey row of kind COLLECTION_ACCESS, seen through its own type.
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
+import { listArgs } from '../graphql/list-args.js';
 import { KeyRecordRef } from '../keys/api-key.js';
 import { CollectionRef } from './collection.js';
 
@@ -30,10 +31,10 @@ const GeneratedCollectionAccessKeyRef = builder
 builder.queryField('collectionAccessKeys', (t) =>
   t.prismaField({
     type: [CollectionAccessKeyRef],
-    description: "The whole team's collection access keys (or one collection's), newest first.",
-    args: { collectionId: t.arg.id() },
-    resolve: (query, _root, { collectionId }, ctx) =>
-      ctx.services.collections.listAccessKeys(ctx.principal!, collectionId == null ? null : String(collectionId), query),
+    description: "The whole team's collection access keys (or one collection's), newest first; `after` is the last id of the previous page.",
+    args: { collectionId: t.arg.id(), ...listArgs(t) },
+    resolve: (query, _root, { collectionId, ...page }, ctx) =>
+      ctx.services.collections.listAccessKeys(ctx.principal!, collectionId == null ? null : String(collectionId), page, query),
   }),
 );
 

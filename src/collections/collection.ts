@@ -2,6 +2,8 @@
 // createdBy excepted: a read-only key does not see team members).
 import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
+import { REQUESTS_COST } from '../graphql/cost.js';
+import { listArgs } from '../graphql/list-args.js';
 import { UserRef } from '../teams/team.js';
 
 export const CollectionRef = builder.prismaObject('Collection', {
@@ -9,7 +11,8 @@ export const CollectionRef = builder.prismaObject('Collection', {
     id: t.exposeID('id'),
     name: t.exposeString('name'),
     description: t.exposeString('description', { nullable: true }),
-    requests: t.expose('requests', { type: 'JSON' }),
+    // Up to maxCollectionBytes of JSON: it weighs far more than a scalar in the cost limit.
+    requests: t.expose('requests', { type: 'JSON', extensions: { cost: REQUESTS_COST } }),
     createdBy: t.relation('createdBy', { type: UserRef, authScopes: { personalKey: true } }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -28,8 +31,9 @@ export const CollectionInput = builder.inputType('CollectionInput', {
 builder.queryFields((t) => ({
   collections: t.prismaField({
     type: [CollectionRef],
-    description: "The team's collections, newest first (deleted ones are not listed).",
-    resolve: (query, _root, _args, ctx) => ctx.services.collections.list(ctx.principal!, query),
+    description: "The team's collections, newest first (deleted ones are not listed); `after` is the last id of the previous page.",
+    args: listArgs(t),
+    resolve: (query, _root, args, ctx) => ctx.services.collections.list(ctx.principal!, args, query),
   }),
   collection: t.prismaField({
     type: CollectionRef,
@@ -55,7 +59,7 @@ builder.mutationFields((t) => ({
   }),
   deleteCollection: t.field({
     type: CollectionRef,
-    description: 'Revokes its access keys; the collection is kept as a tombstone (deletedAt).',
+    description: "By its creator or an admin. Revokes its access keys (COLLECTION_DELETED); the collection is kept as a tombstone (deletedAt).",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => ctx.services.collections.delete(ctx.principal!, String(id)),
   }),

@@ -1,24 +1,37 @@
 // Collections and their access keys. A collection access key reads one collection and nothing
 // else; deleting a collection revokes its keys in the same transaction and keeps a tombstone.
+// A team holds at most maxCollectionsPerTeam live collections of at most maxCollectionBytes of
+// requests each, and every list is paged (SPEC §5 bounded answers).
 import { z } from 'zod';
-import { assertCollectionKeyRevoke } from '../auth/policy.js';
+import { assertCollectionDelete, assertCollectionKeyRevoke } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
+import type { Config } from '../config.js';
 import type { Collection, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { notFound } from '../graphql/errors.js';
-import { parseOrThrow, validName } from '../graphql/input.js';
+import { capReached, notFound } from '../graphql/errors.js';
+import { nameField, parseOrThrow, requestUrl, validName } from '../graphql/input.js';
+import { type ListArgs, listPage } from '../graphql/list-page.js';
 import { mintKey } from '../keys/service.js';
-import { mergeRevocations, type RevocationService } from '../revocation/service.js';
+import type { RevocationService } from '../revocation/service.js';
+
+const MAX_REQUESTS = 500;
+// eslint-disable-next-line no-control-regex
+const HEADER_VALUE_FORBIDDEN = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 const requestSchema = z
   .object({
-    name: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
+    name: nameField,
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
-    url: z.url('must be an absolute URL').max(2048),
-    headers: z.record(z.string(), z.string()).optional(),
+    url: requestUrl,
+    headers: z
+      .record(
+        z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/, 'must be an HTTP header name'),
+        z.string().max(8192).refine((v) => !HEADER_VALUE_FORBIDDEN.test(v), 'must not contain control characters'),
+      )
+      .optional(),
     body: z.unknown().optional(),
   })
   .strict();
-const requestsSchema = z.array(requestSchema).max(500, 'at most 500 requests');
+const requestsSchema = z.array(requestSchema).max(MAX_REQUESTS, `at most ${MAX_REQUESTS} requests`);
 const descriptionSchema = z.string().trim().max(2000, 'must be at most 2000 characters').nullable();
 
 export interface CollectionInput {
@@ -27,20 +40,37 @@ export interface CollectionInput {
   requests?: unknown;
 }
 
+export type CollectionLimits = Pick<Config, 'maxCollectionsPerTeam' | 'maxCollectionBytes'>;
+
+type CollectionQuery = { include?: Prisma.CollectionInclude; select?: Prisma.CollectionSelect };
+type AccessKeyQuery = { include?: Prisma.ApiKeyInclude; select?: Prisma.ApiKeySelect };
+
 export class CollectionService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly revocation: RevocationService,
-    private readonly pepper?: string,
+    private readonly pepper: string | undefined,
+    private readonly limits: CollectionLimits,
   ) {}
 
   private validate(input: CollectionInput) {
+    let requests: Prisma.InputJsonValue | undefined;
+    if (input.requests !== undefined) {
+      const value = input.requests ?? [];
+      const bytes = Buffer.byteLength(JSON.stringify(value));
+      if (bytes > this.limits.maxCollectionBytes) {
+        throw capReached('input.requests', `at most ${this.limits.maxCollectionBytes} bytes of JSON (got ${bytes})`, 'maxCollectionBytes');
+      }
+      if (Array.isArray(value) && value.length > MAX_REQUESTS) {
+        throw capReached('input.requests', `at most ${MAX_REQUESTS} requests`, 'maxRequestsPerCollection');
+      }
+      requests = parseOrThrow('input.requests', requestsSchema, value) as Prisma.InputJsonValue;
+    }
     return {
       name: validName('input.name', input.name),
       description:
         input.description === undefined ? undefined : parseOrThrow('input.description', descriptionSchema, input.description),
-      requests:
-        input.requests === undefined ? undefined : (parseOrThrow('input.requests', requestsSchema, input.requests ?? []) as Prisma.InputJsonValue),
+      requests,
     };
   }
 
@@ -50,24 +80,41 @@ export class CollectionService {
     return { id, teamId: p.teamId, deletedAt: null };
   }
 
-  async find(p: Principal, id: string, query: { include?: Prisma.CollectionInclude; select?: Prisma.CollectionSelect } = {}) {
+  async find(p: Principal, id: string, query: CollectionQuery = {}) {
     const collection = await this.prisma.collection.findFirst({ ...query, where: this.visibleWhere(p, id) });
     if (!collection) throw notFound('Collection', id);
     return collection;
   }
 
-  list(p: Principal, query: { include?: Prisma.CollectionInclude; select?: Prisma.CollectionSelect } = {}) {
+  /** Newest first, `first` at a time; `after` is the last id of the previous page. */
+  async list(p: Principal, args: ListArgs = {}, query: CollectionQuery = {}) {
+    const live: Prisma.CollectionWhereInput = { teamId: p.teamId, deletedAt: null };
+    const page = await listPage(
+      args,
+      // A collection deleted since the previous page still marks where it ended.
+      async (id) => (await this.prisma.collection.findFirst({ where: { teamId: p.teamId, id }, select: { createdAt: true } }))?.createdAt ?? null,
+      'createdAt',
+      'desc',
+    );
     return this.prisma.collection.findMany({
       ...query,
-      where: { teamId: p.teamId, deletedAt: null },
+      where: page.after ? { AND: [live, page.after as Prisma.CollectionWhereInput] } : live,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: page.take,
     });
   }
 
+  /** Counted under the team row's lock: concurrent creates cannot pass the cap together. */
   create(p: Principal, input: CollectionInput): Promise<Collection> {
     const data = this.validate(input);
-    return this.prisma.collection.create({
-      data: { ...data, requests: data.requests ?? [], teamId: p.teamId, createdById: p.userId },
+    const max = this.limits.maxCollectionsPerTeam;
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$queryRawUnsafe('SELECT 1 FROM "Team" WHERE "id" = $1 FOR UPDATE', p.teamId);
+      const live = await tx.collection.count({ where: { teamId: p.teamId, deletedAt: null } });
+      if (live >= max) throw capReached('input', `a team holds at most ${max} collections: delete one first`, 'maxCollectionsPerTeam');
+      return tx.collection.create({
+        data: { ...data, requests: data.requests ?? [], teamId: p.teamId, createdById: p.userId },
+      });
     });
   }
 
@@ -77,23 +124,24 @@ export class CollectionService {
     return this.prisma.collection.update({ where: { id }, data });
   }
 
-  /** Tombstones the collection and revokes its access keys, all in one transaction. */
+  /**
+   * By its creator or an admin (others: FORBIDDEN, nothing changed). Tombstones the collection
+   * and revokes its access keys (reason COLLECTION_DELETED), all in one transaction.
+   */
   async delete(p: Principal, id: string): Promise<Collection> {
-    await this.find(p, id);
+    const found = await this.find(p, id);
+    assertCollectionDelete(p, found);
     const now = new Date();
     const { collection, revoked } = await this.prisma.$transaction(async (tx) => {
-      const collection = await tx.collection.update({ where: { id }, data: { deletedAt: now } });
-      const byCreator = await this.revocation.revokeWhere(
-        { collectionId: id, createdById: p.userId },
-        { reason: 'REVOKED_BY_OWNER', actorId: p.userId, at: now },
-        tx,
-      );
-      const byOthers = await this.revocation.revokeWhere(
+      // Only the first of concurrent deletes tombstones it; the others find it gone.
+      const [collection] = await tx.collection.updateManyAndReturn({ where: { id, deletedAt: null }, data: { deletedAt: now } });
+      if (!collection) throw notFound('Collection', id);
+      const revoked = await this.revocation.revokeWhere(
         { collectionId: id },
-        { reason: 'REVOKED_BY_ADMIN', actorId: p.userId, at: now },
+        { reason: 'COLLECTION_DELETED', actorId: p.userId, at: now },
         tx,
       );
-      return { collection, revoked: mergeRevocations(byCreator, byOthers) };
+      return { collection, revoked };
     });
     this.revocation.announce(revoked);
     return collection;
@@ -117,16 +165,29 @@ export class CollectionService {
     return { accessKey, secret: material.secret };
   }
 
-  async listAccessKeys(p: Principal, collectionId: string | null, query: { include?: Prisma.ApiKeyInclude; select?: Prisma.ApiKeySelect } = {}) {
+  /** Newest first, `first` at a time; `after` is the last id of the previous page. */
+  async listAccessKeys(p: Principal, collectionId: string | null, args: ListArgs = {}, query: AccessKeyQuery = {}) {
     if (collectionId !== null) {
       // Tombstoned collections still list their (revoked) keys.
       const exists = await this.prisma.collection.count({ where: { id: collectionId, teamId: p.teamId } });
       if (!exists) throw notFound('Collection', collectionId);
     }
+    const scope: Prisma.ApiKeyWhereInput = {
+      teamId: p.teamId,
+      kind: 'COLLECTION_ACCESS',
+      ...(collectionId !== null ? { collectionId } : {}),
+    };
+    const page = await listPage(
+      args,
+      async (id) => (await this.prisma.apiKey.findFirst({ where: { ...scope, id }, select: { createdAt: true } }))?.createdAt ?? null,
+      'createdAt',
+      'desc',
+    );
     return this.prisma.apiKey.findMany({
       ...query,
-      where: { teamId: p.teamId, kind: 'COLLECTION_ACCESS', ...(collectionId !== null ? { collectionId } : {}) },
+      where: page.after ? { AND: [scope, page.after as Prisma.ApiKeyWhereInput] } : scope,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: page.take,
     });
   }
 

@@ -28,6 +28,10 @@ export const notFound = (what: string, id: string) =>
 export const badInput = (field: string, message: string) =>
   codedError('BAD_USER_INPUT', `${field}: ${message}`, { field });
 
+/** A cap reached (SPEC §5): BAD_USER_INPUT naming the field and the limit (e.g. maxPageSize). */
+export const capReached = (field: string, message: string, limit: string) =>
+  codedError('BAD_USER_INPUT', `${field}: ${message}`, { field, limit });
+
 export const planRequired = (plan: string, what: string) =>
   codedError('PLAN_REQUIRED', `${what} needs the ${plan} plan`, { plan });
 

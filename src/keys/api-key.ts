@@ -6,6 +6,7 @@ import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { ApiKeyStatusEnum, RevocationReasonEnum } from '../graphql/enums.js';
 import { forbidden } from '../graphql/errors.js';
+import { listArgs } from '../graphql/list-args.js';
 import type { ApiKeyGeneratedPayload } from '../realtime/pubsub.js';
 import { UserRef } from '../teams/team.js';
 import { displayHint } from './format.js';
@@ -67,8 +68,9 @@ const GenerateApiKeyInput = builder.inputType('GenerateApiKeyInput', {
 builder.queryFields((t) => ({
   apiKeys: t.prismaField({
     type: [ApiKeyRef],
-    description: "The viewer's own keys, revoked ones included, newest first.",
-    resolve: (query, _root, _args, ctx) => ctx.services.keys.listOwn(ctx.principal!, query),
+    description: "The viewer's own keys, revoked ones included, newest first; `after` is the last id of the previous page.",
+    args: listArgs(t),
+    resolve: (query, _root, args, ctx) => ctx.services.keys.listOwn(ctx.principal!, args, query),
   }),
   apiKey: t.prismaField({
     type: ApiKeyRef,

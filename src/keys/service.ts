@@ -5,6 +5,7 @@ import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js
 import type { KeyKind } from '../generated/prisma/enums.js';
 import { badInput, notFound } from '../graphql/errors.js';
 import { validName } from '../graphql/input.js';
+import { type ListArgs, listPage } from '../graphql/list-page.js';
 import { generateKey, hashKey, hintOf } from './format.js';
 
 const DAY_MS = 86_400_000;
@@ -68,7 +69,7 @@ export class KeyService {
     input: IssueKeyInput,
     db: Db = this.prisma,
   ): Promise<{ apiKey: ApiKey; secret: string }> {
-    const name = validName('name', input.name);
+    const name = validName('input.name', input.name);
     const now = new Date();
     const chosen = chosenExpiry(input, now);
     const team = await db.team.findUniqueOrThrow({ where: { id: owner.teamId }, select: { keyExpiryDays: true } });
@@ -90,11 +91,19 @@ export class KeyService {
   }
 
   /** The viewer's own personal keys, revoked ones included, newest first. */
-  listOwn(principal: Principal, query: { select?: Prisma.ApiKeySelect; include?: Prisma.ApiKeyInclude } = {}) {
+  async listOwn(principal: Principal, args: ListArgs = {}, query: { select?: Prisma.ApiKeySelect; include?: Prisma.ApiKeyInclude } = {}) {
+    const own: Prisma.ApiKeyWhereInput = { createdById: principal.userId, teamId: principal.teamId, kind: 'PERSONAL' };
+    const page = await listPage(
+      args,
+      async (id) => (await this.prisma.apiKey.findFirst({ where: { ...own, id }, select: { createdAt: true } }))?.createdAt ?? null,
+      'createdAt',
+      'desc',
+    );
     return this.prisma.apiKey.findMany({
       ...query,
-      where: { createdById: principal.userId, teamId: principal.teamId, kind: 'PERSONAL' },
+      where: page.after ? { AND: [own, page.after as Prisma.ApiKeyWhereInput] } : own,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: page.take,
     });
   }
 

@@ -5,6 +5,7 @@ import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js
 import type { ApiKeyStatus } from '../generated/prisma/enums.js';
 import { badInput } from '../graphql/errors.js';
 import { type Cursor, decodeCursor, encodeCursor } from '../graphql/cursor.js';
+import { pageSize } from '../graphql/input.js';
 import { parseKey } from './format.js';
 
 export type ApiKeyOrder = 'NEWEST' | 'OLDEST' | 'RECENTLY_USED';
@@ -16,7 +17,6 @@ export interface TeamKeyFilter {
 }
 
 const HINT = /^(?:kp_(?:…|\.\.\.))?([0-9A-Za-z]{4})$/;
-export const MAX_PAGE = 200;
 
 function statusWhere(status: ApiKeyStatus, now: Date): Prisma.ApiKeyWhereInput {
   const live = { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
@@ -89,12 +89,13 @@ export class TeamKeyQuery {
     args: { filter?: TeamKeyFilter | null; orderBy?: ApiKeyOrder | null; first?: number | null; after?: string | null },
     query: { include?: Prisma.ApiKeyInclude; select?: Prisma.ApiKeySelect } = {},
   ) {
-    const first = args.first ?? 50;
-    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw badInput('first', `must be from 0 to ${MAX_PAGE}`);
+    const first = pageSize(args.first);
     const order = args.orderBy ?? 'NEWEST';
     const now = new Date();
     const base = this.where(p, args.filter, now);
     const cursor = args.after ? decodeCursor(args.after) : null;
+    // Only RECENTLY_USED orders by a column that may be null.
+    if (cursor && cursor.v === null && order !== 'RECENTLY_USED') throw badInput('after', 'is not a cursor from this connection');
     const [rows, totalCount] = await Promise.all([
       order === 'RECENTLY_USED'
         ? this.recentlyUsed(base, cursor, first + 1, query)

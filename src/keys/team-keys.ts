@@ -5,7 +5,8 @@ import { rules } from '../auth/policy.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { ApiKeyStatusEnum } from '../graphql/enums.js';
-import { badInput, codedError } from '../graphql/errors.js';
+import { codedError } from '../graphql/errors.js';
+import { boundedList } from '../graphql/input.js';
 import { PageInfoRef, type PageInfoShape } from '../graphql/page-info.js';
 import { ApiKeyRef } from './api-key.js';
 
@@ -40,13 +41,20 @@ const ApiKeyConnectionRef = builder
     }),
   });
 
+/** A bulk payload lists at most this many of the keys it revoked; revokedCount counts them all (SPEC §5). */
+export const MAX_PAYLOAD_KEYS = 1_000;
+
 export const RevokeApiKeysPayloadRef = builder
   .objectRef<{ apiKeys: ApiKey[] }>('RevokeApiKeysPayload')
   .implement({
-    description: 'The keys this call revoked (keys already revoked are left as they were, and not listed).',
+    description: `The keys this call revoked (keys already revoked are left as they were, and not listed): revokedCount is exact, apiKeys lists at most ${MAX_PAYLOAD_KEYS} of them.`,
     fields: (t) => ({
       revokedCount: t.int({ resolve: (p) => p.apiKeys.length }),
-      apiKeys: t.field({ type: [ApiKeyRef], resolve: (p) => p.apiKeys }),
+      apiKeys: t.field({
+        type: [ApiKeyRef],
+        extensions: { listSize: MAX_PAYLOAD_KEYS },
+        resolve: (p) => p.apiKeys.slice(0, MAX_PAYLOAD_KEYS),
+      }),
     }),
   });
 
@@ -81,8 +89,8 @@ builder.mutationFields((t) => ({
     args: { ids: t.arg.idList({ required: true }) },
     resolve: async (_root, { ids }, ctx) => {
       const p = ctx.principal!;
-      const wanted = [...new Set(ids.map(String))];
-      if (wanted.length > MAX_BULK) throw badInput('ids', `at most ${MAX_BULK} keys per call`);
+      // Bounded before any work on the list (a 2 MB body holds ~100,000 ids).
+      const wanted = [...new Set(boundedList('ids', ids, MAX_BULK, 'maxIds').map(String))];
       const { prisma, revocation } = ctx.services;
       const revoked = await prisma.$transaction(async (tx) => {
         const found = await tx.apiKey.findMany({

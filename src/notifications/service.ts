@@ -3,9 +3,9 @@ import type { Principal } from '../auth/principal.js';
 import type { Notification, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { decodeCursor, encodeCursor } from '../graphql/cursor.js';
 import { badInput, codedError } from '../graphql/errors.js';
+import { boundedList, pageSize } from '../graphql/input.js';
 import type { PageInfoShape } from '../graphql/page-info.js';
 
-export const MAX_NOTIFICATION_PAGE = 200;
 const MAX_MARK = 1_000;
 
 export interface NotificationPage {
@@ -25,8 +25,7 @@ export class NotificationService {
     args: { unreadOnly?: boolean | null; first?: number | null; after?: string | null },
     query: NotificationQuery = {},
   ): Promise<NotificationPage> {
-    const first = args.first ?? 50;
-    if (first < 0 || first > MAX_NOTIFICATION_PAGE) throw badInput('first', `must be 0..${MAX_NOTIFICATION_PAGE}`);
+    const first = pageSize(args.first);
     const cursor = args.after ? decodeCursor(args.after) : null;
     const mine: Prisma.NotificationWhereInput = { userId: p.userId, ...(args.unreadOnly ? { readAt: null } : {}) };
     const at = cursor?.v ? new Date(cursor.v) : null;
@@ -63,8 +62,8 @@ export class NotificationService {
       const { count } = await this.prisma.notification.updateMany({ where: { userId: p.userId, readAt: null }, data: { readAt } });
       return count;
     }
-    const wanted = [...new Set(ids)];
-    if (wanted.length > MAX_MARK) throw badInput('ids', `at most ${MAX_MARK} per call`);
+    // Bounded before any work on the list.
+    const wanted = [...new Set(boundedList('ids', ids, MAX_MARK, 'maxIds'))];
     return this.prisma.$transaction(async (tx) => {
       const found = await tx.notification.findMany({ where: { id: { in: wanted }, userId: p.userId }, select: { id: true } });
       if (found.length !== wanted.length) {

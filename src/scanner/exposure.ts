@@ -2,7 +2,9 @@
 import { rules } from '../auth/policy.js';
 import { CollectionAccessKeyRef } from '../collections/access-key.js';
 import { builder } from '../graphql/builder.js';
+import { listArgs } from '../graphql/list-args.js';
 import { ApiKeyRef } from '../keys/api-key.js';
+import { MAX_LISTED } from './service.js';
 
 const ApiKeyExposureRef = builder.prismaObject('ApiKeyExposure', {
   description: 'A key found where it should not be. Exactly one of apiKey and accessKey is set.',
@@ -35,11 +37,12 @@ const ApiKeyExposureRef = builder.prismaObject('ApiKeyExposure', {
 builder.queryField('exposedApiKeys', (t) =>
   t.prismaField({
     type: [ApiKeyExposureRef],
-    description: "The team's exposed keys, newest first (unresolved ones unless includeResolved).",
+    description:
+      "The team's exposed keys, newest first (unresolved ones unless includeResolved); `after` is the last id of the previous page.",
     authScopes: rules.enterpriseAdmin,
-    args: { includeResolved: t.arg.boolean({ defaultValue: false }) },
-    resolve: (query, _root, { includeResolved }, ctx) =>
-      ctx.services.scanner.list(ctx.principal!, includeResolved ?? false, query),
+    args: { includeResolved: t.arg.boolean({ defaultValue: false }), ...listArgs(t) },
+    resolve: (query, _root, { includeResolved, ...page }, ctx) =>
+      ctx.services.scanner.list(ctx.principal!, includeResolved ?? false, page, query),
   }),
 );
 
@@ -47,8 +50,9 @@ builder.mutationField('reportExposedApiKeys', (t) =>
   t.prismaField({
     type: [ApiKeyExposureRef],
     description:
-      "Scanner intake: the team's keys found in `text` (checksums checked offline) are recorded as exposed at `location`; with auto revoke on they are revoked at once.",
+      "Scanner intake: the team's keys found in `text` (at most 1 MB; checksums checked offline) are recorded as exposed at `location`; with auto revoke on they are revoked at once. Lists at most 1,000 exposures, newest first.",
     authScopes: rules.enterpriseAdmin,
+    extensions: { listSize: MAX_LISTED },
     args: { text: t.arg.string({ required: true }), location: t.arg.string({ required: true }) },
     resolve: (query, _root, { text, location }, ctx) => ctx.services.scanner.reportText(ctx.principal!, text, location, query),
   }),

@@ -4,14 +4,17 @@
 // revocation path, so that their owners are notified and the findings resolved.
 import type { Principal } from '../auth/principal.js';
 import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { badInput } from '../graphql/errors.js';
+import { badInput, capReached } from '../graphql/errors.js';
+import { type ListArgs, listPage } from '../graphql/list-page.js';
 import { hashKey, parseKey } from '../keys/format.js';
 import { mergeRevocations, type RevocationService } from '../revocation/service.js';
 import { findKeys } from './find.js';
 
-export const MAX_REPORT_BYTES = 10 * 1024 * 1024;
+/** reportExposedApiKeys' text, as UTF-8 (the GitHub intake takes bodies of 1 MB too) */
+export const MAX_REPORT_BYTES = 1_000_000;
 const MAX_LOCATION = 2_000;
-const MAX_LISTED = 1_000;
+/** exposures a report answers with (newest first) */
+export const MAX_LISTED = 1_000;
 
 export interface ReportedToken {
   token: string;
@@ -38,12 +41,20 @@ export class ScannerService {
 
   /** `reportExposedApiKeys`: keys of the admin's own team in `text` (others are not looked at). */
   async reportText(p: Principal, text: string, location: string, query: ExposureQuery = {}): Promise<ApiKeyExposure[]> {
-    if (Buffer.byteLength(text) > MAX_REPORT_BYTES) throw badInput('text', `at most ${MAX_REPORT_BYTES / 1024 / 1024} MB per report`);
+    // text.length ≤ bytes: the cheap test first, then the exact one.
+    if (text.length > MAX_REPORT_BYTES || Buffer.byteLength(text) > MAX_REPORT_BYTES) {
+      throw capReached('text', `at most ${MAX_REPORT_BYTES} bytes per report`, 'maxReportBytes');
+    }
     const where = location.trim();
     if (!where || where.length > MAX_LOCATION) throw badInput('location', `must be 1..${MAX_LOCATION} characters`);
     const tokens = [...new Set(findKeys(text).map((f) => f.key))].map((token) => ({ token, location: where, source: 'api' }));
     const { exposureIds } = await this.report(tokens, p.teamId);
-    return this.prisma.apiKeyExposure.findMany({ ...query, where: { id: { in: exposureIds } }, orderBy: { detectedAt: 'desc' } });
+    return this.prisma.apiKeyExposure.findMany({
+      ...query,
+      where: { id: { in: exposureIds } },
+      orderBy: [{ detectedAt: 'desc' }, { id: 'desc' }],
+      take: MAX_LISTED,
+    });
   }
 
   /**
@@ -104,12 +115,22 @@ export class ScannerService {
     return { verdicts, exposureIds };
   }
 
-  list(p: Principal, includeResolved: boolean, query: ExposureQuery = {}) {
+  /** Newest first, `first` at a time; `after` is the last id of the previous page. */
+  async list(p: Principal, includeResolved: boolean, args: ListArgs = {}, query: ExposureQuery = {}) {
+    const scope: Prisma.ApiKeyExposureWhereInput = { teamId: p.teamId, ...(includeResolved ? {} : { resolvedAt: null }) };
+    const page = await listPage(
+      args,
+      // The after row is looked up in the team, resolved or not: one resolved meanwhile still pages.
+      async (id) =>
+        (await this.prisma.apiKeyExposure.findFirst({ where: { teamId: p.teamId, id }, select: { detectedAt: true } }))?.detectedAt ?? null,
+      'detectedAt',
+      'desc',
+    );
     return this.prisma.apiKeyExposure.findMany({
       ...query,
-      where: { teamId: p.teamId, ...(includeResolved ? {} : { resolvedAt: null }) },
+      where: page.after ? { AND: [scope, page.after as Prisma.ApiKeyExposureWhereInput] } : scope,
       orderBy: [{ detectedAt: 'desc' }, { id: 'desc' }],
-      take: MAX_LISTED,
+      take: page.take,
     });
   }
 

@@ -1,6 +1,9 @@
 import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { PlanEnum, TeamRoleEnum } from '../graphql/enums.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { listArgs } from '../graphql/list-args.js';
+import { listPage } from '../graphql/list-page.js';
 
 export const TeamRef = builder.prismaObject('Team', {
   fields: (t) => ({
@@ -30,13 +33,24 @@ export const UserRef = builder.prismaObject('User', {
 builder.queryField('teamMembers', (t) =>
   t.prismaField({
     type: [UserRef],
-    description: 'Every member of the team (admins).',
+    description: 'The members of the team (admins), oldest first; `after` is the last id of the previous page.',
     authScopes: rules.admin,
-    resolve: (query, _root, _args, ctx) =>
-      ctx.services.prisma.user.findMany({
+    args: listArgs(t),
+    resolve: async (query, _root, args, ctx) => {
+      const team = { teamId: ctx.principal!.teamId };
+      const { prisma } = ctx.services;
+      const page = await listPage(
+        args,
+        async (id) => (await prisma.user.findFirst({ where: { ...team, id }, select: { createdAt: true } }))?.createdAt ?? null,
+        'createdAt',
+        'asc',
+      );
+      return prisma.user.findMany({
         ...query,
-        where: { teamId: ctx.principal!.teamId },
+        where: page.after ? { AND: [team, page.after as Prisma.UserWhereInput] } : team,
         orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      }),
+        take: page.take,
+      });
+    },
   }),
 );

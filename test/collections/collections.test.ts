@@ -5,6 +5,8 @@ import { codes, gql } from '../helpers/client.js';
 import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
 const Create = graphql(`
   mutation ColCreate($input: CollectionInput!) {
     createCollection(input: $input) { id name description requests createdBy { id } createdAt updatedAt deletedAt }
@@ -164,7 +166,7 @@ describe('collection access keys', () => {
     const listed = await gql(server.url, Keys, { collectionId: c.id }, { key: owner.key });
     expect(listed.data!.collectionAccessKeys).toHaveLength(2);
     for (const k of listed.data!.collectionAccessKeys) {
-      expect(k).toMatchObject({ status: 'REVOKED', revocationReason: 'REVOKED_BY_ADMIN', collection: { id: c.id, name: 'Doomed' } });
+      expect(k).toMatchObject({ status: 'REVOKED', revocationReason: 'COLLECTION_DELETED', collection: { id: c.id, name: 'Doomed' } });
       expect(k.collection.deletedAt).toBe(deleted.data!.deleteCollection.deletedAt);
     }
     // Deleting again: it is gone.
@@ -181,5 +183,168 @@ describe('collection access keys', () => {
     expect(all.data!.collectionAccessKeys.map((k) => k.id)).toContain(mine.accessKey.id);
     const foreign = await gql(server.url, Keys, { collectionId: c.id }, { key: other.apiKey });
     expect(codes(foreign)).toEqual(['NOT_FOUND']);
+  });
+});
+
+// Raw requests for the arguments and limits added by issue 14 (paging, caps, delete rights).
+async function raw(query: string, variables: Record<string, unknown>, key: string) {
+  const res = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+  return { status: res.status, ...body };
+}
+
+describe('deleteCollection (SPEC §5): its creator or an admin; keys revoked as COLLECTION_DELETED', () => {
+  it("a member may not delete another member's collection: FORBIDDEN, nothing changed", async () => {
+    const c = await newCollection('Not yours');
+    const { accessKey } = await share(c.id);
+    const adminsKey = await gql(server.url, Share, { id: c.id }, { key: server.adminKey });
+    const other = await addUser(server, teamId);
+    const res = await raw('mutation($id: ID!) { deleteCollection(id: $id) { id } }', { id: c.id }, other.key);
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    const stored = await server.services.prisma.collection.findUniqueOrThrow({ where: { id: c.id } });
+    expect(stored.deletedAt).toBeNull();
+    for (const id of [accessKey.id, adminsKey.data!.shareCollection.accessKey.id]) {
+      expect((await server.services.prisma.apiKey.findUniqueOrThrow({ where: { id } })).status).toBe('ENABLED');
+    }
+  });
+
+  it("the creator's delete revokes every access key of it, an admin's too, as COLLECTION_DELETED by the creator; the owners are told", async () => {
+    const c = await newCollection('Mine to delete');
+    await share(c.id);
+    const adminsKey = (await gql(server.url, Share, { id: c.id }, { key: server.adminKey })).data!.shareCollection;
+    const res = await raw('mutation($id: ID!) { deleteCollection(id: $id) { id deletedAt } }', { id: c.id }, owner.key);
+    expect(res.errors).toBeUndefined();
+    const keys = await gql(server.url, Keys, { collectionId: c.id }, { key: server.adminKey });
+    expect(keys.data!.collectionAccessKeys).toHaveLength(2);
+    for (const k of keys.data!.collectionAccessKeys) {
+      expect(k).toMatchObject({ status: 'REVOKED', revocationReason: 'COLLECTION_DELETED' });
+    }
+    const stored = await server.services.prisma.apiKey.findUniqueOrThrow({ where: { id: adminsKey.accessKey.id } });
+    expect(stored).toMatchObject({ revocationReason: 'COLLECTION_DELETED', revokedById: owner.user.id });
+    const notice = await server.services.prisma.notification.findFirst({ where: { keyId: adminsKey.accessKey.id } });
+    expect(notice?.message).toMatch(/collection was deleted/);
+  });
+});
+
+describe('collections are paged (SPEC §4, §5): newest first, first (default 50, at most 500), after = last id', () => {
+  it('pages through every collection once, in order; the default page is 50; first over 500 is refused', async () => {
+    const team = await addTeam(server);
+    const p = (await server.services.auth.authenticate(team.apiKey)) as { ok: true; principal: any };
+    const made: string[] = [];
+    for (let i = 0; i < 57; i++) made.push((await server.services.collections.create(p.principal, { name: `c${i}` })).id);
+    const newestFirst = [...made].reverse();
+    const list = 'query($first: Int, $after: ID) { collections(first: $first, after: $after) { id } }';
+
+    const byDefault = await raw('{ collections { id } }', {}, team.apiKey);
+    expect(byDefault.data!.collections.map((c: { id: string }) => c.id)).toEqual(newestFirst.slice(0, 50));
+
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: Awaited<ReturnType<typeof raw>> = await raw(list, { first: 20, after }, team.apiKey);
+      expect(page.errors).toBeUndefined();
+      const ids = page.data!.collections.map((c: { id: string }) => c.id);
+      seen.push(...ids);
+      if (ids.length < 20) break;
+      after = ids.at(-1)!;
+    }
+    expect(seen).toEqual(newestFirst);
+
+    // A collection deleted since still marks where its page ended.
+    await server.services.collections.delete(p.principal, newestFirst[19]!);
+    const next = await raw(list, { first: 5, after: newestFirst[19] }, team.apiKey);
+    expect(next.data!.collections.map((c: { id: string }) => c.id)).toEqual(newestFirst.slice(20, 25));
+
+    expect((await raw(list, { first: 500 }, team.apiKey)).errors).toBeUndefined();
+    for (const first of [501, -1]) {
+      const refused = await raw(list, { first }, team.apiKey);
+      expect(codes(refused)).toEqual(['BAD_USER_INPUT']);
+      expect(refused.errors![0].extensions).toMatchObject({ field: 'first', limit: 'maxPageSize' });
+    }
+    // Another team's id is no place to start from.
+    const foreign = await raw(list, { after: made[0] }, owner.key);
+    expect(foreign.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+  });
+
+  it('collectionAccessKeys, apiKeys, teamMembers and exposedApiKeys take first and after too', async () => {
+    const c = await newCollection('Paged keys');
+    const shared: string[] = [];
+    for (let i = 0; i < 4; i++) shared.push((await share(c.id)).accessKey.id);
+    const newestFirst = [...shared].reverse();
+    const first = await raw('query($c: ID) { collectionAccessKeys(collectionId: $c, first: 2) { id } }', { c: c.id }, owner.key);
+    expect(first.data!.collectionAccessKeys.map((k: { id: string }) => k.id)).toEqual(newestFirst.slice(0, 2));
+    const second = await raw('query($c: ID, $a: ID) { collectionAccessKeys(collectionId: $c, first: 2, after: $a) { id } }', { c: c.id, a: newestFirst[1] }, owner.key);
+    expect(second.data!.collectionAccessKeys.map((k: { id: string }) => k.id)).toEqual(newestFirst.slice(2, 4));
+
+    const mine = await raw('{ apiKeys(first: 1) { id } }', {}, owner.key);
+    expect(mine.data!.apiKeys).toEqual([{ id: owner.apiKey.id }]);
+    const none = await raw('query($a: ID) { apiKeys(first: 10, after: $a) { id } }', { a: owner.apiKey.id }, owner.key);
+    expect(none.data!.apiKeys).toEqual([]);
+
+    const members = await raw('{ teamMembers(first: 1) { id } }', {}, server.adminKey);
+    expect(members.data!.teamMembers).toHaveLength(1);
+    const rest = await raw('query($a: ID) { teamMembers(first: 500, after: $a) { id } }', { a: members.data!.teamMembers[0].id }, server.adminKey);
+    expect(rest.data!.teamMembers.map((u: { id: string }) => u.id)).toContain(owner.user.id);
+    expect(rest.data!.teamMembers.map((u: { id: string }) => u.id)).not.toContain(members.data!.teamMembers[0].id);
+
+    for (const q of ['{ exposedApiKeys(first: 501) { id } }', '{ teamMembers(first: 501) { id } }', '{ apiKeys(first: 501) { id } }', '{ collectionAccessKeys(first: 501) { id } }']) {
+      const refused = await raw(q, {}, server.adminKey);
+      expect(refused.errors![0].extensions, q).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first', limit: 'maxPageSize' });
+    }
+  });
+});
+
+describe('caps (SPEC §5): collections per team, bytes per collection', () => {
+  let capped: TestServer;
+  beforeAll(async () => {
+    capped = await startTestServer({ MAX_COLLECTIONS_PER_TEAM: '5', MAX_COLLECTION_BYTES: '10000', RATE_LIMIT_PER_MINUTE: '10000' });
+  });
+  afterAll(() => capped?.close());
+
+  const create = 'mutation($i: CollectionInput!) { createCollection(input: $i) { id } }';
+  async function call(key: string, query: string, variables: Record<string, unknown>) {
+    const res = await fetch(capped.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as { data?: Record<string, any> | null; errors?: { extensions?: Record<string, unknown> }[] };
+  }
+
+  it('at most MAX_COLLECTIONS_PER_TEAM live collections, also when created all at once; a delete frees a place', async () => {
+    const team = await addTeam(capped);
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call(team.apiKey, create, { i: { name: `n${i}` } })));
+    const ok = results.filter((r) => !r.errors);
+    const refused = results.filter((r) => r.errors);
+    expect(ok).toHaveLength(5);
+    for (const r of refused) expect(r.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'maxCollectionsPerTeam' });
+    expect(await capped.services.prisma.collection.count({ where: { teamId: team.teamId } })).toBe(5);
+    // Another team has its own count.
+    const other = await addTeam(capped);
+    expect((await call(other.apiKey, create, { i: { name: 'theirs' } })).errors).toBeUndefined();
+
+    const gone = ok[0]!.data!.createCollection.id;
+    expect((await call(team.apiKey, 'mutation($id: ID!) { deleteCollection(id: $id) { id } }', { id: gone })).errors).toBeUndefined();
+    expect((await call(team.apiKey, create, { i: { name: 'again' } })).errors).toBeUndefined();
+    expect((await call(team.apiKey, create, { i: { name: 'one too many' } })).errors![0].extensions).toMatchObject({ limit: 'maxCollectionsPerTeam' });
+  });
+
+  it('at most MAX_COLLECTION_BYTES of requests, on create and on update', async () => {
+    const team = await addTeam(capped);
+    const requests = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `r${i}`, method: 'GET', url: `https://example.com/${'p'.repeat(80)}/${i}` }));
+    const fits = await call(team.apiKey, create, { i: { name: 'fits', requests: requests(50) } });
+    expect(fits.errors).toBeUndefined();
+    const tooBig = await call(team.apiKey, create, { i: { name: 'big', requests: requests(120) } });
+    expect(tooBig.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.requests', limit: 'maxCollectionBytes' });
+    const update = await call(team.apiKey, 'mutation($id: ID!, $i: CollectionInput!) { updateCollection(id: $id, input: $i) { id } }', {
+      id: fits.data!.createCollection.id,
+      i: { name: 'fits', requests: requests(120) },
+    });
+    expect(update.errors![0].extensions).toMatchObject({ limit: 'maxCollectionBytes' });
+    expect(await capped.services.prisma.collection.count({ where: { teamId: team.teamId } })).toBe(1);
   });
 });

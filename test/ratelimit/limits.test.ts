@@ -207,6 +207,9 @@ describe('brute force by address', () => {
   });
 });
 
+const EVERY_KEY_FIELD =
+  'id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role }';
+
 describe('query abuse limits', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -224,7 +227,7 @@ describe('query abuse limits', () => {
     ['tokens', `{ viewer { ${'keyKind '.repeat(1200)} } }`, 'maxTokens'],
     [
       'cost',
-      `{ ${Array.from({ length: 3 }, (_, i) => `c${i}: teamApiKeys(first: 200) { totalCount edges { cursor node { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role } } } }`).join(' ')} }`,
+      `{ ${Array.from({ length: 3 }, (_, i) => `c${i}: teamApiKeys(first: 500) { totalCount edges { cursor node { ${EVERY_KEY_FIELD} } } }`).join(' ')} }`,
       'maxCost',
     ],
   ])('%s: a coded error naming the limit, never a 5xx', async (_name, query, limit) => {
@@ -236,15 +239,52 @@ describe('query abuse limits', () => {
     expect(body.errors?.[0].message).not.toMatch(/^Syntax Error/);
   });
 
-  it("the largest page of the largest connection runs, and SPEC's default page of notifications", async () => {
+  it("the largest page of the largest connection runs, and SPEC's default page of notifications, and the dashboard's collections page", async () => {
     for (const query of [
-      '{ teamApiKeys(first: 200) { totalCount pageInfo { hasNextPage endCursor startCursor hasPreviousPage } edges { cursor node { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role } } } } }',
+      `{ teamApiKeys(first: 500) { totalCount pageInfo { hasNextPage endCursor startCursor hasPreviousPage } edges { cursor node { ${EVERY_KEY_FIELD} } } } }`,
       '{ notifications(first: 50) { totalCount unreadCount edges { cursor node { id kind message createdAt readAt apiKey { id name hint } } } } }',
+      '{ notifications(first: 500) { totalCount unreadCount edges { cursor node { id kind message createdAt readAt apiKey { id name hint } } } } }',
+      '{ collections { id name description requests createdAt createdBy { name } } collectionAccessKeys { id hint status createdAt revokedAt revocationReason createdBy { name } collection { name deletedAt } } }',
+      `mutation { revokeApiKeys(ids: []) { revokedCount apiKeys { ${EVERY_KEY_FIELD} } } }`,
     ]) {
       const res = await raw(server.url, { query }, server.adminKey);
       const body = (await res.json()) as { errors?: unknown[] };
       expect(body.errors).toBeUndefined();
     }
+  });
+
+  // Lists without a literal `first` count as their page (the default, or the variable's value),
+  // a collection's requests (up to 1 MiB of JSON) weigh far more than a scalar, and the
+  // operations of one batched request share the budget.
+  it.each([
+    ['two default pages of collections with their requests', '{ a: collections { requests } b: collections { requests } }', undefined],
+    ['a page of 100 collections with their requests', '{ collections(first: 100) { id requests } }', undefined],
+    ['access keys with their collections\' requests', '{ a: collectionAccessKeys { collection { requests } } b: collectionAccessKeys { collection { requests } } }', undefined],
+    [
+      'teamApiKeys pages sized by a variable',
+      `query($n: Int) { ${Array.from({ length: 3 }, (_, i) => `c${i}: teamApiKeys(first: $n) { edges { node { ${EVERY_KEY_FIELD} } } }`).join(' ')} }`,
+      { n: 500 },
+    ],
+    [
+      'a page size from a variable default',
+      `query($n: Int = 500) { a: teamApiKeys(first: $n) { edges { node { ${EVERY_KEY_FIELD} } } } b: teamApiKeys(first: $n) { edges { node { ${EVERY_KEY_FIELD} } } } }`,
+      {},
+    ],
+    ['lists in a fragment', `query { ...Q } fragment Q on Query { a: collections(first: 40) { requests } b: collections(first: 40) { requests } }`, undefined],
+  ])('cost: %s is refused', async (_name, query, variables) => {
+    const res = await raw(server.url, { query, variables }, server.adminKey);
+    expect(res.status).toBeLessThan(500);
+    const body = (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+    expect(body.errors?.[0].extensions, JSON.stringify(body)).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'maxCost' });
+    expect(body.errors?.[0].message).toMatch(/^Query Cost limit of \d+ exceeded, found \d+/);
+  });
+
+  it('cost: the operations of a batch share one budget', async () => {
+    const page = { query: `{ teamApiKeys(first: 500) { edges { node { ${EVERY_KEY_FIELD} } } } }` };
+    const res = await raw(server.url, [page, page], server.adminKey);
+    const [first, second] = (await res.json()) as { errors?: { extensions?: Record<string, unknown> }[] }[];
+    expect(first!.errors).toBeUndefined();
+    expect(second!.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'maxCost' });
   });
 
   it('a query within the limits runs', async () => {

@@ -67,7 +67,7 @@ describe('generateApiKey', () => {
     const res = await gql(server.url, Generate, { input: { name } }, { key: server.adminKey });
     expect(res.status).toBe(200);
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
-    expect(res.errors![0].message).toMatch(/^name: /);
+    expect(res.errors![0].message).toMatch(/^input\.name: /);
     expect(await server.services.prisma.apiKey.count()).toBe(before);
   });
 

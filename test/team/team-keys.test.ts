@@ -1,4 +1,5 @@
 // Team API key management (SPEC §1 "Team key management", §4): the admin dashboard's API.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
@@ -165,7 +166,11 @@ describe('teamApiKeys', () => {
       await server.services.prisma.apiKey.updateMany({ where: { teamId: t.teamId }, data: { lastUsedAt: null } });
     }
     expect(codes(await list(t.admin.key, { first: -1 }))).toEqual(['BAD_USER_INPUT']);
-    expect(codes(await list(t.admin.key, { first: 201 }))).toEqual(['BAD_USER_INPUT']);
+    // SPEC §5: at most 500 per page; more is a cap reached, named.
+    const over = await list(t.admin.key, { first: 501 });
+    expect(codes(over)).toEqual(['BAD_USER_INPUT']);
+    expect(over.errors![0].extensions).toMatchObject({ field: 'first', limit: 'maxPageSize' });
+    expect(codes(await list(t.admin.key, { first: 500 }))).toEqual([]);
     // first: 0 asks for the count alone (the dashboard's Revoke All confirmation does).
     const countOnly = await list(t.admin.key, { first: 0 });
     expect(countOnly.data!.teamApiKeys.edges).toEqual([]);
@@ -238,6 +243,28 @@ describe('revoking', () => {
     // Already revoked: left as it was, not listed.
     const again = await gql(server.url, RevokeSome, { ids: [t.alice.apiKey.id] }, { key: t.admin.key });
     expect(again.data!.revokeApiKeys).toEqual({ revokedCount: 0, apiKeys: [] });
+  });
+
+  it('bounded (SPEC §5): at most 10,000 ids; a payload lists at most 1,000 keys and counts them all', async () => {
+    const t = await team();
+    const tooMany = await gql(server.url, RevokeSome, { ids: Array.from({ length: 10_001 }, (_, i) => `id-${i}`) }, { key: t.admin.key });
+    expect(codes(tooMany)).toEqual(['BAD_USER_INPUT']);
+    expect(tooMany.errors![0].extensions).toMatchObject({ field: 'ids', limit: 'maxIds' });
+
+    const rows = Array.from({ length: 1_200 }, (_, i) => ({
+      teamId: t.teamId,
+      name: `bulk ${i}`,
+      hash: randomBytes(32).toString('hex'),
+      hint: 'AAAA',
+      createdById: t.alice.user.id,
+    }));
+    const bulk = (await server.services.prisma.apiKey.createManyAndReturn({ data: rows, select: { id: true } })).map((r) => r.id);
+    const some = await gql(server.url, RevokeSome, { ids: bulk.slice(0, 1_100) }, { key: t.admin.key });
+    expect(some.data!.revokeApiKeys.revokedCount).toBe(1_100);
+    expect(some.data!.revokeApiKeys.apiKeys).toHaveLength(1_000);
+    const all = await gql(server.url, RevokeAll, {}, { key: t.admin.key });
+    expect(all.data!.revokeAllApiKeys.revokedCount).toBe(100 + 3); // the rest of the bulk, the super admin's, alice's, bob's (the caller's spared)
+    expect(all.data!.revokeAllApiKeys.apiKeys).toHaveLength(103);
   });
 
   it('revokeAllApiKeys spares the calling key and collection access keys', async () => {
