@@ -2,10 +2,13 @@
 // ([{token, type, url, source}]) signed with ECDSA P-256 / SHA-256 over the raw body; the public
 // keys come from GITHUB_SCANNING_PUBLIC_KEYS (no network is needed to verify). A body that is not
 // signed by one of them is refused with 401 and nothing is recorded. The answer labels each
-// token: true_positive for a live key of ours, false_positive otherwise.
+// token: true_positive for a live key of ours, false_positive otherwise. A body over 1 MB is 413
+// (read to its end first, so the client sees it); one that is not the expected array of clean
+// strings (no NUL, no unpaired surrogate) is 400.
 import { hash, verify } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { stringProblem } from '../graphql/input-guard.js';
 import type { Services } from '../services.js';
 
 export const GITHUB_INTAKE_PATH = '/scanner/github';
@@ -16,19 +19,35 @@ const bodySchema = z
   .array(z.object({ token: z.string().max(200), type: z.string().max(200), url: z.string().max(2_000), source: z.string().max(100) }))
   .max(MAX_TOKENS);
 
-function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
+/** How much of an oversized body is read and discarded so that the client sees the 413. */
+const MAX_DRAIN_BYTES = 32 * MAX_BODY_BYTES;
+
+type Body = { ok: true; body: Buffer } | { ok: false; reason: 'too large' | 'aborted' };
+
+/**
+ * The body, or why there is none. Past MAX_BODY_BYTES the rest is read and thrown away (up to
+ * MAX_DRAIN_BYTES), so that the 413 is answered on a connection the client still reads: closing
+ * it while the client is still sending resets it and the client never sees the answer.
+ */
+function readBody(req: IncomingMessage): Promise<Body> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const declared = Number(req.headers['content-length']);
+    let over = Number.isFinite(declared) && declared > MAX_BODY_BYTES;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        resolve(null);
-        req.destroy();
-      } else chunks.push(chunk);
+      if (size > MAX_BODY_BYTES) over = true;
+      if (!over) chunks.push(chunk);
+      else if (size > MAX_DRAIN_BYTES) {
+        // Past what is worth draining: answer, then close the connection.
+        resolve({ ok: false, reason: 'too large' });
+        req.pause();
+      }
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => resolve(over ? { ok: false, reason: 'too large' } : { ok: true, body: Buffer.concat(chunks) }));
+    req.on('error', () => resolve({ ok: false, reason: 'aborted' }));
+    req.on('aborted', () => resolve({ ok: false, reason: 'aborted' }));
   });
 }
 
@@ -49,19 +68,31 @@ export function signedByGitHub(keys: Record<string, string> | undefined, keyId: 
 
 export async function handleGitHubIntake(services: Services, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'POST') return answer(res, 405, { message: 'POST only' });
-  const body = await readBody(req);
-  if (body === null) return answer(res, 413, { message: `body over ${MAX_BODY_BYTES} bytes` });
+  const read = await readBody(req);
+  if (!read.ok) {
+    if (read.reason === 'aborted') return void res.destroy();
+    res.setHeader('connection', 'close');
+    return answer(res, 413, { message: `body over ${MAX_BODY_BYTES} bytes` });
+  }
+  const { body } = read;
   const keyId = req.headers['github-public-key-identifier'];
   const signature = req.headers['github-public-key-signature'];
   if (!signedByGitHub(services.config.githubScanningPublicKeys, String(keyId ?? '') || undefined, String(signature ?? '') || undefined, body)) {
     services.metrics.authFailures.inc({ reason: 'scanner_signature' });
     return answer(res, 401, { message: 'missing or invalid GitHub signature' });
   }
+  // Anything but the expected shape is the client's fault: 400 with a JSON error, never a 500.
   let tokens: z.infer<typeof bodySchema>;
   try {
     tokens = bodySchema.parse(JSON.parse(body.toString('utf8')));
   } catch {
-    return answer(res, 422, { message: `expected a JSON array of at most ${MAX_TOKENS} {token, type, url, source}` });
+    return answer(res, 400, { message: `expected a JSON array of at most ${MAX_TOKENS} {token, type, url, source}` });
+  }
+  for (const [i, t] of tokens.entries()) {
+    for (const field of ['token', 'type', 'url', 'source'] as const) {
+      const problem = stringProblem(t[field]);
+      if (problem) return answer(res, 400, { message: `${i}.${field}: ${problem}` });
+    }
   }
   const { verdicts } = await services.scanner.report(
     tokens.map((t) => ({ token: t.token, location: t.url, source: `github:${t.source}` })),

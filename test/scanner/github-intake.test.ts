@@ -75,9 +75,56 @@ describe('POST /scanner/github', () => {
     expect(await server.services.prisma.apiKeyExposure.count({ where: { keyId: victim.apiKey.id } })).toBe(0);
   });
 
-  it('answers 422 to a signed body that is not the expected array', async () => {
-    const body = JSON.stringify({ token: 'x' });
-    expect((await post(body, signed(body))).status).toBe(422);
+  it('answers 400 with a JSON error to a signed body that is not the expected array, recording nothing', async () => {
+    const live = await addUser(server, teamId);
+    const item = (over: Record<string, unknown> = {}) => ({ token: live.key, type: 'keyplane_api_key', url: 'https://github.com/o/r', source: 'content', ...over });
+    const bodies = [
+      JSON.stringify({ token: 'x' }),
+      'not json',
+      '',
+      JSON.stringify([item({ url: 7 })]),
+      JSON.stringify([item({ token: 'x'.repeat(201) })]),
+      JSON.stringify(Array.from({ length: 1001 }, () => item())),
+      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      // NUL and unpaired surrogates, raw in the JSON text as escapes
+      JSON.stringify([item({ url: 'https://github.com/o/r/@@' })]).replace('@@', '\\u0000'),
+      JSON.stringify([item({ url: 'https://github.com/o/r/@@' })]).replace('@@', '\\ud800'),
+      JSON.stringify([item({ source: '@@' })]).replace('@@', '\\udfff'),
+      JSON.stringify([item({ token: `${live.key}@@` })]).replace('@@', '\\u0000'),
+    ];
+    for (const body of bodies) {
+      const res = await post(body, signed(body));
+      expect(res.status, body.slice(0, 80)).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/application\/json/);
+      expect(((await res.json()) as { message: string }).message).toEqual(expect.any(String));
+    }
+    expect(await server.services.prisma.apiKeyExposure.count({ where: { keyId: live.apiKey.id } })).toBe(0);
+  });
+
+  it('answers 413 with a JSON body to a body over 1 MB, with or without Content-Length, and the connection still answers', async () => {
+    const big = JSON.stringify([{ token: 'x', type: 't', url: 'u', source: 'x'.repeat(1_100_000) }]);
+    const declared = await post(big, signed(big));
+    expect(declared.status).toBe(413);
+    expect(((await declared.json()) as { message: string }).message).toMatch(/1000000 bytes/);
+
+    const bytes = new TextEncoder().encode(`${big}${' '.repeat(3_000_000)}`);
+    const chunked = await fetch(intake, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signed(big) },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 65_536) controller.enqueue(bytes.subarray(i, i + 65_536));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(await chunked.json()).toEqual({ message: expect.stringMatching(/bytes/) });
+
+    // The server is none the worse for it.
+    const ok = JSON.stringify([]);
+    expect((await post(ok, signed(ok))).status).toBe(200);
   });
 });
 
