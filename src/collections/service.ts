@@ -105,7 +105,7 @@ export class CollectionService {
   }
 
   /** Counted under the team row's lock: concurrent creates cannot pass the cap together. */
-  create(p: Principal, input: CollectionInput): Promise<Collection> {
+  async create(p: Principal, input: CollectionInput): Promise<Collection> {
     const data = this.validate(input);
     const max = this.limits.maxCollectionsPerTeam;
     return this.prisma.$transaction(async (tx) => {
