@@ -1,7 +1,6 @@
 // Wires config → database → services → yoga + graphql-ws → listen, and the graceful stop.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { createYoga } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -16,11 +15,13 @@ import { attachWebSocketServer } from './realtime/websocket.js';
 import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
 import { dashboardHandler } from './dashboard/serve.js';
+import { GRAPHIQL_ASSETS_PATH, renderGraphiQL, serveGraphiQLAsset } from './graphiql/graphiql.js';
 import { useBodySizeLimit } from './graphql/body-limit.js';
 import { useCostLimit } from './graphql/cost.js';
 import { useInputGuard } from './graphql/input-guard.js';
 import { useStripOriginalError } from './graphql/strip-original-error.js';
 import { useCodedLimitErrors } from './graphql/limit-errors.js';
+import { useMalformedRequestErrors } from './graphql/request-errors.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
 import { connectRedis } from './redis.js';
 import { createLogger, yogaLogger } from './observability/log.js';
@@ -92,7 +93,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     schema,
     graphqlEndpoint: '/graphql',
     renderGraphiQL,
-    graphiql: { title: 'Keyplane', headers: '{\n  "X-API-Key": ""\n}' },
+    graphiql: config.graphiql ? { title: 'Keyplane', headers: '{\n  "X-API-Key": ""\n}' } : false,
     landingPage: false,
     // Unexpected errors are masked; the database being unreachable becomes a coded 503 instead.
     maskedErrors: { maskError: maskDatabaseOutage },
@@ -109,6 +110,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     }),
     plugins: [
       useBodySizeLimit(MAX_BODY_BYTES),
+      useMalformedRequestErrors({ authFailures: services.authFailures, addressOf }),
       ...armor.protect().plugins,
       useCodedLimitErrors(),
       useStripOriginalError(),
@@ -131,6 +133,12 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       return void handleGitHubIntake(services, req, res).catch((error: unknown) => {
         services.log.error({ err: error }, 'scanner intake failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"internal error"}');
+      });
+    }
+    if (pathname.startsWith(GRAPHIQL_ASSETS_PATH) && config.graphiql) {
+      return void serveGraphiQLAsset(req, res, pathname).catch((error: unknown) => {
+        services.log.error({ err: error }, 'GraphiQL asset failed');
+        if (!res.headersSent) res.writeHead(500).end();
       });
     }
     if (pathname !== yoga.graphqlEndpoint) return dashboard(req, res);

@@ -5,11 +5,18 @@
 // the database periodically and after the change feed was lost. A false positive (a revoked key,
 // a 2^-64 prefix collision) only costs a database read; the events keep false negatives to the
 // instant between a commit elsewhere and its NOTIFY arriving.
+import { createHash } from 'node:crypto';
 import type { PrismaClient } from '../generated/prisma/client.js';
 
-/** The first 8 bytes of a hex hash. */
+const HEX_HEAD = /^[0-9a-f]{16}/;
+
+/**
+ * The first 8 bytes of a hex hash. Keys are stored as lowercase hex digests; anything else (a row
+ * written by hand) gets a stable prefix of its own rather than an exception in the change feed.
+ */
 export function prefixOf(hash: string): bigint {
-  return BigInt(`0x${hash.slice(0, 16)}`);
+  const head = HEX_HEAD.test(hash) ? hash.slice(0, 16) : createHash('sha256').update(hash).digest('hex').slice(0, 16);
+  return BigInt(`0x${head}`);
 }
 
 function contains(sorted: BigUint64Array, value: bigint): boolean {
@@ -124,7 +131,7 @@ export async function readLivePrefixes(prisma: PrismaClient): Promise<BigUint64A
     const [page] = await prisma.$queryRawUnsafe<{ prefixes: Uint8Array | null; last: string | null; n: number }[]>(
       `SELECT decode(string_agg(substr("hash", 1, 16), '' ORDER BY "hash"), 'hex') AS prefixes,
               max("hash") AS last, count(*)::int AS n
-         FROM (SELECT "hash" FROM "ApiKey" WHERE "status" <> 'REVOKED' AND "hash" > $1
+         FROM (SELECT "hash" FROM "ApiKey" WHERE "status" <> 'REVOKED' AND "hash" > $1 AND "hash" ~ '^[0-9a-f]{16}'
                 ORDER BY "hash" LIMIT ${PAGE}) AS page`,
       after,
     );

@@ -17,13 +17,6 @@ function badRequest(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
 }
 
-/** yoga's own parse errors carry the parser's message (quoting the body) as extensions.originalError. */
-function withoutOriginalError(error: GraphQLError): GraphQLError {
-  if (!error.extensions || !('originalError' in error.extensions)) return error;
-  const { originalError: _dropped, ...extensions } = error.extensions;
-  return new GraphQLError(error.message, { extensions });
-}
-
 function hasKey(request: Request): boolean {
   return (request.headers.get('x-api-key') ?? '').trim() !== '';
 }
@@ -39,7 +32,7 @@ export function useMalformedRequestErrors({ authFailures, addressOf }: Malformed
         } catch (error) {
           const coded =
             error instanceof GraphQLError
-              ? withoutOriginalError(error)
+              ? error
               : badRequest(
                   error instanceof SyntaxError
                     ? 'The variables or extensions parameter is not valid JSON'

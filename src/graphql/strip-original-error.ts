@@ -7,6 +7,10 @@ import type { Plugin } from 'graphql-yoga';
 function stripped(error: unknown): unknown {
   if (!(error instanceof GraphQLError) || !error.extensions || !('originalError' in error.extensions)) return error;
   const { originalError: _dropped, ...extensions } = error.extensions;
+  // yoga answered such a request 400 because of the originalError it carried ("spec" errors are
+  // 200 under application/json otherwise): a body that is not JSON stays a 400 without it.
+  const http = extensions.http as { spec?: boolean; status?: number } | undefined;
+  if (http?.spec) extensions.http = { ...http, spec: false };
   return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions });
 }
 
