@@ -10,10 +10,16 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { clientAddressOfRequest } from '../auth/client-address.js';
 import { authenticateFrom } from '../auth/gate.js';
+import { isDatabaseUnavailable } from '../db/outage.js';
 import type { Principal } from '../auth/principal.js';
 import type { Services } from '../services.js';
 import { AddressSlots, CLOSE_TOO_MANY } from './socket-caps.js';
 import { closeReason, SocketRegistry } from './socket-registry.js';
+
+/** A socket refused because the database is unreachable (the client may retry shortly). */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+/** Anything unexpected in the handshake: the cause is logged (redacted), never sent. */
+export const CLOSE_INTERNAL_ERROR = 1011;
 
 /** How long a socket may stay open without a connection_init (graphql-ws then closes it, 4408). */
 export const CONNECTION_INIT_WAIT_MS = 3_000;
@@ -79,18 +85,39 @@ export function attachWebSocketServer(
 
   const disposable = useServer<Record<string, unknown>, Extra>(
     {
+      // Whatever still escapes a hook closes the socket with a generic reason, never its message.
+      isProd: true,
       connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MS,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: async (ctx: WsContext<Record<string, unknown>, Extra>) => {
-        const outcome = await authenticateFrom(services, keyFromParams(ctx.connectionParams), addressOf(ctx.extra.socket));
+        // graphql-ws catches nothing thrown here: it would print the error (a key may be in it)
+        // to stderr and close with 4500. A database outage is the server's state: a coded close.
+        let outcome: Awaited<ReturnType<typeof authenticateFrom>>;
+        try {
+          outcome = await authenticateFrom(services, keyFromParams(ctx.connectionParams), addressOf(ctx.extra.socket));
+        } catch (error) {
+          if (isDatabaseUnavailable(error)) {
+            ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, 'The database is unavailable: retry shortly');
+          } else {
+            services.log.error({ err: error }, 'websocket authentication failed');
+            ctx.extra.socket.close(CLOSE_INTERNAL_ERROR, 'Internal server error');
+          }
+          return false;
+        }
         if (!outcome.ok) {
           if (outcome.reason === 'blocked') ctx.extra.socket.close(CLOSE_TOO_MANY, closeReason(outcome.message));
           else SocketRegistry.refuse(ctx.extra.socket, outcome.message);
           return false;
         }
         ctx.extra.principal = outcome.principal;
-        return admitKey(ctx.extra.socket, outcome.principal, outcome.expiresAt);
+        try {
+          return await admitKey(ctx.extra.socket, outcome.principal, outcome.expiresAt);
+        } catch (error) {
+          services.log.error({ err: error }, 'websocket admission failed');
+          ctx.extra.socket.close(CLOSE_INTERNAL_ERROR, 'Internal server error');
+          return false;
+        }
       },
       onSubscribe: async (ctx, id, payload) => {
         // A socket whose key stopped working only waits to deliver its revocation event.
@@ -105,10 +132,19 @@ export function attachWebSocketServer(
           principal: ctx.extra.principal,
           clientAddress: addressOf(ctx.extra.socket),
         });
+        // A syntax error quotes the offending token (a key pasted into the document, say): it is
+        // the client's own text, answered to that operation only; graphql-ws would log it.
+        let document: ExecutionArgs['document'];
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          return [new GraphQLError('The document could not be parsed', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
