@@ -34,8 +34,17 @@ export function authenticateFrom(services: Services, header: string | null, addr
     }
     return refused(services, outcome, address);
   };
+  // A read that throws (the database unreachable: a 503) is no failure of the address: its
+  // reserved point is given back, or a few requests during an outage would block it.
+  const thrown = (error: unknown): never => {
+    if (counted) {
+      counted = false;
+      void authFailures.refund(address).catch((e: unknown) => log.warn({ err: e }, 'auth failure refund failed'));
+    }
+    throw error;
+  };
   const outcome = auth.authenticate(header, admit);
-  return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
+  return outcome instanceof Promise ? outcome.then(settle, thrown) : settle(outcome);
 }
 
 async function refused(services: Services, outcome: Exclude<AuthOutcome, { ok: true }>, address: string): Promise<GateOutcome> {
