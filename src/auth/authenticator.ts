@@ -83,7 +83,9 @@ export class Authenticator {
    */
   setChangesFollowed(followed: boolean): void {
     this.ttlMs = followed ? this.cacheTtlMs : Math.min(this.cacheTtlMs, DEGRADED_CACHE_TTL_MS);
-    this.cache.clear();
+    // Entries verified while changes were followed may be older than 1 s: they go. Entries
+    // verified while not followed keep their 1 s TTL, so they need not go when following resumes.
+    if (!followed) this.cache.clear();
   }
 
   hash(key: string): string {
@@ -118,8 +120,9 @@ export class Authenticator {
   }
 
   private async lookUp(hash: string, admit: (() => boolean | Promise<boolean>) | undefined, now: number): Promise<AuthOutcome> {
-    // Until the index has loaded once (a moment at start), every hash counts as indexed.
-    if (admit && this.index.loaded && !this.index.has(hash) && !(await admit())) {
+    // Until the index has loaded once (it is retried until it does), only the hashes it learnt
+    // from key changes and repairs count as indexed: the rest are counted before their read.
+    if (admit && !this.index.has(hash) && !(await admit())) {
       return { ok: false, reason: 'blocked', message: 'Too many failed authentications from this address' };
     }
     const verified = await this.fetch(hash);

@@ -13,6 +13,9 @@ import { CHANGE_BY_REASON, type KeyChangedEvent, type KeyEvents } from './events
 
 export const KEY_CHANGES_CHANNEL = 'keyplane_key_changes';
 const RECONCILE_MS = 10 * 60_000;
+/** Until the index has loaded once, its load is retried after 1 s, doubling up to 30 s. */
+const FIRST_LOAD_RETRY_MS = 1_000;
+const FIRST_LOAD_RETRY_MAX_MS = 30_000;
 
 /** The trigger's payload. */
 interface KeyChangeNotice {
@@ -47,6 +50,8 @@ export class KeyChangeFeed {
   private timer?: NodeJS.Timeout;
   private mode: 'listening' | 'lost' | null = null;
   private stopped = false;
+  private firstLoadRetry?: NodeJS.Timeout;
+  private firstLoadBackoff = FIRST_LOAD_RETRY_MS;
 
   constructor(
     private readonly db: Database,
@@ -61,7 +66,10 @@ export class KeyChangeFeed {
       payload: (payload) => this.onPayload(payload),
       state: (state) => this.onState(state),
     });
-    if (this.stopped) await this.subscription.close();
+    if (this.stopped) {
+      await this.subscription.close();
+      return;
+    }
     this.timer = setInterval(() => void this.reconcile(), this.reconcileMs);
     this.timer.unref();
   }
@@ -69,6 +77,7 @@ export class KeyChangeFeed {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.firstLoadRetry);
     await this.subscription?.close();
   }
 
@@ -77,7 +86,18 @@ export class KeyChangeFeed {
     try {
       await this.auth.index.reload(this.db.prisma);
     } catch (error) {
-      if (!this.stopped) this.log.error({ err: error }, 'could not load the key index; will retry');
+      if (this.stopped) return;
+      this.log.error({ err: error }, 'could not load the key index; will retry');
+      // Never loaded: every guess costs a counted read meanwhile, so it is retried soon, not in
+      // 10 minutes (one retry pending at a time).
+      if (!this.auth.index.loaded && !this.firstLoadRetry) {
+        this.firstLoadRetry = setTimeout(() => {
+          this.firstLoadRetry = undefined;
+          if (!this.stopped && !this.auth.index.loaded) void this.reconcile();
+        }, this.firstLoadBackoff);
+        this.firstLoadRetry.unref();
+        this.firstLoadBackoff = Math.min(this.firstLoadBackoff * 2, FIRST_LOAD_RETRY_MAX_MS);
+      }
     }
   }
 
