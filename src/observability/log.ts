@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 
 const MAX_MESSAGE = 300;
 /** Keys, invitation tokens and webhook secrets, should a message ever quote one. */
-const SECRET_LIKE = /\b(?:kp[cs]?|kpinv|whsec)_[0-9A-Za-z_-]{4,}/g;
+const SECRET_LIKE = /(?<![0-9A-Za-z])(?:kp[cs]?|kpinv|whsec)_[0-9A-Za-z_-]{4,}/g;
 
 export interface SafeError {
   type: string;
