@@ -15,9 +15,15 @@ export interface Subscription {
 }
 
 const HEARTBEAT_MS = 2_000;
-const HEARTBEAT_TIMEOUT_MS = 1_500;
+/** Heartbeats still unanswered at the next beat, in a row, before the connection counts as lost
+ *  (a SELECT 1 slowed by a busy server is not a dead connection): lost within ~6 s. */
+const MISSED_HEARTBEATS = 2;
+/** A connection (TCP + startup) not established within this time has failed. */
+const CONNECT_TIMEOUT_MS = 3_000;
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
+/** The backoff starts over only once a connection has stayed up this long (no flapping at 100 ms). */
+const STABLE_MS = 10_000;
 
 export function listenPostgres(databaseUrl: string, channel: string, handlers: ChannelHandlers): Subscription {
   let client: pg.Client | undefined;
@@ -26,6 +32,7 @@ export function listenPostgres(databaseUrl: string, channel: string, handlers: C
   let backoff = MIN_BACKOFF_MS;
   let retry: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  let upSince = 0;
 
   const lost = (failed: pg.Client) => {
     if (failed !== client) return; // an older connection's late error
@@ -39,6 +46,8 @@ export function listenPostgres(databaseUrl: string, channel: string, handlers: C
       handlers.state('down');
     }
     if (closed) return;
+    if (upSince > 0 && Date.now() - upSince >= STABLE_MS) backoff = MIN_BACKOFF_MS;
+    upSince = 0;
     retry = setTimeout(() => void connect(), backoff);
     retry.unref();
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -46,7 +55,12 @@ export function listenPostgres(databaseUrl: string, channel: string, handlers: C
 
   const connect = async () => {
     if (closed) return;
-    const c = new pg.Client({ connectionString: databaseUrl, application_name: 'keyplane key changes', keepAlive: true });
+    const c = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: 'keyplane key changes',
+      keepAlive: true,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
     client = c;
     c.on('error', () => lost(c));
     c.on('end', () => lost(c));
@@ -61,17 +75,25 @@ export function listenPostgres(databaseUrl: string, channel: string, handlers: C
       return;
     }
     if (client !== c || closed) return;
-    backoff = MIN_BACKOFF_MS;
+    upSince = Date.now();
     reported = 'up';
     handlers.state('up');
+    // One heartbeat in flight at a time; a beat that finds the previous one unanswered is missed.
+    let pending = false;
+    let missed = 0;
     heartbeat = setInterval(() => {
-      const timer = setTimeout(() => lost(c), HEARTBEAT_TIMEOUT_MS);
+      if (pending) {
+        missed += 1;
+        if (missed >= MISSED_HEARTBEATS) lost(c);
+        return;
+      }
+      pending = true;
       c.query('SELECT 1').then(
-        () => clearTimeout(timer),
         () => {
-          clearTimeout(timer);
-          lost(c);
+          pending = false;
+          missed = 0;
         },
+        () => lost(c),
       );
     }, HEARTBEAT_MS);
     heartbeat.unref();
