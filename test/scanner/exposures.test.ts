@@ -52,6 +52,25 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 describe('reportExposedApiKeys and exposedApiKeys', () => {
+  it('takes a report that asks for every field (the cost limit prices it as a page, not as 1,000)', async () => {
+    const { teamId, adminKey } = await team(server);
+    const member = await addUser(server, teamId);
+    const key = 'id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role }';
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': adminKey },
+      body: JSON.stringify({
+        query: `mutation($t: String!) { reportExposedApiKeys(text: $t, location: "https://example.com/full") {
+          id location source detectedAt resolved resolvedAt ignored apiKey { ${key} }
+          accessKey { id hint status createdAt lastUsedAt revokedAt revocationReason createdBy { id name } revokedBy { id name } collection { id name } } } }`,
+        variables: { t: member.key },
+      }),
+    });
+    const body = (await res.json()) as { data?: { reportExposedApiKeys: { apiKey: { id: string } }[] }; errors?: unknown };
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.reportExposedApiKeys.map((e) => e.apiKey.id)).toEqual([member.apiKey.id]);
+  });
+
   it('records one exposure per key and location, of the own team only, and lists them', async () => {
     const { teamId, adminKey } = await team(server);
     const member = await addUser(server, teamId);
