@@ -93,16 +93,20 @@ builder.mutationFields((t) => ({
       const wanted = [...new Set(boundedList('ids', ids, MAX_BULK, 'maxIds').map(String))];
       const { prisma, revocation } = ctx.services;
       const revoked = await prisma.$transaction(async (tx) => {
-        const found = await tx.apiKey.findMany({
-          where: { id: { in: wanted }, teamId: p.teamId, kind: 'PERSONAL' },
-          select: { id: true },
-        });
+        // One array parameter, not one per id (see RevocationService.revokeIds).
+        const found = await tx.$queryRawUnsafe<{ id: string }[]>(
+          `SELECT "id" FROM "ApiKey" WHERE "id" = ANY($1::text[]) AND "teamId" = $2 AND "kind" = 'PERSONAL'`,
+          wanted,
+          p.teamId,
+        );
         if (found.length !== wanted.length) {
           const known = new Set(found.map((k) => k.id));
           const missing = wanted.filter((id) => !known.has(id));
-          throw codedError('NOT_FOUND', `API keys not found: ${missing.join(', ')}`, { ids: missing });
+          // Named in the message up to 20, in extensions up to 1,000 (the list may hold 10,000).
+          const named = missing.slice(0, 20).join(', ') + (missing.length > 20 ? `, and ${missing.length - 20} more` : '');
+          throw codedError('NOT_FOUND', `API keys not found: ${named}`, { ids: missing.slice(0, 1_000), missingCount: missing.length });
         }
-        return revocation.revokeWhere({ id: { in: wanted } }, { reason: 'REVOKED_BY_ADMIN', actorId: p.userId }, tx);
+        return revocation.revokeIds(wanted, { reason: 'REVOKED_BY_ADMIN', actorId: p.userId }, tx);
       });
       revocation.announce(revoked);
       return { apiKeys: revoked.keys };

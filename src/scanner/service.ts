@@ -102,7 +102,7 @@ export class ScannerService {
       const autoRevoke = new Set(current.filter((k) => k.autoRevoke).map((k) => k.id));
       const toRevoke = [...new Set(rows.filter((r) => autoRevoke.has(r.keyId) && !r.ignoredAt && !r.resolvedAt).map((r) => r.keyId))];
       const revoked = toRevoke.length
-        ? await this.revocation.revokeWhere({ id: { in: toRevoke } }, { reason: 'EXPOSED', actorId: null, at: now }, tx)
+        ? await this.revocation.revokeIds(toRevoke, { reason: 'EXPOSED', actorId: null, at: now }, tx)
         : mergeRevocations();
       return { exposureIds: rows.map((r) => r.id), revoked, live };
     });

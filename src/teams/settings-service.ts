@@ -118,7 +118,7 @@ export class SettingsService {
     switch (input.exposedKeysAction) {
       case 'REVOKE': {
         const keyIds = [...new Set(open.map((e) => e.keyId))];
-        const revoked = await this.revocation.revokeWhere({ id: { in: keyIds } }, { reason: 'EXPOSED', actorId: p.userId, at: now }, tx);
+        const revoked = await this.revocation.revokeIds(keyIds, { reason: 'EXPOSED', actorId: p.userId, at: now }, tx);
         return { openCount: open.length, warning: null, revoked };
       }
       case 'IGNORE':
