@@ -47,6 +47,8 @@ export interface AuthenticatorOptions {
   index?: KeyHashIndex;
 }
 
+const BLOCKED: AuthOutcome = { ok: false, reason: 'blocked', message: 'Too many failed authentications from this address' };
+
 /** The cache's TTL while key changes from other processes may be missed (SPEC §5: within 1 s). */
 export const DEGRADED_CACHE_TTL_MS = 1_000;
 
@@ -120,15 +122,19 @@ export class Authenticator {
   }
 
   private async lookUp(hash: string, admit: (() => boolean | Promise<boolean>) | undefined, now: number): Promise<AuthOutcome> {
-    // Until the index has loaded once (it is retried until it does), only the hashes it learnt
-    // from key changes and repairs count as indexed: the rest are counted before their read.
-    if (admit && !this.index.has(hash) && !(await admit())) {
-      return { ok: false, reason: 'blocked', message: 'Too many failed authentications from this address' };
+    // A hash outside the index is counted before its read. Until the index has loaded once (a
+    // moment at start; retried until it does) a valid key cannot be told from a guess without
+    // the read: a blocked address's key is then still read, and refused only if it is no valid key.
+    let refused = false;
+    if (admit && !this.index.has(hash)) {
+      refused = !(await admit());
+      if (refused && this.index.loaded) return BLOCKED;
     }
     const verified = await this.fetch(hash);
-    if (!verified) return { ok: false, reason: 'unknown', message: MESSAGES.unknown };
+    if (!verified) return refused ? BLOCKED : { ok: false, reason: 'unknown', message: MESSAGES.unknown };
     if (verified.status !== 'REVOKED') this.index.add(hash); // repairs a miss (idempotent)
-    return this.verdict(verified, now);
+    const outcome = this.verdict(verified, now);
+    return refused && !outcome.ok ? BLOCKED : outcome;
   }
 
   /**
