@@ -6,6 +6,7 @@ import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { type AccessScope, accessScopes, scopeRefusal } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import { getDatamodel } from '../generated/pothos-types.js';
+import { inputGuardPlugin } from './input-guard.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import type { RateState } from '../ratelimit/key-limiter.js';
 import type { QuotaState } from '../ratelimit/quota.js';
@@ -40,7 +41,8 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin],
+  // Order matters: scope-auth's checks wrap everything after it (role and plan before input).
+  plugins: [ScopeAuthPlugin, inputGuardPlugin, PrismaPlugin],
   defaultFieldNullability: false,
   prisma: {
     client: (ctx) => ctx.services.prisma,

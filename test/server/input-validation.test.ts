@@ -227,3 +227,22 @@ describe('request bodies that are not JSON', () => {
     }
   });
 });
+
+describe('SPEC §4 order: role and plan before input', () => {
+  it('a member sending hostile input to an admin field hears FORBIDDEN, an admin BAD_USER_INPUT', async () => {
+    const nul = 'a\u0000b';
+    const asMember = await op('mutation($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount } }', { ids: [nul] }, member.key);
+    expect(asMember.body.errors?.map((e) => e.extensions?.code), asMember.text).toEqual(['FORBIDDEN']);
+    const invite = await op('mutation($n: String!) { inviteTeamMember(email: "y@example.com", name: $n) { id } }', { n: nul }, member.key);
+    expect(invite.body.errors?.map((e) => e.extensions?.code), invite.text).toEqual(['FORBIDDEN']);
+    expectBadInput(await op('mutation($n: String!) { inviteTeamMember(email: "y@example.com", name: $n) { id } }', { n: nul }), 'name');
+  });
+
+  it('a field error on the offending root field only: the other root fields of the operation answer', async () => {
+    const a = await op('query($id: ID!) { viewer { keyKind } apiKey(id: $id) { id } }', { id: 'x\u0000' });
+    expect(a.status).toBe(200);
+    expect(a.body.data).toEqual({ viewer: { keyKind: 'PERSONAL' }, apiKey: null });
+    expect(a.body.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(a.body.errors?.[0]?.extensions?.field).toBe('id');
+  });
+});
