@@ -8,7 +8,7 @@ import { clientAddressOf, useApiKeyAuth } from './auth/http-plugin.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
-import { maskDatabaseOutage } from './db/outage.js';
+import { isDatabaseUnavailable, maskDatabaseOutage } from './db/outage.js';
 import type { Context } from './graphql/builder.js';
 import { schema } from './graphql/schema.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
@@ -97,7 +97,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     landingPage: false,
     // Unexpected errors are masked; the database being unreachable becomes a coded 503 instead.
     maskedErrors: { maskError: maskDatabaseOutage },
-    logging: yogaLogger(log),
+    logging: yogaLogger(log, { isRepetitive: isDatabaseUnavailable }),
     // Batched requests: each operation counts against the rate limit; a small batch only.
     batching: { limit: MAX_BATCH },
     // Replaced by useBodySizeLimit, which costs nothing when Content-Length is sent.

@@ -63,18 +63,40 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(options, destination) : pino(options);
 }
 
+export interface YogaLoggerOptions {
+  /**
+   * Errors that say the same thing many times a second (the database being unreachable: every
+   * request answers a coded 503 then): logged at warn, once per `quietMs`, with how many were not.
+   */
+  isRepetitive?: (error: unknown) => boolean;
+  quietMs?: number;
+}
+
 /**
  * yoga's logger: it logs the raw error of every masked (unexpected) error, and debug strings
  * several times per request (a disabled level must cost nothing). Strings are yoga's own; anything
  * else is reduced to safeError.
  */
-export function yogaLogger(log: Logger) {
+export function yogaLogger(log: Logger, { isRepetitive, quietMs = 5_000 }: YogaLoggerOptions = {}) {
+  let lastRepeated = 0;
+  let suppressed = 0;
   const forward = (level: 'debug' | 'info' | 'warn' | 'error') =>
     log.isLevelEnabled(level)
       ? (...args: unknown[]) => {
           const [first] = args;
-          if (typeof first === 'string') log[level]({ source: 'yoga' }, first.replace(SECRET_LIKE, '[redacted]'));
-          else log[level]({ source: 'yoga', err: safeError(first) }, level === 'error' ? 'unexpected error' : 'yoga');
+          if (typeof first === 'string') return log[level]({ source: 'yoga' }, first.replace(SECRET_LIKE, '[redacted]'));
+          if (level === 'error' && isRepetitive?.(first)) {
+            const now = Date.now();
+            if (now - lastRepeated < quietMs) {
+              suppressed += 1;
+              return;
+            }
+            lastRepeated = now;
+            log.warn({ source: 'yoga', err: safeError(first), suppressed }, 'unexpected error (repeated ones are counted)');
+            suppressed = 0;
+            return;
+          }
+          log[level]({ source: 'yoga', err: safeError(first) }, level === 'error' ? 'unexpected error' : 'yoga');
         }
       : () => {};
   return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
