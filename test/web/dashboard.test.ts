@@ -107,6 +107,20 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     expect(await page.getByLabel('New name').inputValue()).toBe(' ');
   });
 
+  it('lists more keys than one default page (the API pages lists at 50 by default)', async () => {
+    const member = await addUser(server, teamId);
+    for (let i = 0; i < 60; i += 1) {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': member.key },
+        body: JSON.stringify({ query: `mutation { generateApiKey(input: { name: "bulk ${i}" }) { apiKey { id } } }` }),
+      });
+      expect(res.status).toBe(200);
+    }
+    const page = await openSignedIn(member.key);
+    await expect.poll(() => page.locator('tr[data-key-id]').count()).toBe(61);
+  });
+
   it("an admin's revocations reach the member's open page within 2 s; its own key signs it out", async () => {
     const member = await addUser(server, teamId);
     const spare = await server.services.keys.issuePersonalKey({ userId: member.user.id, teamId }, { name: 'CI runner' });

@@ -8,7 +8,7 @@ import type { MyKeysQuery } from '../gql/graphql';
 import { useApiData } from '../useApi';
 
 const MyKeysDoc = graphql(`
-  query MyKeys { apiKeys { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason } }
+  query MyKeys { apiKeys(first: 500) { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason } }
 `);
 const GenerateDoc = graphql(`
   mutation DashGenerate($input: GenerateApiKeyInput!) { generateApiKey(input: $input) { secret apiKey { id } } }
@@ -74,6 +74,7 @@ export function MyKeys(props: { apiKey: string; ownKeyId: string | null; revisio
         {fieldErrors.form && <p className="error" role="alert">{fieldErrors.form}</p>}
       </form>
       {error && <p className="error" role="alert">{error}</p>}
+      {keys && keys.length >= 500 && <p>Showing your 500 newest keys (the API pages the rest).</p>}
       {keys === null ? (
         <p>Loading…</p>
       ) : keys.length === 0 ? (

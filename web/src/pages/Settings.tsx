@@ -16,7 +16,7 @@ const UpdateDoc = graphql(`
   }
 `);
 const ExposuresDoc = graphql(`
-  query Exposures { exposedApiKeys(includeResolved: true) { id location source detectedAt resolved ignored apiKey { name hint lastUsedAt createdBy { name } } accessKey { hint } } }
+  query Exposures { exposedApiKeys(includeResolved: true, first: 500) { id location source detectedAt resolved ignored apiKey { name hint lastUsedAt createdBy { name } } accessKey { hint } } }
 `);
 
 export function Settings(props: { apiKey: string; revision: number }) {

@@ -15,7 +15,7 @@ const TeamKeysDoc = graphql(`
   }
 `);
 const MembersDoc = graphql(`
-  query DashMembers { teamMembers { id name role } }
+  query DashMembers { teamMembers(first: 500) { id name role } }
 `);
 const LiveCountDoc = graphql(`
   query DashLiveCount { teamApiKeys(filter: { statuses: [ENABLED, DISABLED] }, first: 0) { totalCount } }
