@@ -87,3 +87,18 @@ export async function openSse(url: string, key: string | null, query: string) {
     close: () => controller.abort(),
   };
 }
+
+/** POSTs `body` chunked (no Content-Length), in pieces of 64 KiB, as a streaming client does. */
+export function postChunked(url: string, headers: Record<string, string>, body: Uint8Array): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers,
+    body: new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < body.length; i += 65_536) controller.enqueue(body.subarray(i, i + 65_536));
+        controller.close();
+      },
+    }),
+    duplex: 'half',
+  } as RequestInit);
+}

@@ -1,8 +1,6 @@
 // Revocation emails leave through a real SMTP server (smtp-server, run by the test): their
 // content, delivery once SMTP comes back, and each email sent once by racing dispatchers.
-import { simpleParser, type ParsedMail } from 'mailparser';
 import pino from 'pino';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmailDispatcher } from '../../src/notifications/email-dispatcher.js';
 import { graphql } from '../generated/index.js';
@@ -10,30 +8,11 @@ import { gql } from '../helpers/client.js';
 import { freePort } from '../helpers/process.js';
 import { addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startSmtp } from '../helpers/smtp.js';
 
 const RevokeApiKeys = graphql(`
   mutation MailRevoke($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount } }
 `);
-
-/** A local SMTP server that keeps every message it accepts. */
-async function startSmtp(port: number) {
-  const received: ParsedMail[] = [];
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then((mail) => {
-          received.push(mail);
-          callback();
-        })
-        .catch(callback);
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(port, '127.0.0.1', resolve));
-  return { received, close: () => new Promise<void>((resolve) => smtp.close(() => resolve())) };
-}
 
 async function until<T>(probe: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 8_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -74,7 +53,7 @@ describe('revocation emails', () => {
       const mails = await until(() => smtp.received.filter((m) => m.subject?.includes('Deploy bot')), (m) => m.length >= 1);
       await new Promise((r) => setTimeout(r, 1_000)); // time for a duplicate to show up, if any
       expect(smtp.received.filter((m) => m.subject?.includes('Deploy bot'))).toHaveLength(1);
-      const mail = mails[0]!;
+      const { mail } = mails[0]!;
       expect(mail.to && 'text' in mail.to ? mail.to.text : '').toContain(owner.user.email);
       expect(mail.from?.text).toContain('noreply@example.com');
       const hint = `kp_…${doomed.apiKey.hint}`;

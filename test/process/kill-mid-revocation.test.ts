@@ -4,40 +4,16 @@
 // revocation, a send the crash interrupted at most twice. Then `kill -9` of an instance while its
 // emails are on the wire: the survivor takes them over when the dead instance's lease runs out.
 // PostgreSQL + Redis pass only (one process owns a PGlite directory).
-import { simpleParser } from 'mailparser';
 import pg from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/keys/service.js';
 import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
 import { makeTestEnv, onPostgres, onRedis } from '../helpers/server.js';
+import { startSmtp } from '../helpers/smtp.js';
 
 const KEYS = 10_000;
 const OWNERS = 200;
 const LEASE_SECONDS = 5;
-
-/** An SMTP server that records each message once it has it whole, then acks after `delayMs`. */
-async function startSmtp(port: number) {
-  const received: { to: string; subject: string; at: number }[] = [];
-  const state = { delayMs: 0 };
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then((mail) => {
-          const to = mail.to && !Array.isArray(mail.to) ? mail.to.value.map((a) => a.address).join(',') : '';
-          received.push({ to, subject: mail.subject ?? '', at: Date.now() });
-          setTimeout(() => callback(), state.delayMs);
-        })
-        .catch(callback);
-    },
-  });
-  smtp.on('error', () => {}); // a client killed mid-conversation
-  await new Promise<void>((resolve) => smtp.listen(port, '127.0.0.1', resolve));
-  return { received, state, close: () => new Promise<void>((resolve) => smtp.close(() => resolve())) };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

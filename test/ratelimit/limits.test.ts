@@ -1,7 +1,7 @@
 // Per-key rate limit, monthly quota, the brute-force limit by address and the query abuse limits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
-import { codes, gql } from '../helpers/client.js';
+import { codes, gql, postChunked } from '../helpers/client.js';
 import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -298,30 +298,10 @@ describe('query abuse limits', () => {
     expect(declared.status).toBe(413);
     // Chunked (no Content-Length): counted as it streams.
     const bytes = new TextEncoder().encode(big);
-    const chunked = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': server.adminKey },
-      body: new ReadableStream({
-        start(controller) {
-          for (let i = 0; i < bytes.length; i += 65_536) controller.enqueue(bytes.subarray(i, i + 65_536));
-          controller.close();
-        },
-      }),
-      duplex: 'half',
-    } as RequestInit);
+    const chunked = await postChunked(server.url, { 'content-type': 'application/json', 'x-api-key': server.adminKey }, bytes);
     expect(chunked.status).toBe(413);
     const small = new TextEncoder().encode(JSON.stringify({ query: '{ viewer { keyKind } }' }));
-    const okChunked = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': server.adminKey },
-      body: new ReadableStream({
-        start(controller) {
-          controller.enqueue(small);
-          controller.close();
-        },
-      }),
-      duplex: 'half',
-    } as RequestInit);
+    const okChunked = await postChunked(server.url, { 'content-type': 'application/json', 'x-api-key': server.adminKey }, small);
     expect(okChunked.status).toBe(200);
     expect(await okChunked.json()).toEqual({ data: { viewer: { keyKind: 'PERSONAL' } } });
   });

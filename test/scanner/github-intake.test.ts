@@ -4,6 +4,7 @@ import { generateKeyPairSync, hash, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { generateKey } from '../../src/keys/format.js';
+import { postChunked } from '../helpers/client.js';
 import { addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -108,17 +109,7 @@ describe('POST /scanner/github', () => {
     expect(((await declared.json()) as { message: string }).message).toMatch(/1000000 bytes/);
 
     const bytes = new TextEncoder().encode(`${big}${' '.repeat(3_000_000)}`);
-    const chunked = await fetch(intake, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...signed(big) },
-      body: new ReadableStream({
-        start(controller) {
-          for (let i = 0; i < bytes.length; i += 65_536) controller.enqueue(bytes.subarray(i, i + 65_536));
-          controller.close();
-        },
-      }),
-      duplex: 'half',
-    } as RequestInit);
+    const chunked = await postChunked(intake, { 'content-type': 'application/json', ...signed(big) }, bytes);
     expect(chunked.status).toBe(413);
     expect(await chunked.json()).toEqual({ message: expect.stringMatching(/bytes/) });
 
