@@ -8,6 +8,8 @@ export interface ReceivedMail {
   /** the recipients' addresses, comma-separated */
   to: string;
   subject: string;
+  /** the sender's address (each instance of a test may send as its own) */
+  from: string;
   /** when it was received whole (ms since the epoch) */
   at: number;
 }
@@ -23,7 +25,8 @@ export async function startSmtp(port: number) {
       simpleParser(stream)
         .then((mail) => {
           const to = mail.to && !Array.isArray(mail.to) ? mail.to.value.map((a) => a.address).join(',') : '';
-          received.push({ mail, to, subject: mail.subject ?? '', at: Date.now() });
+          const from = mail.from?.value.map((a) => a.address).join(',') ?? '';
+          received.push({ mail, to, subject: mail.subject ?? '', from, at: Date.now() });
           setTimeout(() => callback(), state.delayMs);
         })
         .catch(callback);

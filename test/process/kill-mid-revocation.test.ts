@@ -64,8 +64,9 @@ describe.runIf(onPostgres && onRedis)('kill -9 of one of three instances', () =>
     const url = testEnv.env.DATABASE_URL!;
     a = await spawnServer({ ...testEnv.env, DATABASE_URL: withName(url, 'kp-a') }); // migrates, bootstraps
     [b, c] = await Promise.all([
-      spawnServer({ ...testEnv.env, DATABASE_URL: withName(url, 'kp-b') }),
-      spawnServer({ ...testEnv.env, DATABASE_URL: withName(url, 'kp-c') }),
+      // Each sends as its own address, so that the test can tell whose emails are on the wire.
+      spawnServer({ ...testEnv.env, DATABASE_URL: withName(url, 'kp-b'), EMAIL_FROM: 'Keyplane B <b@keyplane.test>' }),
+      spawnServer({ ...testEnv.env, DATABASE_URL: withName(url, 'kp-c'), EMAIL_FROM: 'Keyplane C <c@keyplane.test>' }),
     ]);
     adminKey = a.bootstrapKey!;
     db = new pg.Client({ connectionString: url });
@@ -185,7 +186,9 @@ describe.runIf(onPostgres && onRedis)('kill -9 of one of three instances', () =>
     smtp.state.delayMs = 1_000; // B's first batch is still waiting for its acks when B dies
     const reply = await revoke(b, ids);
     expect(reply.body.data?.revokeApiKeys.revokedCount).toBe(owners);
-    await until(async () => mailsTo('lease').length, (n) => n > 0, 10_000);
+    // Kill B once one of ITS emails is on the wire (C dispatches the same outbox: an email of C's
+    // would say nothing about B's claims); B's batch is then held, waiting for its acks.
+    await until(async () => mailsTo('lease').filter((m) => m.from === 'b@keyplane.test').length, (n) => n > 0, 10_000);
     const killedAt = Date.now();
     b.child.kill('SIGKILL');
     expect(await sessionsGone('kp-b')).toBe(0);
