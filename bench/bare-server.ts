@@ -60,7 +60,7 @@ function db(): PrismaClient {
   return prisma;
 }
 
-const yoga = createYoga<Record<string, unknown>, Ctx>({
+const yoga = createYoga<object, Ctx>({
   schema: createSchema<Ctx>({
     typeDefs,
     resolvers: {
