@@ -1,13 +1,14 @@
-// Configuration of the Prisma CLI (generate, migrate dev/diff). The server itself never runs the
-// CLI: it applies prisma/migrations with src/db/migrate.ts. Migrations are authored against an
-// embedded PGlite directory of their own (PRISMA_DEV_DATA_DIR), never the server's DATA_DIR.
+// Configuration of the Prisma CLI (generate, migrate diff). The server never runs the CLI: it
+// applies prisma/migrations itself at start (src/db/migrate.ts). Migrations are plain SQL files;
+// check one against the schema with `npm run migrate:check` on a PostgreSQL of your own
+// (PRISMA_DEV_DATABASE_URL; the machine's or the embedded one of a running dev server).
 import path from 'node:path';
+import { PrismaPg } from '@prisma/adapter-pg';
 import { defineConfig } from 'prisma/config';
-import { pgliteMigrationAdapter } from './src/db/pglite-cli-adapter.js';
 
-// Without an adapter URL the CLI falls back to downloading a native engine: any valid URL does,
-// since the adapter below is what it really talks to.
-process.env.PRISMA_CLI_DATABASE_URL ??= 'postgresql://pglite@localhost/pglite';
+// Without an adapter URL the CLI falls back to downloading a native engine (unreachable here):
+// the URL must be set, though the adapter below is what the CLI really talks to.
+process.env.PRISMA_CLI_DATABASE_URL ??= 'postgresql://keyplane@localhost/keyplane';
 
 export default defineConfig({
   experimental: { adapter: true },
@@ -15,6 +16,7 @@ export default defineConfig({
   schema: path.join('prisma', 'schema.prisma'),
   migrations: { path: path.join('prisma', 'migrations') },
   async adapter() {
-    return pgliteMigrationAdapter(process.env.PRISMA_DEV_DATA_DIR ?? path.join('.data', 'prisma-dev'));
+    const url = process.env.PRISMA_DEV_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+    return new PrismaPg({ connectionString: url });
   },
 });

@@ -14,7 +14,7 @@ await admin.connect();
 await admin.query(`CREATE DATABASE ${name}`);
 const url = new URL(base);
 url.pathname = `/${name}`;
-const db = await openDatabase({ dataDir: '.data', databaseUrl: url.toString() });
+const db = await openDatabase({ dataDir: '.data', databaseUrl: url.toString(), log: console });
 try {
   const seed = new pg.Client({ connectionString: url.toString() });
   await seed.connect();

@@ -1,11 +1,25 @@
 // `npm start`: the server on the configured (by default embedded) parts.
 import { ConfigError, loadConfig } from './config.js';
-import { DataDirLockedError } from './db/data-dir-lock.js';
+import { DataDirLockedError, EmbeddedPostgresError } from './db/embedded/embedded-postgres.js';
+import { createLogger } from './observability/log.js';
 import { startKeyplane } from './server.js';
 
 async function main() {
   const config = loadConfig();
-  const server = await startKeyplane(config);
+  const log = createLogger(config.logLevel);
+  let running: Awaited<ReturnType<typeof startKeyplane>> | undefined;
+  const began = Date.now();
+  const server = await startKeyplane(config, {
+    log,
+    onFatal: (error) => {
+      // PostgreSQL would not come back: say why, release what we hold, exit non-zero.
+      console.error(`Keyplane is stopping: ${error.message}`);
+      void (running?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+      setTimeout(() => process.exit(1), 10_000).unref();
+    },
+  });
+  running = server;
+  log.info({ ms: Date.now() - began }, 'started');
   console.log(`Keyplane listening on ${server.url}`);
   if (server.bootstrapKey) {
     // SPEC §3: the one time this key is shown. It goes to stdout, never to the log.
@@ -29,7 +43,9 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof DataDirLockedError) console.error(error.message);
+  if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EmbeddedPostgresError) {
+    console.error(error.message);
+  }
   else console.error('Keyplane failed to start:', error);
   process.exit(1);
 });

@@ -56,13 +56,18 @@ export interface KeyplaneServer {
 
 export interface StartOptions {
   log?: Logger;
-  /** How long to wait for a PGlite lock left by a crashed server to go stale. */
-  lockWaitMs?: number;
+  /** The embedded PostgreSQL died and would not restart: `npm start` exits with the cause. */
+  onFatal?: (error: Error) => void;
 }
 
 export async function startKeyplane(config: Config, options: StartOptions = {}): Promise<KeyplaneServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  const db = await openDatabase({ ...config, lockWaitMs: options.lockWaitMs ?? 12_000 });
+  const db = await openDatabase({
+    ...config,
+    log,
+    role: 'server',
+    onFatal: options.onFatal ?? ((error) => log.fatal({ err: error }, 'the database is gone for good')),
+  });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log, 'limits') : undefined;
   const services = createServices(config, db, log, redis);
   try {

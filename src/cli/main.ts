@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../observability/log.js';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
-import { DataDirLockedError } from '../db/data-dir-lock.js';
+import { DataDirLockedError, EmbeddedPostgresError } from '../db/embedded/embedded-postgres.js';
 import type { ScanOptions } from './scan.js';
 
 const program = new Command('keyplane').description('Keyplane administration').showHelpAfterError();
@@ -16,15 +16,16 @@ program
   .option('--name <name>', "the Super Admin's name (default: the email's local part)")
   .addOption(new Option('--plan <plan>', 'plan').choices(['FREE', 'ENTERPRISE']).default('ENTERPRISE'))
   .action(async (opts: { team: string; email: string; name?: string; plan: 'FREE' | 'ENTERPRISE' }) => {
-    // Loaded here: `keyplane scan` (a pre-commit hook) should not pay for Prisma and PGlite.
+    // Loaded here: `keyplane scan` (a pre-commit hook) should not pay for Prisma.
     const [{ openDatabase }, { KeyService }, { bootstrapTeam }] = await Promise.all([
       import('../db/database.js'),
       import('../keys/service.js'),
       import('../teams/bootstrap.js'),
     ]);
     const config = loadConfig();
-    // lockWaitMs 0: refuse at once, touching nothing, while a server holds the PGlite directory.
-    const db = await openDatabase({ ...config, lockWaitMs: 0 });
+    // With a server running on DATA_DIR, its embedded PostgreSQL; otherwise one of our own for
+    // this command, stopped after it.
+    const db = await openDatabase({ ...config, log: createLogger('warn'), role: 'cli' });
     try {
       const result = await bootstrapTeam(db.prisma, new KeyService(db.prisma, config.keyPepper), opts);
       process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -45,7 +46,7 @@ program
   });
 
 program.parseAsync().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+  if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EmbeddedPostgresError) {
     console.error(`keyplane: ${error.message}`);
   } else if (error instanceof ZodError) {
     console.error(`keyplane: invalid option: ${error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);

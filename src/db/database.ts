@@ -1,13 +1,10 @@
-// Opens the configured database, applies migrations, and returns a Prisma client on it:
-// PGlite (embedded, one process owns DATA_DIR) unless DATABASE_URL selects PostgreSQL.
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+// Opens the configured database, applies migrations, and returns a Prisma client on it: the
+// embedded PostgreSQL server that Keyplane runs under DATA_DIR, unless DATABASE_URL names one.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { Logger } from 'pino';
 import { PrismaClient } from '../generated/prisma/client.js';
-import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres, useEmbeddedPostgres } from './embedded/embedded-postgres.js';
 import { type ChannelHandlers, listenPostgres, type Subscription } from './listener.js';
 import { migrate, type SqlConnection } from './migrate.js';
 
@@ -22,12 +19,11 @@ export const CONNECTION_TIMEOUT_MS = 1_500;
 const TRANSACTION_OPTIONS = { timeout: 30_000 };
 
 export interface Database {
-  kind: 'pglite' | 'postgres';
+  kind: 'embedded' | 'postgres';
   prisma: PrismaClient;
   ping(): Promise<void>;
   /**
-   * NOTIFYs on `channel` from every process on this database, delivered after commit. PGlite:
-   * in-process, during the committing statement (one process owns the data); PostgreSQL: a
+   * NOTIFYs on `channel` from every process on this database, delivered after commit, on a
    * dedicated connection that reconnects by itself (see listener.ts).
    */
   listen(channel: string, handlers: ChannelHandlers): Promise<Subscription>;
@@ -37,21 +33,26 @@ export interface Database {
 export interface DatabaseOptions {
   dataDir: string;
   databaseUrl?: string;
-  /** The CLI refuses instead of waiting when a live server holds the directory. */
-  lockWaitMs?: number;
+  log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /**
+   * 'server' owns DATA_DIR's embedded PostgreSQL (a second server is refused); 'cli' uses the
+   * running server's, or starts one for the command when none runs.
+   */
+  role?: 'server' | 'cli';
+  /** The embedded PostgreSQL died and would not restart: the caller must stop. */
+  onFatal?: (error: Error) => void;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl)
-    : openPglite(options.dataDir, options.lockWaitMs);
-}
-
-export function pgliteConnection(db: PGlite): SqlConnection {
-  return {
-    exec: async (script) => void (await db.exec(script)),
-    query: async <T>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows,
-  };
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, 'postgres');
+  const embeddedOptions = { dataDir: options.dataDir, log: options.log, onFatal: options.onFatal };
+  const embedded = options.role === 'cli' ? await useEmbeddedPostgres(embeddedOptions) : await startEmbeddedPostgres(embeddedOptions);
+  try {
+    return await openPostgres(embedded.url, 'embedded', embedded);
+  } catch (error) {
+    await embedded.stop();
+    throw error;
+  }
 }
 
 export function postgresConnection(client: pg.ClientBase): SqlConnection {
@@ -62,45 +63,19 @@ export function postgresConnection(client: pg.ClientBase): SqlConnection {
   };
 }
 
-async function openPglite(dataDir: string, lockWaitMs?: number): Promise<Database> {
-  await mkdir(dataDir, { recursive: true });
-  const lock: DataDirLock = await acquireDataDirLock(dataDir, lockWaitMs);
-  let pglite: PGlite | undefined;
-  try {
-    pglite = await PGlite.create({ dataDir: path.join(dataDir, 'pglite') });
-    await migrate(pgliteConnection(pglite), { advisoryLock: false });
-  } catch (error) {
-    await pglite?.close();
-    await lock.release();
-    throw error;
-  }
-  const db = pglite;
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db), transactionOptions: TRANSACTION_OPTIONS });
-  return {
-    kind: 'pglite',
-    prisma,
-    ping: async () => void (await db.query('SELECT 1')),
-    async listen(channel, handlers) {
-      const unlisten = await db.listen(channel, handlers.payload);
-      handlers.state('up');
-      return { close: async () => void (db.closed ? undefined : await unlisten()) };
-    },
-    async close() {
-      await prisma.$disconnect();
-      if (!db.closed) await db.close();
-      await lock.release();
-    },
-  };
-}
-
-async function openPostgres(databaseUrl: string): Promise<Database> {
+/** Applies the migrations to the database at `databaseUrl` (under an advisory lock). */
+export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await migrate(postgresConnection(client), { advisoryLock: true });
+    return await migrate(postgresConnection(client), { advisoryLock: true });
   } finally {
     await client.end();
   }
+}
+
+async function openPostgres(databaseUrl: string, kind: Database['kind'], embedded?: EmbeddedPostgres): Promise<Database> {
+  await migrateDatabase(databaseUrl);
   // A request never waits long on a database that does not answer: a connection (or a free pool
   // slot) not had within this time fails, and becomes a coded 503 (outage.ts). The adapter listens
   // for 'error' on idle pool clients (a restart ends them: 57P01), so they do not crash the process.
@@ -109,10 +84,17 @@ async function openPostgres(databaseUrl: string): Promise<Database> {
     transactionOptions: TRANSACTION_OPTIONS,
   });
   return {
-    kind: 'postgres',
+    kind,
     prisma,
-    ping: async () => void (await prisma.$queryRaw`SELECT 1`),
+    async ping() {
+      // The embedded server is known down the moment it exits: no query to wait for.
+      if (embedded && !embedded.isUp()) throw new Error('the embedded PostgreSQL is restarting');
+      await prisma.$queryRaw`SELECT 1`;
+    },
     listen: async (channel, handlers) => listenPostgres(databaseUrl, channel, handlers),
-    close: () => prisma.$disconnect(),
+    async close() {
+      await prisma.$disconnect();
+      await embedded?.stop();
+    },
   };
 }

@@ -107,7 +107,7 @@ export class KeyChangeFeed {
       // Whatever happened while not listening is read again: the cache starts over, the index reloads.
       if (this.mode === 'lost') this.auth.setChangesFollowed(true);
       if (this.mode !== 'listening') {
-        this.log.info(this.db.kind === 'pglite' ? 'key changes: in-process NOTIFY (PGlite)' : 'key changes: LISTEN/NOTIFY');
+        this.log.info('key changes: LISTEN/NOTIFY');
       }
       this.mode = 'listening';
       void this.reconcile();

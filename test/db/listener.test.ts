@@ -1,19 +1,18 @@
-// The LISTEN connection of the key change feed (PostgreSQL only), through a TCP proxy: a slow
+// The LISTEN connection of the key change feed through a TCP proxy: a slow
 // heartbeat is no lost connection; a server that never answers the connection is a lost one
 // (within the connect timeout, not never); a connection that keeps dropping right after it is
 // up is retried with a growing backoff, not every 100 ms.
 import { createServer, type Socket } from 'node:net';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { listenPostgres, type Subscription } from '../../src/db/listener.js';
-import { onPostgres } from '../helpers/server.js';
 import { createTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const CHANNEL = `kp_listener_test_${process.pid}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.runIf(onPostgres)('LISTEN connection', () => {
-  const base = onPostgres ? new URL(process.env.DATABASE_URL!) : null;
+describe('LISTEN connection', () => {
+  const base = new URL(inject('postgresUrl'));
   const through = (port: number) => {
     const u = new URL(base!);
     u.port = String(port);

@@ -1,15 +1,11 @@
-// The migration runner on a fresh PGlite directory and on PostgreSQL: multi-statement scripts,
+// The migration runner on PostgreSQL: multi-statement scripts,
 // one transaction per migration (a broken one leaves nothing behind), idempotent re-runs,
 // tampering detected, and concurrent runners on PostgreSQL applying each migration once.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { pgliteConnection, postgresConnection } from '../../src/db/database.js';
+import { postgresConnection } from '../../src/db/database.js';
 import { type Migration, migrate, readMigrations, type SqlConnection } from '../../src/db/migrate.js';
-import { createPostgresDatabase, onPostgres } from '../helpers/server.js';
+import { createPostgresDatabase } from '../helpers/server.js';
 
 const m = (name: string, sql: string): Migration => ({ name, sql, checksum: `sum-of-${sql.length}-${name}` });
 
@@ -57,24 +53,9 @@ async function exercise(conn: SqlConnection, advisoryLock: boolean) {
   ).rejects.toThrow(/was changed after it was applied/);
 }
 
-describe('migrations on a fresh PGlite directory', () => {
-  let dir: string;
-  afterAll(() => rm(dir, { recursive: true, force: true }));
-
+describe('migrations on PostgreSQL', () => {
   it('applies, skips, rolls back and detects changes', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'keyplane-migrate-'));
-    const db = await PGlite.create({ dataDir: path.join(dir, 'pglite') });
-    try {
-      await exercise(pgliteConnection(db), false);
-    } finally {
-      await db.close();
-    }
-  });
-});
-
-describe.runIf(onPostgres)('migrations on PostgreSQL', () => {
-  it('applies, skips, rolls back and detects changes', async () => {
-    const database = await createPostgresDatabase();
+    const database = await createPostgresDatabase({ fresh: true });
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
@@ -86,7 +67,7 @@ describe.runIf(onPostgres)('migrations on PostgreSQL', () => {
   });
 
   it('applies each migration once when several instances start together', async () => {
-    const database = await createPostgresDatabase();
+    const database = await createPostgresDatabase({ fresh: true });
     const clients = Array.from({ length: 4 }, () => new pg.Client({ connectionString: database.url }));
     await Promise.all(clients.map((c) => c.connect()));
     try {

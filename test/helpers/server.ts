@@ -1,8 +1,8 @@
-// A real Keyplane server for a test file: port 0, its own PGlite directory, or its own PostgreSQL
-// database when DATABASE_URL is set (so test files can run in parallel).
-import { execFileSync } from 'node:child_process';
+// A real Keyplane server for a test file: port 0, its own database on the run's PostgreSQL
+// server (the embedded one that global-setup started, or DATABASE_URL's), copied from the
+// migrated template, so test files run in parallel.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -10,7 +10,8 @@ import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 
-export const onPostgres = Boolean(process.env.DATABASE_URL);
+/** The CI pass on the machine's PostgreSQL (otherwise: the embedded server of the test run). */
+export const onExternalPostgres = Boolean(process.env.DATABASE_URL);
 export const onRedis = Boolean(process.env.REDIS_URL);
 
 export interface TestServer extends KeyplaneServer {
@@ -23,20 +24,29 @@ export interface TestServer extends KeyplaneServer {
   restart(): Promise<TestServer>;
 }
 
-/** A database of its own on the PostgreSQL server that DATABASE_URL names. */
-export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = new URL(process.env.DATABASE_URL!);
+function serverUrl(database: string): string {
+  const url = new URL(inject('postgresUrl'));
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/**
+ * A database of its own on the test run's PostgreSQL server: migrated (a copy of the template),
+ * or empty (`fresh`, as a first start sees it).
+ */
+export async function createPostgresDatabase(options: { fresh?: boolean } = {}): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `kp_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base.toString() });
+  const admin = new pg.Client({ connectionString: inject('postgresUrl') });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${options.fresh ? 'template0' : inject('templateDatabase')}`);
+  } finally {
+    await admin.end();
+  }
   return {
-    url: url.toString(),
+    url: serverUrl(name),
     async drop() {
-      const c = new pg.Client({ connectionString: base.toString() });
+      const c = new pg.Client({ connectionString: inject('postgresUrl') });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
@@ -44,15 +54,17 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
   };
 }
 
-/** `fresh`: an empty data directory, as on a first start (no copy of the migrated template). */
-export async function makeTestEnv(env: Record<string, string> = {}, options: { fresh?: boolean } = {}) {
+/** A temporary DATA_DIR that the embedded PostgreSQL's system user can reach (mkdtemp is 0700). */
+export async function makeDataDir(): Promise<string> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'keyplane-test-'));
-  const template = inject('pgliteTemplate');
-  if (template && !onPostgres && !options.fresh) {
-    // cp -a takes ~0.2 s where initdb takes 5–7 s (and node's fs.cp ~2 s).
-    execFileSync('cp', ['-a', template, path.join(dataDir, 'pglite')]);
-  }
-  const database = onPostgres ? await createPostgresDatabase() : undefined;
+  await chmod(dataDir, 0o755);
+  return dataDir;
+}
+
+/** `fresh`: an empty database, as on a first start (no copy of the migrated template). */
+export async function makeTestEnv(env: Record<string, string> = {}, options: { fresh?: boolean } = {}) {
+  const dataDir = await makeDataDir();
+  const database = await createPostgresDatabase(options);
   return {
     dataDir,
     database,
@@ -61,13 +73,13 @@ export async function makeTestEnv(env: Record<string, string> = {}, options: { f
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'silent',
-      ...(database ? { DATABASE_URL: database.url } : {}),
+      DATABASE_URL: database.url,
       // Shared Redis, but counters of their own: each server gets its own key prefix.
       ...(onRedis ? { REDIS_URL: process.env.REDIS_URL!, REDIS_KEY_PREFIX: `kpt${randomBytes(4).toString('hex')}` } : {}),
       ...env,
     } as Record<string, string>,
     async cleanup() {
-      await database?.drop();
+      await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -84,7 +96,7 @@ async function serve(testEnv: Awaited<ReturnType<typeof makeTestEnv>>, adminKey:
     ...server,
     adminKey: key,
     dataDir: testEnv.dataDir,
-    databaseUrl: testEnv.database?.url,
+    databaseUrl: testEnv.database.url,
     env: testEnv.env,
     async restart() {
       await server.close();

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { makeTestEnv, onPostgres, onRedis } from '../helpers/server.js';
+import { makeTestEnv, onRedis } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
 
 const RevokeApiKeys = graphql(`
@@ -18,7 +18,7 @@ const Viewer = graphql(`
   query InstancesViewer { viewer { keyKind } }
 `);
 
-describe.runIf(onPostgres && onRedis)('two instances on one Redis', () => {
+describe.runIf(onRedis)('two instances on one Redis', () => {
   let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
   let a: KeyplaneServer;
   let b: KeyplaneServer;

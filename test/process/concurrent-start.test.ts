@@ -1,6 +1,6 @@
 // Three Keyplane processes started at the same moment on one empty PostgreSQL database: the
 // migrations are applied once (the runner holds an advisory lock), one of them bootstraps the
-// team, and all three serve. PostgreSQL pass only (one process owns a PGlite directory).
+// team, and all three serve. Runs in every pass.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,9 +9,9 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readMigrations } from '../../src/db/migrate.js';
 import { spawnServer, type ServerProcess } from '../helpers/process.js';
-import { createPostgresDatabase, onPostgres } from '../helpers/server.js';
+import { createPostgresDatabase } from '../helpers/server.js';
 
-describe.runIf(onPostgres)('three instances starting together on an empty database', () => {
+describe('three instances starting together on an empty database', () => {
   const servers: ServerProcess[] = [];
   const dirs: string[] = [];
   let database: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;

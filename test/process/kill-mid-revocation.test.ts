@@ -3,12 +3,12 @@
 // nothing (keys, notifications, outbox), and the survivors deliver every email of a committed
 // revocation, a send the crash interrupted at most twice. Then `kill -9` of an instance while its
 // emails are on the wire: the survivor takes them over when the dead instance's lease runs out.
-// PostgreSQL + Redis pass only (one process owns a PGlite directory).
+// Redis pass only.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/keys/service.js';
 import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
-import { makeTestEnv, onPostgres, onRedis } from '../helpers/server.js';
+import { makeTestEnv, onRedis } from '../helpers/server.js';
 import { startSmtp } from '../helpers/smtp.js';
 
 const KEYS = 10_000;
@@ -28,7 +28,7 @@ async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutM
 
 const countBy = (items: string[]) => items.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
 
-describe.runIf(onPostgres && onRedis)('kill -9 of one of three instances', () => {
+describe.runIf(onRedis)('kill -9 of one of three instances', () => {
   let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
   let db: pg.Client;

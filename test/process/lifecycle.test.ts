@@ -1,11 +1,12 @@
-// The server and the CLI as processes: first start, restart, SIGTERM, the PGlite lock, bad config.
+// The server and the CLI as processes on the embedded defaults: first start, restart, SIGTERM, bad config.
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
 import { keyplaneCli, spawnServer, startServerExpectingFailure } from '../helpers/process.js';
-import { makeTestEnv, onPostgres } from '../helpers/server.js';
+import { makeDataDir } from '../helpers/server.js';
 
 const Generate = graphql(`
   mutation LifecycleGenerate($name: String!) {
@@ -20,14 +21,16 @@ const LastUsed = graphql(`
   query LifecycleLastUsed($id: ID!) { apiKey(id: $id) { lastUsedAt } }
 `);
 
-let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
+// The embedded default: no DATABASE_URL, a DATA_DIR of its own (PostgreSQL initialised on first start).
+let testEnv: { dataDir: string; env: Record<string, string> };
 beforeAll(async () => {
-  testEnv = await makeTestEnv({ LOG_LEVEL: 'warn' }, { fresh: true });
+  const dataDir = await makeDataDir();
+  testEnv = { dataDir, env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'warn' } };
 });
-afterAll(() => testEnv?.cleanup());
+afterAll(() => rm(testEnv.dataDir, { recursive: true, force: true }));
 
 describe('npm start', () => {
-  it('bootstraps once, survives a restart, stops cleanly on SIGTERM, and the CLI respects the lock', async () => {
+  it('bootstraps once, survives a restart, stops cleanly on SIGTERM, and the CLI works with no server running', async () => {
     const first = await spawnServer(testEnv.env);
     expect(first.output()).toMatch(/^Keyplane listening on http:\/\/127\.0\.0\.1:\d+\/graphql$/m);
     expect(first.bootstrapKey).toMatch(/^kp_/);
@@ -37,17 +40,9 @@ describe('npm start', () => {
     // Used once, then a quick stop: the buffered lastUsedAt must be flushed on SIGTERM.
     expect((await gql(first.url, Whoami, {}, { key: secret })).status).toBe(200);
 
-    if (!onPostgres) {
-      // A live server owns the PGlite directory: the CLI refuses and touches nothing.
-      const refused = await keyplaneCli(['bootstrap', '--team', 'Second', '--email', 'two@example.com'], testEnv.env);
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(/in use by a running Keyplane server/);
-      expect(refused.stdout).toBe('');
-    }
-
     expect(await first.stop()).toBe(0);
     expect(first.output()).not.toMatch(/Unhandled|Error:/);
-    expect(existsSync(path.join(testEnv.dataDir, 'keyplane.lock'))).toBe(false);
+    expect(existsSync(path.join(testEnv.dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
 
     const second = await spawnServer(testEnv.env);
     try {

@@ -1,8 +1,6 @@
 // Even at LOG_LEVEL=trace, no key or token reaches the log (the bootstrap key is the one line
 // printed on purpose, on stdout, outside the log) — also when a resolver fails unexpectedly with
 // the key written as a literal in the client's document (the document is never logged).
-import { PGlite } from '@electric-sql/pglite';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/process.js';
@@ -30,16 +28,10 @@ async function injectFaults(testEnv: Awaited<ReturnType<typeof makeTestEnv>>) {
       BEGIN RAISE EXCEPTION 'injected fault for the log test'; END $$;
     CREATE TRIGGER kp_test_fail BEFORE INSERT ON "ApiKeyExposure" FOR EACH ROW EXECUTE FUNCTION kp_test_fail();
     CREATE TRIGGER kp_test_fail BEFORE UPDATE ON "Invitation" FOR EACH ROW EXECUTE FUNCTION kp_test_fail();`;
-  if (testEnv.database) {
-    const client = new pg.Client({ connectionString: testEnv.database.url });
-    await client.connect();
-    await client.query(sql);
-    await client.end();
-  } else {
-    const db = await PGlite.create({ dataDir: path.join(testEnv.dataDir, 'pglite') });
-    await db.exec(sql);
-    await db.close();
-  }
+  const client = new pg.Client({ connectionString: testEnv.database.url });
+  await client.connect();
+  await client.query(sql);
+  await client.end();
 }
 
 describe.each(['trace', 'info'])('at LOG_LEVEL=%s', (level) => {

@@ -1,11 +1,11 @@
 // Several instances on one PostgreSQL database and one Redis share one budget per key; when Redis
 // goes down, requests are still answered under the in-memory insurance limits, and counting goes
-// back to Redis by itself when it returns. (PostgreSQL + Redis pass only: one process owns PGlite.)
+// back to Redis by itself when it returns. (Redis pass only.)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
-import { makeTestEnv, onPostgres, onRedis } from '../helpers/server.js';
+import { makeTestEnv, onRedis } from '../helpers/server.js';
 
 const query = JSON.stringify({ query: '{ viewer { keyKind } }' });
 const call = (url: string, key: string) =>
@@ -28,7 +28,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
   return child;
 }
 
-describe.runIf(onPostgres && onRedis)('several instances on one Redis', () => {
+describe.runIf(onRedis)('several instances on one Redis', () => {
   let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
   const servers: ServerProcess[] = [];
   beforeAll(async () => {
@@ -50,7 +50,7 @@ describe.runIf(onPostgres && onRedis)('several instances on one Redis', () => {
   }, 60_000);
 });
 
-describe.runIf(onPostgres && onRedis)('Redis going away and coming back', () => {
+describe.runIf(onRedis)('Redis going away and coming back', () => {
   let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
   let server: ServerProcess | undefined;
   let redis: ChildProcess | undefined;
