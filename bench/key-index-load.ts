@@ -1,13 +1,23 @@
 // Loading the index of live key hashes (src/auth/key-index.ts) from PostgreSQL: time and memory
-// for KEY_INDEX_KEYS keys (default 1,000,000) in a database of its own, dropped afterwards.
+// for KEY_INDEX_KEYS keys (default 1,000,000) in a database of its own, dropped afterwards; on
+// the embedded PostgreSQL (default settings, a temporary DATA_DIR) unless DATABASE_URL is set.
+//   npx tsx bench/key-index-load.ts
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/key-index-load.ts
 import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { KeyHashIndex } from '../src/auth/key-index.js';
 import { openDatabase } from '../src/db/database.js';
+import { startEmbeddedPostgres } from '../src/db/embedded/embedded-postgres.js';
 
 const n = Number(process.env.KEY_INDEX_KEYS ?? 1_000_000);
-const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+const embeddedDir = process.env.DATABASE_URL ? null : await mkdtemp(path.join(tmpdir(), 'keyplane-bench-'));
+if (embeddedDir) await chmod(embeddedDir, 0o755);
+const embedded = embeddedDir ? await startEmbeddedPostgres({ dataDir: embeddedDir, log: console }) : null;
+console.log(embedded ? 'on the embedded PostgreSQL' : 'on DATABASE_URL');
+const base = new URL(embedded?.url ?? process.env.DATABASE_URL!);
 const name = `kp_bench_${randomBytes(4).toString('hex')}`;
 const admin = new pg.Client({ connectionString: base.toString() });
 await admin.connect();
@@ -55,4 +65,6 @@ try {
   await db.close();
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.end();
+  await embedded?.stop();
+  if (embeddedDir) await rm(embeddedDir, { recursive: true, force: true });
 }

@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
 )`;
 
 export interface MigrateOptions {
-  /** Take the cross-process advisory lock (PostgreSQL); PGlite has one process by construction. */
+  /** Take the cross-process advisory lock (several instances may start at once). */
   advisoryLock: boolean;
   migrations?: Migration[];
 }

@@ -1,6 +1,6 @@
 // Sends the email outbox over SMTP (nodemailer). Rows are claimed with one UPDATE … FOR UPDATE
 // SKIP LOCKED that also leases them, so several instances never send one email twice, and no
-// transaction stays open while SMTP talks (PGlite has a single connection). A failed send is
+// transaction stays open while SMTP talks (a pool connection would be held for the whole send). A failed send is
 // retried with exponential backoff; nothing is dropped while SMTP is down.
 // Without SMTP_URL emails stay in the outbox and are logged (address and subject, never a key).
 import nodemailer, { type Transporter } from 'nodemailer';
