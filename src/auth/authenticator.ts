@@ -1,5 +1,6 @@
 // X-API-Key → Principal. The hot path: parse and checksum (no I/O), then an in-process cache of
-// verified keys, then one indexed read on a miss. Revocations drop keys from the cache at once.
+// verified keys (with the rows `viewer` shows: the caller costs no read on a hit), then one
+// indexed read on a miss. Revocations drop keys from the cache at once.
 // A miss whose hash is not in the index of live keys (key-index.ts) is probably a guess: it is
 // read only when `admit` allows (the brute-force limit), and a read that finds a key repairs the
 // index (a key born elsewhere an instant ago).
@@ -62,6 +63,8 @@ export class Authenticator {
   readonly index: KeyHashIndex;
   private readonly cacheTtlMs: number;
   private ttlMs: number;
+  /** Counts member and team changes, so that a read they overtook is made again. */
+  private generation = 0;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -162,7 +165,10 @@ export class Authenticator {
         ? { ok: false, reason: 'expired', message: `This API key expired at ${when}` }
         : { ok: false, reason: 'revoked', message: `This API key was revoked at ${when} (${state.revocationReason})` };
     }
-    this.lastUsed.record(verified.principal.keyId, now);
+    const { key } = verified.principal;
+    this.lastUsed.record(key.id, now);
+    // viewer.apiKey.lastUsedAt: this use, to the second (no Date per request).
+    if (key.lastUsedAt === null || now - key.lastUsedAt.getTime() >= 1_000) key.lastUsedAt = new Date(now);
     return { ok: true, principal: verified.principal, expiresAt: verified.expiresAt };
   }
 
@@ -175,6 +181,26 @@ export class Authenticator {
     if (event.newHash) this.index.add(event.newHash);
   }
 
+  /**
+   * A member's row changed (role, name, email, deactivated, deleted): the keys it owns or created
+   * are verified again on their next use (and so are their roles and `viewer`).
+   */
+  forgetUser(userId: string): void {
+    this.forgetWhere((p) => p.userId === userId);
+  }
+
+  /** A team's row changed (name, plan, settings): its keys are verified again on their next use. */
+  forgetTeam(teamId: string): void {
+    this.forgetWhere((p) => p.teamId === teamId);
+  }
+
+  private forgetWhere(match: (p: Principal) => boolean): void {
+    this.generation += 1; // reads running now are made again (see load)
+    const gone: string[] = [];
+    for (const [hash, verified] of this.cache.entries()) if (match(verified.principal)) gone.push(hash);
+    for (const hash of gone) this.cache.delete(hash);
+  }
+
   /** Called by every path that changes a key's status, expiry or secret. */
   forget(hash: string): void {
     this.cache.delete(hash);
@@ -184,39 +210,44 @@ export class Authenticator {
     this.cache.clear();
   }
 
+  /**
+   * One read on a miss: the key with its owner and team, everything `viewer` shows. A member or
+   * team change announced while the read ran may predate it (entries still being fetched are not
+   * dropped by forgetUser/forgetTeam): the read is made again.
+   */
   private async load(hash: string): Promise<VerifiedKey | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const generation = this.generation;
+      const verified = await this.read(hash);
+      if (generation === this.generation || attempt >= 3) return verified;
+    }
+  }
+
+  private async read(hash: string): Promise<VerifiedKey | undefined> {
     this.lookups += 1;
     const row = await this.prisma.apiKey.findUnique({
       where: { hash },
-      select: {
-        id: true,
-        kind: true,
-        teamId: true,
-        createdById: true,
-        status: true,
-        expiresAt: true,
-        revokedAt: true,
-        revocationReason: true,
-        collectionId: true,
-        team: { select: { plan: true } },
-        createdBy: { select: { role: true } },
-      },
+      include: { team: true, createdBy: true },
     });
     if (!row) return undefined;
+    const { team, createdBy: user, ...key } = row;
     return {
-      status: row.status,
-      expiresAt: row.expiresAt,
-      revokedAt: row.revokedAt,
-      revocationReason: row.revocationReason,
+      status: key.status,
+      expiresAt: key.expiresAt,
+      revokedAt: key.revokedAt,
+      revocationReason: key.revocationReason,
       principal: {
-        keyId: row.id,
-        keyKind: row.kind,
+        keyId: key.id,
+        keyKind: key.kind,
         keyHash: hash,
-        teamId: row.teamId,
-        plan: row.team.plan,
-        userId: row.createdById,
-        role: row.createdBy.role,
-        collectionId: row.collectionId,
+        teamId: key.teamId,
+        plan: team.plan,
+        userId: key.createdById,
+        role: user.role,
+        collectionId: key.collectionId,
+        user,
+        team,
+        key,
       },
     };
   }

@@ -1,4 +1,7 @@
 // `viewer`: who the key in use stands for. Readable with any key, a collection access key included.
+// Answered from the principal (the verification cache holds the caller's user, team and key rows,
+// kept true by the change feed): no database read. Relations below them (createdBy, collection…)
+// are loaded by plugin-prisma as usual when asked for.
 import { rules } from './policy.js';
 import type { Principal } from './principal.js';
 import { CollectionAccessKeyRef } from '../collections/access-key.js';
@@ -13,27 +16,24 @@ const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
       type: UserRef,
       nullable: true,
       description: 'null for a collection access key: it stands for no user',
-      resolve: (p, _args, ctx) =>
-        p.keyKind === 'PERSONAL' ? ctx.services.prisma.user.findUnique({ where: { id: p.userId } }) : null,
+      resolve: (p) => (p.keyKind === 'PERSONAL' ? p.user : null),
     }),
     team: t.field({
       type: TeamRef,
-      resolve: (p, _args, ctx) => ctx.services.prisma.team.findUniqueOrThrow({ where: { id: p.teamId } }),
+      resolve: (p) => p.team,
     }),
     keyKind: t.field({ type: KeyKindEnum, resolve: (p) => p.keyKind }),
     accessKey: t.field({
       type: CollectionAccessKeyRef,
       nullable: true,
       description: 'The collection access key this request authenticated with',
-      resolve: (p, _args, ctx) =>
-        p.keyKind === 'COLLECTION_ACCESS' ? ctx.services.prisma.apiKey.findUnique({ where: { id: p.keyId } }) : null,
+      resolve: (p) => (p.keyKind === 'COLLECTION_ACCESS' ? p.key : null),
     }),
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
       description: 'The personal key this request authenticated with',
-      resolve: (p, _args, ctx) =>
-        p.keyKind === 'PERSONAL' ? ctx.services.prisma.apiKey.findUnique({ where: { id: p.keyId } }) : null,
+      resolve: (p) => (p.keyKind === 'PERSONAL' ? p.key : null),
     }),
   }),
 });

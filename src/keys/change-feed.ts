@@ -1,7 +1,9 @@
 // Key changes made by any process on the database (this instance, another one, `keyplane
 // bootstrap`), as the NOTIFYs of the trigger in migration key_change_notify: sent in the changing
 // transaction, delivered on commit, with or without Redis (SPEC §5). Each becomes one KeyEvents
-// 'changed' event, which the verification cache, the key index and the sockets follow. While the
+// 'changed' event, which the verification cache, the key index and the sockets follow. Member and
+// team changes (migration caller_change_notify) come on the same channel and drop the cached
+// verifications that hold those rows (the cache answers `viewer`, roles and plans). While the
 // channel is lost (PostgreSQL only), the cache keeps verifications at most 1 s; once it is back,
 // the cache starts over and the index is reloaded. The index is also reconciled periodically.
 import type { Logger } from 'pino';
@@ -17,7 +19,13 @@ const RECONCILE_MS = 10 * 60_000;
 const FIRST_LOAD_RETRY_MS = 1_000;
 const FIRST_LOAD_RETRY_MAX_MS = 30_000;
 
-/** The trigger's payload. */
+/** The payload of the member and team triggers (migration caller_change_notify). */
+interface CallerChangeNotice {
+  op: 'USER' | 'TEAM';
+  id: string;
+}
+
+/** The key trigger's payload. */
 interface KeyChangeNotice {
   op: 'I' | 'U' | 'D';
   id: string;
@@ -122,7 +130,15 @@ export class KeyChangeFeed {
   private onPayload(payload: string): void {
     let event: KeyChangedEvent | null;
     try {
-      event = eventOf(JSON.parse(payload) as KeyChangeNotice);
+      const notice = JSON.parse(payload) as KeyChangeNotice | CallerChangeNotice;
+      // A member or a team changed: the cached verifications holding its rows go (viewer, roles
+      // and plans are read again on the next use).
+      if (notice.op === 'USER' || notice.op === 'TEAM') {
+        if (notice.op === 'USER') this.auth.forgetUser(notice.id);
+        else this.auth.forgetTeam(notice.id);
+        return;
+      }
+      event = eventOf(notice as KeyChangeNotice);
     } catch (error) {
       this.log.error({ err: error }, 'unreadable key change notification');
       return;

@@ -36,7 +36,11 @@ export class KeyLifecycle {
   async rename(p: Principal, id: string, rawName: string): Promise<ApiKey> {
     await this.authorize(p, id, 'rename');
     const name = validName('name', rawName);
-    return this.prisma.apiKey.update({ where: { id }, data: { name } });
+    const key = await this.prisma.apiKey.update({ where: { id }, data: { name } });
+    // viewer.apiKey shows the name from the verification cache: dropped here at once (other
+    // instances: the trigger's NOTIFY).
+    this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, change: 'updated', expiresAt: key.expiresAt });
+    return key;
   }
 
   /** Same id and name, new secret: the old secret fails from the moment this returns. */
