@@ -8,6 +8,25 @@ async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   let running: Awaited<ReturnType<typeof startKeyplane>> | undefined;
+  let stopSignal: string | undefined;
+  const stop = (signal: string) => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    // Still starting: stop once the start is done (the embedded PostgreSQL is not left behind).
+    if (!running) return;
+    const server = running;
+    server.services.log.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.services.log.error({ err: error }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  // Installed before the start: a signal while the database starts must still stop it.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+
   const began = Date.now();
   const server = await startKeyplane(config, {
     log,
@@ -25,21 +44,14 @@ async function main() {
     // SPEC §3: the one time this key is shown. It goes to stdout, never to the log.
     console.log(`Bootstrap admin key: ${server.bootstrapKey}`);
   }
-  const stop = (signal: string) => {
-    server.services.log.info({ signal }, 'shutting down');
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        server.services.log.error({ err: error }, 'unclean shutdown');
-        process.exit(1);
-      },
-    );
-  };
   // Fire-and-forget commands inside libraries (Redis pub/sub's SUBSCRIBE while Redis is away,
   // say) must not take the server down: they are logged, and the server keeps serving.
   process.on('unhandledRejection', (error) => server.services.log.error({ err: error }, 'unhandled rejection'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  if (stopSignal) {
+    const signal = stopSignal;
+    stopSignal = undefined;
+    stop(signal);
+  }
 }
 
 main().catch((error: unknown) => {

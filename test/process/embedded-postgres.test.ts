@@ -4,8 +4,9 @@
 // 503 until Keyplane has restarted it, and a PostgreSQL that will not come back ends the server
 // with the cause; one server per DATA_DIR; the CLI with and without a running server; the
 // messages for a DATA_DIR the postgres user cannot reach and for one left by the PGlite release.
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,7 @@ afterAll(async () => {
     await stopLeftPostgres(d);
     await rm(d, { recursive: true, force: true });
   }
-});
+}, 60_000);
 
 async function newDataDir(): Promise<string> {
   const dir = await makeDataDir();
@@ -58,7 +59,9 @@ async function postgresPid(dataDir: string): Promise<number | null> {
 
 async function stopLeftPostgres(dataDir: string) {
   const pid = await postgresPid(dataDir);
-  if (pid) process.kill(pid, 'SIGINT');
+  if (!pid) return;
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 200 && (await postgresPid(dataDir)); i++) await sleep(50);
 }
 
 async function post(url: string, key: string | null, query: string) {
@@ -139,6 +142,7 @@ describe('npm start on the embedded PostgreSQL', () => {
 
     const next = await start(dataDir);
     expect(next.server.output()).toMatch(/stopped a PostgreSQL left running/);
+    expect(await postgresPid(dataDir)).not.toBe(orphan);
     const pid = await postgresPid(dataDir);
     expect(pid).not.toBeNull();
     expect(pid).not.toBe(orphan);
@@ -166,12 +170,15 @@ describe('npm start on the embedded PostgreSQL', () => {
     }
     expect(up).toBe(true);
     expect(await healthz(server.url)).toBe(200);
+    expect(answers.length).toBeGreaterThan(1); // the outage was seen, not slept through
     for (const a of answers.slice(0, -1)) {
       expect(a.status).toBe(503);
       expect(a.code).toBe('SERVICE_UNAVAILABLE');
       expect(a.ms).toBeLessThan(2_000);
     }
-    expect(await postgresPid(dataDir)).not.toBe(pid);
+    const restarted = await postgresPid(dataDir);
+    expect(restarted).not.toBeNull();
+    expect(restarted).not.toBe(pid);
     expect(server.output()).toMatch(/embedded PostgreSQL restarted/);
     expect(await server.stop()).toBe(0);
   }, 60_000);
@@ -192,6 +199,25 @@ describe('npm start on the embedded PostgreSQL', () => {
     expect(server.output()).toMatch(/Keyplane is stopping: The embedded PostgreSQL stopped and could not be restarted/);
     expect(server.output()).toMatch(/shared_buffers/);
     expect(await postgresPid(dataDir)).toBeNull();
+  }, 60_000);
+
+  it('a stale postmaster.pid naming a live process of the same user (after a reboot, say) is no obstacle', async () => {
+    const dataDir = await newDataDir();
+    const first = await start(dataDir);
+    const key = first.server.bootstrapKey!;
+    expect(await first.server.stop()).toBe(0);
+    // A live process of the user PostgreSQL runs as, whose pid the old lock file now names.
+    const asPostgres = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {};
+    const squatter = spawn('sleep', ['60'], { stdio: 'ignore', ...asPostgres });
+    try {
+      await writeFile(path.join(dataDir, 'postgres', 'postmaster.pid'), `${squatter.pid}\n${path.join(dataDir, 'postgres')}\n0\n1\n\n127.0.0.1\n0 0\nready\n`);
+      const next = await start(dataDir);
+      expect((await post(next.server.url, key, '{ viewer { keyKind } }')).status).toBe(200);
+      expect(await next.server.stop()).toBe(0);
+      expect(squatter.exitCode).toBeNull(); // not ours: left alone
+    } finally {
+      squatter.kill();
+    }
   }, 60_000);
 
   it('a second server on the same DATA_DIR is refused with a clear message; the first one keeps serving', async () => {
@@ -217,9 +243,15 @@ describe('npm start on the embedded PostgreSQL', () => {
     expect((await post(server.url, key, '{ viewer { team { name } } }')).body.data.viewer.team.name).toBe('While running');
     expect(await server.stop()).toBe(0);
 
-    const alone = await keyplaneCli(['bootstrap', '--team', 'Alone', '--email', 'alone@example.com', '--plan', 'FREE'], envFor(dataDir));
+    // Two commands at once, no server: the second waits for the first (never borrows its server).
+    const [alone, other] = await Promise.all([
+      keyplaneCli(['bootstrap', '--team', 'Alone', '--email', 'alone@example.com', '--plan', 'FREE'], envFor(dataDir)),
+      keyplaneCli(['bootstrap', '--team', 'Other', '--email', 'other@example.com'], envFor(dataDir)),
+    ]);
     expect(alone.stderr).toBe('');
     expect(alone.code).toBe(0);
+    expect(other.stderr).toBe('');
+    expect(other.code).toBe(0);
     expect(await postgresPid(dataDir)).toBeNull(); // stopped after the command
     const again = await start(dataDir);
     const viewer = await post(again.server.url, JSON.parse(alone.stdout).apiKey, '{ viewer { team { name plan } } }');

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { acquireDataDirLock, type DataDirLock, DataDirLockedError } from './data-dir-lock.js';
+import { acquireDataDirLock, type DataDirLock, DataDirLockedError, type LockHolder } from './data-dir-lock.js';
 import { clearLeftover, initdb, isInitialised, type StartedPostgres, startPostgres } from './postgres-process.js';
 import { EmbeddedPostgresError, resolveRuntime, type Runtime } from './runtime.js';
 
@@ -108,13 +108,14 @@ function refusePgliteData(dataDir: string) {
 
 /**
  * Starts (initialising on the first start) and supervises the embedded server; the caller owns
- * DATA_DIR until stop(). Refuses with DataDirLockedError while another Keyplane process owns it.
+ * DATA_DIR until stop(). Refuses with DataDirLockedError while another Keyplane server owns it
+ * (a CLI command holding it is waited for: it is done within seconds).
  */
-export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(options: EmbeddedOptions, holder: LockHolder = 'server'): Promise<EmbeddedPostgres> {
   const { dataDir } = options;
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
   refusePgliteData(dataDir);
-  const lock = await acquireDataDirLock(dataDir);
+  const lock = await lockWaitingForCommands(dataDir, holder);
   try {
     return await startOwned(options, lock);
   } catch (error) {
@@ -123,17 +124,35 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
 }
 
+async function lockWaitingForCommands(dataDir: string, holder: LockHolder): Promise<DataDirLock> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await acquireDataDirLock(dataDir, holder);
+    } catch (error) {
+      if (!(error instanceof DataDirLockedError) || error.holder !== 'cli' || Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
+
 async function startOwned(options: EmbeddedOptions, lock: DataDirLock): Promise<EmbeddedPostgres> {
   const { dataDir, log } = options;
   const runtime = await resolveRuntime(dataDir);
   const pgData = path.join(dataDir, 'postgres');
-  let connection: EmbeddedConnection | null = await readEmbeddedConnection(dataDir);
-  if (!connection || !isInitialised(pgData)) {
+  let connection = await readEmbeddedConnection(dataDir);
+  if (!(await isInitialised(pgData))) {
+    // The connection file first: a cluster never exists without the password to reach it.
     connection = { port: await freePort(), user: 'keyplane', password: randomBytes(24).toString('base64url'), database: 'keyplane' };
+    await saveConnection(dataDir, connection);
     const began = Date.now();
     await initdb(runtime, pgData, connection.user, connection.password);
-    await saveConnection(dataDir, connection);
     log.info({ ms: Date.now() - began, version: runtime.version }, 'embedded PostgreSQL initialised');
+  } else if (!connection) {
+    throw new EmbeddedPostgresError(
+      `${connectionFilePath(dataDir)} is missing or unreadable, and it holds the only password of the PostgreSQL ` +
+        `in ${pgData}. Restore it from a backup of DATA_DIR, or move DATA_DIR/postgres away to start afresh.`,
+    );
   }
   const settings = { ...DEFAULT_SETTINGS, ...options.settings };
   let current: EmbeddedConnection = connection;
@@ -141,11 +160,12 @@ async function startOwned(options: EmbeddedOptions, lock: DataDirLock): Promise<
   const leftover = await clearLeftover(pgData);
   if (leftover) log.warn({ postgresPid: leftover }, 'stopped a PostgreSQL left running on DATA_DIR by a Keyplane that did not stop it (committed data kept)');
 
-  const start = async (): Promise<StartedPostgres> => {
+  /** Only the first start of a process may move the port: after that, clients hold the URL. */
+  const start = async (mayMovePort: boolean): Promise<StartedPostgres> => {
     try {
       return await startPostgres(runtime, pgData, current.port, settings);
     } catch (error) {
-      if (!/could not bind|Address already in use/.test(String((error as Error).message))) throw error;
+      if (!mayMovePort || !/could not bind|Address already in use/.test(String((error as Error).message))) throw error;
       // Someone else took the port since the last start: choose another one and keep it.
       current = { ...current, port: await freePort() };
       await saveConnection(dataDir, current);
@@ -154,48 +174,58 @@ async function startOwned(options: EmbeddedOptions, lock: DataDirLock): Promise<
     }
   };
 
-  let server = await start();
-  await ensureDatabase(current);
+  let server = await start(true);
+  try {
+    await ensureDatabase(current);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
   let up = true;
   let stopping = false;
+  let restarting: Promise<void> | undefined;
   const deaths: number[] = [];
 
-  const supervise = (watched: StartedPostgres) => {
-    void watched.exited.then(async (how) => {
-      if (stopping) return;
-      up = false;
-      const now = Date.now();
-      deaths.push(now);
-      while (deaths.length > 0 && deaths[0]! < now - RESTART_WINDOW_MS) deaths.shift();
-      log.error({ how, cause: watched.tail.cause() }, 'embedded PostgreSQL stopped unexpectedly: restarting it');
-      let lastError: unknown = new EmbeddedPostgresError(`PostgreSQL stopped (${how}):\n${watched.tail.cause()}`);
-      if (deaths.length <= MAX_RESTARTS) {
-        for (const delay of RESTART_DELAYS_MS) {
-          await sleep(delay);
-          if (stopping) return;
-          try {
-            await clearLeftover(pgData);
-            server = await start();
-            if (stopping) return void (await server.stop());
-            up = true;
-            log.info({ port: current.port }, 'embedded PostgreSQL restarted');
-            supervise(server);
-            return;
-          } catch (error) {
-            lastError = error;
-            log.error({ err: error }, 'embedded PostgreSQL would not restart');
-          }
+  const restart = async (dead: StartedPostgres, how: string) => {
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths.length > 0 && deaths[0]! < now - RESTART_WINDOW_MS) deaths.shift();
+    log.error({ how, cause: dead.tail.cause() }, 'embedded PostgreSQL stopped unexpectedly: restarting it');
+    let lastError: unknown = new EmbeddedPostgresError(`PostgreSQL stopped (${how}):\n${dead.tail.cause()}`);
+    if (deaths.length <= MAX_RESTARTS) {
+      for (const delay of RESTART_DELAYS_MS) {
+        await sleep(delay);
+        if (stopping) return;
+        try {
+          await clearLeftover(pgData);
+          server = await start(false);
+          if (stopping) return; // stop() stops this one once the restart is over
+          up = true;
+          log.info({ port: current.port }, 'embedded PostgreSQL restarted');
+          supervise(server);
+          return;
+        } catch (error) {
+          lastError = error;
+          log.error({ err: error }, 'embedded PostgreSQL would not restart');
         }
       }
-      const cause = lastError instanceof Error ? lastError.message : String(lastError);
-      options.onFatal?.(new EmbeddedPostgresError(`The embedded PostgreSQL stopped and could not be restarted: ${cause}`));
+    }
+    const cause = lastError instanceof Error ? lastError.message : String(lastError);
+    options.onFatal?.(new EmbeddedPostgresError(`The embedded PostgreSQL stopped and could not be restarted: ${cause}`));
+  };
+
+  const supervise = (watched: StartedPostgres) => {
+    void watched.exited.then((how) => {
+      if (stopping) return;
+      up = false;
+      restarting = restart(watched, how).finally(() => (restarting = undefined));
     });
   };
   supervise(server);
 
   // A Keyplane that crashes (not kill -9) still asks its PostgreSQL to stop.
   const onExit = () => {
-    if (!stopping && server.child.exitCode === null) server.child.kill('SIGINT');
+    if (server.child.exitCode === null) server.child.kill('SIGINT');
   };
   process.once('exit', onExit);
 
@@ -208,8 +238,9 @@ async function startOwned(options: EmbeddedOptions, lock: DataDirLock): Promise<
     async stop() {
       if (stopping) return;
       stopping = true;
-      process.off('exit', onExit);
+      await restarting; // a PostgreSQL being started right now is stopped too, not left behind
       await server.stop();
+      process.off('exit', onExit);
       up = false;
       await lock.release();
     },
@@ -234,9 +265,10 @@ async function ensureDatabase(c: EmbeddedConnection) {
  */
 export async function useEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
   try {
-    return await startEmbeddedPostgres(options);
+    return await startEmbeddedPostgres(options, 'cli');
   } catch (error) {
-    if (!(error instanceof DataDirLockedError)) throw error;
+    // Only a server's PostgreSQL is borrowed: another command's is about to stop (and is waited for).
+    if (!(error instanceof DataDirLockedError) || error.holder !== 'server') throw error;
   }
   // A server owns it; right after its first start the connection file may be moments away.
   const deadline = Date.now() + 30_000;

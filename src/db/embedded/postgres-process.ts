@@ -2,13 +2,22 @@
 // running by a Keyplane that was killed (-9). The traps met on the way are in NOTES.md.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile, readlink, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbeddedPostgresError, type Runtime } from './runtime.js';
 
-/** PostgreSQL's messages, in English whatever the machine's locale: readiness is read from them. */
-const ENV = { ...process.env, LC_MESSAGES: 'C', LC_ALL: 'C' };
+/**
+ * PostgreSQL's messages in English whatever the machine's locale (readiness is read from them),
+ * and nothing else of Keyplane's environment: as root it runs as a shared system user, whose
+ * other processes may read /proc/<pid>/environ (KEY_PEPPER, SMTP and Redis credentials…).
+ */
+const ENV: NodeJS.ProcessEnv = {
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
+  LC_MESSAGES: 'C',
+  LC_ALL: 'C',
+};
 const STOP_TIMEOUT_MS = 15_000;
 const READY_TIMEOUT_MS = 120_000; // crash recovery of a large WAL may take a while
 
@@ -124,7 +133,13 @@ export async function clearLeftover(pgData: string): Promise<number | null> {
     while ((await processState(file.pid, pgData)) === 'zombie' && Date.now() < deadline) await sleep(10);
     return null;
   }
-  if (state !== 'ours') return null; // a stale file: postgres replaces it itself
+  if (state !== 'ours') {
+    // A stale file (a reboot, a power cut): its pid may now be any live process of the same user,
+    // which makes postgres refuse ("lock file already exists"). We hold the DATA_DIR lock and no
+    // postgres runs on this directory: the file is nobody's.
+    await rm(path.join(pgData, 'postmaster.pid'), { force: true });
+    return null;
+  }
   await signalAndWait(file.pid, pgData);
   return file.pid;
 }
@@ -169,7 +184,10 @@ export async function startPostgres(runtime: Runtime, pgData: string, port: numb
     child.once('error', (error) => resolve(error.message));
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new EmbeddedPostgresError(`PostgreSQL did not become ready within ${READY_TIMEOUT_MS / 1000} s:\n${tail.cause()}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      child.kill('SIGQUIT'); // not left running behind a start that gave up on it
+      reject(new EmbeddedPostgresError(`PostgreSQL did not become ready within ${READY_TIMEOUT_MS / 1000} s:\n${tail.cause()}`));
+    }, READY_TIMEOUT_MS);
     child.stderr!.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
       tail.push(text);
@@ -200,4 +218,17 @@ export async function startPostgres(runtime: Runtime, pgData: string, port: numb
   };
 }
 
-export const isInitialised = (pgData: string) => existsSync(path.join(pgData, 'PG_VERSION'));
+/** Whether initdb has run on `pgData`; a directory this user may not read is an error, not "no". */
+export async function isInitialised(pgData: string): Promise<boolean> {
+  try {
+    await stat(path.join(pgData, 'PG_VERSION'));
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    throw new EmbeddedPostgresError(
+      `Keyplane cannot read ${pgData} (${code}): it belongs to another user. Was it first started as root? ` +
+        'Start Keyplane as that user again, or give this one a DATA_DIR of its own.',
+    );
+  }
+}
