@@ -61,10 +61,12 @@ describe('the caller costs no database read on a cache hit', () => {
     server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
     admin = new pg.Client({ connectionString: server.databaseUrl });
     await admin.connect();
-    // Background writers that scan ApiKey on their own schedule (lastUsedAt flush, expiry job) are
-    // stopped, so that every scan counted below is a request's.
+    // Background writers that scan these tables on their own schedule (lastUsedAt flush, expiry
+    // job; the monthly usage flush, whose first insert checks its Team foreign key) are stopped,
+    // so that every scan counted below is a request's.
     await server.services.lastUsed.stop();
     await server.services.expiryJob.stop();
+    await server.services.quota.stop();
   });
   afterAll(async () => {
     await admin?.end();
