@@ -10,6 +10,7 @@ import { listArgs } from '../graphql/list-args.js';
 import type { ApiKeyGeneratedPayload } from '../realtime/pubsub.js';
 import { UserRef } from '../teams/team.js';
 import { displayHint } from './format.js';
+import { selectAskedKeyColumns } from './key-selection.js';
 import { effectiveLifecycle } from './status.js';
 
 /**
@@ -70,14 +71,16 @@ builder.queryFields((t) => ({
     type: [ApiKeyRef],
     description: "The viewer's own keys, revoked ones included, newest first; `after` is the last id of the previous page.",
     args: listArgs(t),
-    resolve: (query, _root, args, ctx) => ctx.services.keys.listOwn(ctx.principal!, args, query),
+    resolve: (query, _root, args, ctx, info) => ctx.services.keys.listOwn(ctx.principal!, args, selectAskedKeyColumns(info, [], query)),
   }),
   apiKey: t.prismaField({
     type: ApiKeyRef,
     nullable: true,
     description: 'An own key (admins: any key of the team).',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_query, _root, { id }, ctx) => ctx.services.keys.findVisible(ctx.principal!, String(id)),
+    // With the plugin's query: the creator or revoker asked for comes in the same read.
+    resolve: (query, _root, { id }, ctx, info) =>
+      ctx.services.keys.findVisible(ctx.principal!, String(id), selectAskedKeyColumns(info, [], query)),
   }),
 }));
 
@@ -120,7 +123,7 @@ builder.subscriptionField('apiKeyGenerated', (t) =>
       if (isAdminRole(principal.role)) return events;
       return pipe(events, filter((e: ApiKeyGeneratedPayload) => e.createdById === principal.userId));
     },
-    resolve: (query, event: ApiKeyGeneratedPayload, _args, ctx) =>
-      ctx.services.prisma.apiKey.findUniqueOrThrow({ ...query, where: { id: event.keyId } }),
+    resolve: (query, event: ApiKeyGeneratedPayload, _args, ctx, info) =>
+      ctx.services.prisma.apiKey.findUniqueOrThrow({ ...selectAskedKeyColumns(info, [], query), where: { id: event.keyId } }),
   }),
 );

@@ -117,8 +117,9 @@ export class KeyService {
     };
   }
 
-  async findVisible(principal: Principal, id: string): Promise<ApiKey> {
-    const key = await this.prisma.apiKey.findUnique({ where: this.visibleWhere(principal, id) });
+  /** `query`: plugin-prisma's selection for the field that returns it (whole row by default). */
+  async findVisible(principal: Principal, id: string, query: { select?: Prisma.ApiKeySelect; include?: Prisma.ApiKeyInclude } = {}): Promise<ApiKey> {
+    const key = (await this.prisma.apiKey.findUnique({ ...query, where: this.visibleWhere(principal, id) })) as ApiKey | null;
     if (!key) throw notFound('API key', id);
     return key;
   }

@@ -109,6 +109,8 @@ export class TeamKeyQuery {
     const cursor = args.after ? decodeCursor(args.after) : null;
     // Only RECENTLY_USED orders by a column that may be null.
     if (cursor && cursor.v === null && order !== 'RECENTLY_USED') throw badInput('after', 'is not a cursor from this connection');
+    // A narrowed selection still reads what the cursors are made of.
+    if (query.select) query = { select: { ...query.select, createdAt: true, lastUsedAt: true } };
     const [rows, totalCount] = await Promise.all([
       order === 'RECENTLY_USED'
         ? this.recentlyUsed(base, cursor, first + 1, query)

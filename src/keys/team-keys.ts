@@ -9,6 +9,7 @@ import { codedError } from '../graphql/errors.js';
 import { boundedList } from '../graphql/input.js';
 import { PageInfoRef, type PageInfoShape } from '../graphql/page-info.js';
 import { ApiKeyRef } from './api-key.js';
+import { selectAskedKeyColumns } from './key-selection.js';
 
 const MAX_BULK = 10_000;
 
@@ -75,8 +76,9 @@ builder.queryField('teamApiKeys', (t) =>
           ...args,
           filter: args.filter && { ...args.filter, createdBy: args.filter.createdBy == null ? null : String(args.filter.createdBy) },
         },
-        // The nodes' relations (creator, revoker) come in the page's own query, not one lookup per node.
-        queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }),
+        // The nodes' relations (creator, revoker) come in the page's own query, not one lookup per
+        // node; and only the columns the operation asks of the keys and their members.
+        selectAskedKeyColumns(info, ['edges', 'node'], queryFromInfo({ context: ctx, info, path: ['edges', 'node'] })),
       ),
   }),
 );
