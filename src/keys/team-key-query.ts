@@ -123,7 +123,7 @@ export class TeamKeyQuery {
       this.count(p, args.filter, base, now),
     ]);
     const nodes = rows.slice(0, first) as ApiKey[];
-    const edges = nodes.map((node) => ({ node, cursor: encodeCursor(cursorOf(order, node)) }));
+    const edges = nodes.map((node) => new KeyEdge(node, order));
     return {
       edges,
       totalCount,
@@ -170,6 +170,18 @@ export class TeamKeyQuery {
       take: take - used.length,
     });
     return [...used, ...(never as ApiKey[])];
+  }
+}
+
+/** An edge of the page; its cursor is encoded only if asked (most pages ask for none but the last). */
+class KeyEdge {
+  constructor(
+    readonly node: ApiKey,
+    private readonly order: ApiKeyOrder,
+  ) {}
+
+  get cursor(): string {
+    return encodeCursor(cursorOf(this.order, this.node));
   }
 }
 
