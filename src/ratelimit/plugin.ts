@@ -1,6 +1,7 @@
 // Per-key rate limit and monthly quota for every operation (HTTP, SSE, graphql-ws), after
 // authentication and before any resolver (SPEC §4's order). A rejected operation is not executed.
 // HTTP responses to a valid key carry X-RateLimit-* whatever the outcome.
+import { setImmediate as nextCheckPhase } from 'node:timers/promises';
 import type { DocumentNode, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../graphql/builder.js';
@@ -22,6 +23,13 @@ export function useRequestLimits(services: Services): Plugin {
   async function admit(ctx: Context, document: DocumentNode, operationName?: string | null): Promise<GraphQLError | null> {
     const principal = ctx.principal;
     if (!principal) return null; // anonymous operations have their own limit (auth failures)
+    // Answer in the check phase, not inside the socket's read callback: the responses of every
+    // request read in one poll phase then go out together. Answered one by one (the in-memory
+    // limiter and a cache hit complete synchronously), each write woke the client on its own:
+    // in-process mode used 1.3x the CPU per request of the Redis mode, whose replies batch the
+    // answers by themselves, and served 0.74-0.91x its requests; with this, 0.7-0.8x the CPU
+    // and 1.34-1.61x the requests (Q1, same run, alternating rounds).
+    await nextCheckPhase();
     const rate = await rateLimiter.consume(principal.keyId);
     ctx.rate = rate;
     if (ctx.request) rateByRequest.set(ctx.request, rate);
