@@ -126,7 +126,7 @@ class Walker {
       case Kind.STRING:
         return this.string(field, node.value);
       case Kind.LIST:
-        node.values.forEach((v, i) => this.node(`${field}.${i}`, v, depth + 1));
+        for (const [i, v] of node.values.entries()) this.node(`${field}.${i}`, v, depth + 1);
         return;
       case Kind.OBJECT:
         for (const f of node.fields) this.node(`${field}.${f.name.value}`, f.value, depth + 1);
