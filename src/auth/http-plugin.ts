@@ -1,6 +1,7 @@
 // Authentication of HTTP and SSE requests, before any GraphQL work: a key that is sent must be
 // valid (401 at once otherwise, 429 once the address has used up its failures); a request without
 // a key may only run the operations that need none (acceptInvitation, introspection).
+import { setImmediate as nextCheckPhase } from 'node:timers/promises';
 import type { IncomingMessage } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { DocumentNode, ExecutionResult } from 'graphql';
@@ -51,6 +52,9 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
           endResponse(databaseUnavailableResponse());
         });
       }
+      // A refusal goes out in the check phase, with the others of its poll phase, as answers do
+      // (see nextCheckPhase in ratelimit/plugin.ts): a burst of guesses is refused in batches.
+      if (!outcome.ok) return nextCheckPhase().then(() => apply(outcome));
       apply(outcome);
     },
     onExecute({ args, setResultAndStopExecution }) {
