@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { createYoga } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { clientAddressOf, useApiKeyAuth } from './auth/http-plugin.js';
+import { clientAddressOf, refuseKnownGuess, useApiKeyAuth } from './auth/http-plugin.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
@@ -147,6 +147,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       });
     }
     if (pathname !== yoga.graphqlEndpoint) return dashboard(req, res);
+    if (refuseKnownGuess(services, req, res)) return;
     const stopTimer = services.metrics.latency.startTimer();
     res.once('finish', () => stopTimer());
     return yoga.requestListener(req, res);

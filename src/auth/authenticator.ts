@@ -124,6 +124,18 @@ export class Authenticator {
     return this.lookUp(hash, admit, now);
   }
 
+  /**
+   * Whether `header` is a well-formed key that is neither cached nor in the (loaded) index of
+   * live keys: a guess, which a blocked address is refused without any further work.
+   */
+  isGuess(header: string): boolean {
+    if (!this.index.loaded) return false;
+    const parsed = parseKey(header.trim());
+    if (!parsed.ok) return false;
+    const hash = this.hash(parsed.key);
+    return !this.cache.has(hash) && !this.index.has(hash);
+  }
+
   private async lookUp(hash: string, admit: (() => boolean | Promise<boolean>) | undefined, now: number): Promise<AuthOutcome> {
     // A hash outside the index is counted before its read. Until the index has loaded once (a
     // moment at start; retried until it does) a valid key cannot be told from a guess without

@@ -3,8 +3,13 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
+/** Addresses remembered as blocked, at most (a flood from many addresses only forgets some). */
+const MAX_REMEMBERED = 100_000;
+
 export class AuthFailureLimiter {
   private readonly limiter: RateLimiterMemory | RateLimiterRedis;
+  /** address → when its block ends, as the limiter last said: lets a guess be refused with no I/O. */
+  private readonly blockedUntil = new Map<string, number>();
 
   constructor(
     private readonly limit: number,
@@ -20,7 +25,28 @@ export class AuthFailureLimiter {
   /** Seconds until the address may try again, or 0 when it is not blocked. */
   async blockedFor(address: string): Promise<number> {
     const res = await this.limiter.get(address);
-    return res && res.consumedPoints >= this.limit ? Math.max(1, Math.ceil(res.msBeforeNext / 1000)) : 0;
+    if (!res || res.consumedPoints < this.limit) return 0;
+    this.remember(address, res.msBeforeNext);
+    return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+  }
+
+  /**
+   * Seconds left of a block this process has already seen for the address (0: none known). A
+   * fixed window only gains failures until it ends, so a block seen stays true until then.
+   */
+  knownBlockedFor(address: string, now = Date.now()): number {
+    const until = this.blockedUntil.get(address);
+    if (until === undefined) return 0;
+    if (until <= now) {
+      this.blockedUntil.delete(address);
+      return 0;
+    }
+    return Math.max(1, Math.ceil((until - now) / 1000));
+  }
+
+  private remember(address: string, msBeforeNext: number) {
+    if (this.blockedUntil.size >= MAX_REMEMBERED) this.blockedUntil.clear();
+    this.blockedUntil.set(address, Date.now() + msBeforeNext);
   }
 
   /**
@@ -35,11 +61,13 @@ export class AuthFailureLimiter {
       return 0;
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      this.remember(address, rejection.msBeforeNext);
       return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
     }
   }
 
   async refund(address: string): Promise<void> {
+    this.blockedUntil.delete(address);
     await this.limiter.reward(address, 1);
   }
 
