@@ -48,6 +48,8 @@ export function scopeRefusal(scope: AccessScope | null, p: Principal | null): Gr
 export const rules = {
   /** any valid key of the team, including a collection access key */
   anyKey: { anyKey: true },
+  /** a personal key (every root field's default, stated again where a field needs the principal) */
+  personalKey: { personalKey: true },
   /** team members and their personal keys: not a collection access key (type rule of User, ApiKey) */
   seesMembers: { seesMembers: true },
   admin: { admin: true },

@@ -39,10 +39,9 @@ const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
 });
 
 builder.queryField('viewer', (t) =>
-  t.field({
+  t.withAuth(rules.anyKey).field({
     type: ViewerRef,
     skipTypeScopes: true,
-    authScopes: rules.anyKey,
-    resolve: (_root, _args, ctx) => ctx.principal!,
+    resolve: (_root, _args, ctx) => ctx.principal,
   }),
 );

@@ -1,5 +1,6 @@
 // CollectionAccessKey: an ApiKey row of kind COLLECTION_ACCESS, seen through its own type.
 import type { ApiKey } from '../generated/prisma/client.js';
+import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { listArgs } from '../graphql/list-args.js';
 import { KeyRecordRef } from '../keys/api-key.js';
@@ -29,26 +30,26 @@ const GeneratedCollectionAccessKeyRef = builder
   });
 
 builder.queryField('collectionAccessKeys', (t) =>
-  t.prismaField({
+  t.withAuth(rules.personalKey).prismaField({
     type: [CollectionAccessKeyRef],
     description: "The whole team's collection access keys (or one collection's), newest first; `after` is the last id of the previous page.",
     args: { collectionId: t.arg.id(), ...listArgs(t) },
     resolve: (query, _root, { collectionId, ...page }, ctx) =>
-      ctx.services.collections.listAccessKeys(ctx.principal!, collectionId == null ? null : String(collectionId), page, query),
+      ctx.services.collections.listAccessKeys(ctx.principal, collectionId ?? null, page, query),
   }),
 );
 
 builder.mutationFields((t) => ({
-  shareCollection: t.field({
+  shareCollection: t.withAuth(rules.personalKey).field({
     type: GeneratedCollectionAccessKeyRef,
     description: 'A new read-only key for one collection, on every share.',
     args: { collectionId: t.arg.id({ required: true }) },
-    resolve: (_root, { collectionId }, ctx) => ctx.services.collections.share(ctx.principal!, String(collectionId)),
+    resolve: (_root, { collectionId }, ctx) => ctx.services.collections.share(ctx.principal, collectionId),
   }),
-  revokeCollectionAccessKey: t.field({
+  revokeCollectionAccessKey: t.withAuth(rules.personalKey).field({
     type: CollectionAccessKeyRef,
     description: "By the key's creator or a team admin; the key fails at once.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.collections.revokeAccessKey(ctx.principal!, String(id)),
+    resolve: (_root, { id }, ctx) => ctx.services.collections.revokeAccessKey(ctx.principal, id),
   }),
 }));

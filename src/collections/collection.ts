@@ -29,38 +29,37 @@ export const CollectionInput = builder.inputType('CollectionInput', {
 });
 
 builder.queryFields((t) => ({
-  collections: t.prismaField({
+  collections: t.withAuth(rules.personalKey).prismaField({
     type: [CollectionRef],
     description: "The team's collections, newest first (deleted ones are not listed); `after` is the last id of the previous page.",
     args: listArgs(t),
-    resolve: (query, _root, args, ctx) => ctx.services.collections.list(ctx.principal!, args, query),
+    resolve: (query, _root, args, ctx) => ctx.services.collections.list(ctx.principal, args, query),
   }),
-  collection: t.prismaField({
+  collection: t.withAuth(rules.anyKey).prismaField({
     type: CollectionRef,
     nullable: true,
     description: 'A collection of the team; with a collection access key, its own collection only.',
     skipTypeScopes: true,
-    authScopes: rules.anyKey,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.services.collections.find(ctx.principal!, String(id), query),
+    resolve: (query, _root, { id }, ctx) => ctx.services.collections.find(ctx.principal, id, query),
   }),
 }));
 
 builder.mutationFields((t) => ({
-  createCollection: t.field({
+  createCollection: t.withAuth(rules.personalKey).field({
     type: CollectionRef,
     args: { input: t.arg({ type: CollectionInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.collections.create(ctx.principal!, input),
+    resolve: (_root, { input }, ctx) => ctx.services.collections.create(ctx.principal, input),
   }),
-  updateCollection: t.field({
+  updateCollection: t.withAuth(rules.personalKey).field({
     type: CollectionRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: CollectionInput, required: true }) },
-    resolve: (_root, { id, input }, ctx) => ctx.services.collections.update(ctx.principal!, String(id), input),
+    resolve: (_root, { id, input }, ctx) => ctx.services.collections.update(ctx.principal, id, input),
   }),
-  deleteCollection: t.field({
+  deleteCollection: t.withAuth(rules.personalKey).field({
     type: CollectionRef,
     description: "By its creator or an admin. Revokes its access keys (COLLECTION_DELETED); the collection is kept as a tombstone (deletedAt).",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.collections.delete(ctx.principal!, String(id)),
+    resolve: (_root, { id }, ctx) => ctx.services.collections.delete(ctx.principal, id),
   }),
 }));

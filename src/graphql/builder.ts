@@ -34,9 +34,12 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
   AuthScopes: Record<AccessScope, boolean>;
-  AuthContexts: Record<AccessScope, AuthenticatedContext>;
+  // Every scope but seesMembers needs a key: a field behind one (t.withAuth) sees a non-null principal.
+  AuthContexts: Record<Exclude<AccessScope, 'seesMembers'>, AuthenticatedContext> & { seesMembers: Context };
   DefaultFieldNullability: false;
   Scalars: {
+    // graphql-js hands ID arguments to resolvers as strings (an int literal is converted).
+    ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
   };

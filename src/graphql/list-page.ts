@@ -6,7 +6,7 @@ import { pageSize } from './input.js';
 
 export interface ListArgs {
   first?: number | null;
-  after?: string | number | null;
+  after?: string | null;
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -29,7 +29,7 @@ export async function listPage(
 ): Promise<ListPage> {
   const take = pageSize(args.first);
   if (args.after == null) return { take, after: null };
-  const id = String(args.after);
+  const id = args.after;
   const at = ID.test(id) ? await lookup(id) : null;
   if (!at) throw badInput('after', 'is not an id of this list');
   const beyond = direction === 'desc' ? 'lt' : 'gt';

@@ -1,36 +1,37 @@
 // Mutations on an existing personal key; the rules live in auth/policy.ts (keyActionRules).
+import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { ApiKeyRef, GeneratedApiKeyRef } from './api-key.js';
 
 builder.mutationFields((t) => ({
-  setApiKeyExpiry: t.field({
+  setApiKeyExpiry: t.withAuth(rules.personalKey).field({
     type: ApiKeyRef,
     description: 'Owner only. null = never (a team expiry, when set, still applies).',
     args: { id: t.arg.id({ required: true }), expiresAt: t.arg({ type: 'DateTime' }) },
     resolve: (_root, { id, expiresAt }, ctx) =>
-      ctx.services.lifecycle.setExpiry(ctx.principal!, String(id), expiresAt ?? null),
+      ctx.services.lifecycle.setExpiry(ctx.principal, id, expiresAt ?? null),
   }),
-  regenerateApiKey: t.field({
+  regenerateApiKey: t.withAuth(rules.personalKey).field({
     type: GeneratedApiKeyRef,
     description: 'Same id and name, new secret; the old secret fails at once.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.lifecycle.regenerate(ctx.principal!, String(id)),
+    resolve: (_root, { id }, ctx) => ctx.services.lifecycle.regenerate(ctx.principal, id),
   }),
-  renameApiKey: t.field({
+  renameApiKey: t.withAuth(rules.personalKey).field({
     type: ApiKeyRef,
     args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
-    resolve: (_root, { id, name }, ctx) => ctx.services.lifecycle.rename(ctx.principal!, String(id), name),
+    resolve: (_root, { id, name }, ctx) => ctx.services.lifecycle.rename(ctx.principal, id, name),
   }),
-  deleteApiKey: t.field({
+  deleteApiKey: t.withAuth(rules.personalKey).field({
     type: ApiKeyRef,
     description: 'Status REVOKED, reason REVOKED_BY_OWNER; the key fails at once.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.lifecycle.delete(ctx.principal!, String(id)),
+    resolve: (_root, { id }, ctx) => ctx.services.lifecycle.delete(ctx.principal, id),
   }),
-  setApiKeyEnabled: t.field({
+  setApiKeyEnabled: t.withAuth(rules.personalKey).field({
     type: ApiKeyRef,
     description: "Owner or admin (another user's key needs the ENTERPRISE plan). DISABLED is reversible, REVOKED is not.",
     args: { id: t.arg.id({ required: true }), enabled: t.arg.boolean({ required: true }) },
-    resolve: (_root, { id, enabled }, ctx) => ctx.services.lifecycle.setEnabled(ctx.principal!, String(id), enabled),
+    resolve: (_root, { id, enabled }, ctx) => ctx.services.lifecycle.setEnabled(ctx.principal, id, enabled),
   }),
 }));

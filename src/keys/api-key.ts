@@ -67,29 +67,29 @@ const GenerateApiKeyInput = builder.inputType('GenerateApiKeyInput', {
 });
 
 builder.queryFields((t) => ({
-  apiKeys: t.prismaField({
+  apiKeys: t.withAuth(rules.personalKey).prismaField({
     type: [ApiKeyRef],
     description: "The viewer's own keys, revoked ones included, newest first; `after` is the last id of the previous page.",
     args: listArgs(t),
-    resolve: (query, _root, args, ctx, info) => ctx.services.keys.listOwn(ctx.principal!, args, selectAskedKeyColumns(info, [], query)),
+    resolve: (query, _root, args, ctx, info) => ctx.services.keys.listOwn(ctx.principal, args, selectAskedKeyColumns(info, [], query)),
   }),
-  apiKey: t.prismaField({
+  apiKey: t.withAuth(rules.personalKey).prismaField({
     type: ApiKeyRef,
     nullable: true,
     description: 'An own key (admins: any key of the team).',
     args: { id: t.arg.id({ required: true }) },
     // With the plugin's query: the creator or revoker asked for comes in the same read.
     resolve: (query, _root, { id }, ctx, info) =>
-      ctx.services.keys.findVisible(ctx.principal!, String(id), selectAskedKeyColumns(info, [], query)),
+      ctx.services.keys.findVisible(ctx.principal, id, selectAskedKeyColumns(info, [], query)),
   }),
 }));
 
 builder.mutationField('generateApiKey', (t) =>
-  t.field({
+  t.withAuth(rules.personalKey).field({
     type: GeneratedApiKeyRef,
     args: { input: t.arg({ type: GenerateApiKeyInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const principal = ctx.principal!;
+      const principal = ctx.principal;
       const { services } = ctx;
       if (!isAdminRole(principal.role)) {
         const team = await services.prisma.team.findUniqueOrThrow({
@@ -114,11 +114,11 @@ builder.mutationField('generateApiKey', (t) =>
 );
 
 builder.subscriptionField('apiKeyGenerated', (t) =>
-  t.prismaField({
+  t.withAuth(rules.personalKey).prismaField({
     type: ApiKeyRef,
     description: "A key was generated: the viewer's own; for an admin, every key of the team.",
     subscribe: (_root, _args, ctx) => {
-      const principal = ctx.principal!;
+      const principal = ctx.principal;
       const events = ctx.services.pubsub.subscribe('apiKeyGenerated', principal.teamId);
       if (isAdminRole(principal.role)) return events;
       return pipe(events, filter((e: ApiKeyGeneratedPayload) => e.createdById === principal.userId));

@@ -60,9 +60,8 @@ export const RevokeApiKeysPayloadRef = builder
   });
 
 builder.queryField('teamApiKeys', (t) =>
-  t.field({
+  t.withAuth(rules.enterpriseAdmin).field({
     type: ApiKeyConnectionRef,
-    authScopes: rules.enterpriseAdmin,
     args: {
       filter: t.arg({ type: TeamApiKeyFilter }),
       orderBy: t.arg({ type: ApiKeyOrderEnum, defaultValue: 'NEWEST' }),
@@ -71,11 +70,8 @@ builder.queryField('teamApiKeys', (t) =>
     },
     resolve: (_root, args, ctx, info) =>
       ctx.services.teamKeys.page(
-        ctx.principal!,
-        {
-          ...args,
-          filter: args.filter && { ...args.filter, createdBy: args.filter.createdBy == null ? null : String(args.filter.createdBy) },
-        },
+        ctx.principal,
+        args,
         // The nodes' relations (creator, revoker) come in the page's own query, not one lookup per
         // node; and only the columns the operation asks of the keys and their members.
         selectAskedKeyColumns(info, ['edges', 'node'], queryFromInfo({ context: ctx, info, path: ['edges', 'node'] })),
@@ -84,15 +80,14 @@ builder.queryField('teamApiKeys', (t) =>
 );
 
 builder.mutationFields((t) => ({
-  revokeApiKeys: t.field({
+  revokeApiKeys: t.withAuth(rules.enterpriseAdmin).field({
     type: RevokeApiKeysPayloadRef,
     description: 'Revokes the selected personal keys of the team (REVOKED_BY_ADMIN): all or nothing.',
-    authScopes: rules.enterpriseAdmin,
     args: { ids: t.arg.idList({ required: true }) },
     resolve: async (_root, { ids }, ctx) => {
-      const p = ctx.principal!;
+      const p = ctx.principal;
       // Bounded before any work on the list (a 2 MB body holds ~100,000 ids).
-      const wanted = [...new Set(boundedList('ids', ids, MAX_BULK, 'maxIds').map(String))];
+      const wanted = [...new Set(boundedList('ids', ids, MAX_BULK, 'maxIds'))];
       const { prisma, revocation } = ctx.services;
       const revoked = await prisma.$transaction(async (tx) => {
         // One array parameter, not one per id (see RevocationService.revokeIds).
@@ -114,12 +109,11 @@ builder.mutationFields((t) => ({
       return { apiKeys: revoked.keys };
     },
   }),
-  revokeAllApiKeys: t.field({
+  revokeAllApiKeys: t.withAuth(rules.enterpriseAdmin).field({
     type: RevokeApiKeysPayloadRef,
     description: 'Revokes every ENABLED or DISABLED personal key of the team except the one making this request.',
-    authScopes: rules.enterpriseAdmin,
     resolve: async (_root, _args, ctx) => {
-      const p = ctx.principal!;
+      const p = ctx.principal;
       const apiKeys = await ctx.services.revocation.revoke(
         { teamId: p.teamId, kind: 'PERSONAL', id: { not: p.keyId } },
         { reason: 'REVOKED_BY_ADMIN', actorId: p.userId },

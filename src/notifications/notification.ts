@@ -2,6 +2,7 @@
 // the notificationAdded subscription.
 import type { Notification } from '../generated/prisma/client.js';
 import { queryFromInfo } from '@pothos/plugin-prisma';
+import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { PageInfoRef } from '../graphql/page-info.js';
 import { ApiKeyRef } from '../keys/api-key.js';
@@ -50,7 +51,7 @@ const NotificationConnectionRef = builder.objectRef<NotificationPage>('Notificat
 });
 
 builder.queryField('notifications', (t) =>
-  t.field({
+  t.withAuth(rules.personalKey).field({
     type: NotificationConnectionRef,
     description: "The viewer's notifications, newest first.",
     args: {
@@ -60,7 +61,7 @@ builder.queryField('notifications', (t) =>
     },
     resolve: (_root, args, ctx, info) =>
       ctx.services.notifications.page(
-        ctx.principal!,
+        ctx.principal,
         args,
         queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }),
       ),
@@ -68,19 +69,19 @@ builder.queryField('notifications', (t) =>
 );
 
 builder.mutationField('markNotificationsRead', (t) =>
-  t.int({
+  t.withAuth(rules.personalKey).int({
     description: 'Marks these notifications read (null = all); returns how many changed.',
     args: { ids: t.arg.idList() },
     resolve: (_root, { ids }, ctx) =>
-      ctx.services.notifications.markRead(ctx.principal!, ids == null ? null : ids.map(String)),
+      ctx.services.notifications.markRead(ctx.principal, ids ?? null),
   }),
 );
 
 builder.subscriptionField('notificationAdded', (t) =>
-  t.prismaField({
+  t.withAuth(rules.personalKey).prismaField({
     type: NotificationRef,
     description: "The viewer's new notifications.",
-    subscribe: (_root, _args, ctx) => ctx.services.pubsub.subscribe('notificationAdded', ctx.principal!.userId),
+    subscribe: (_root, _args, ctx) => ctx.services.pubsub.subscribe('notificationAdded', ctx.principal.userId),
     resolve: (query, event: NotificationAddedPayload, _args, ctx) =>
       ctx.services.prisma.notification.findUniqueOrThrow({ ...query, where: { id: event.id } }),
   }),

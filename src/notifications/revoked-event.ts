@@ -3,6 +3,7 @@
 import { filter, pipe } from 'graphql-yoga';
 import { isAdminRole } from '../auth/principal.js';
 import { CollectionAccessKeyRef } from '../collections/access-key.js';
+import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { RevocationReasonEnum } from '../graphql/enums.js';
 import { ApiKeyRef } from '../keys/api-key.js';
@@ -36,11 +37,11 @@ const ApiKeyRevokedEventRef = builder.objectRef<ApiKeyRevokedPayload>('ApiKeyRev
 });
 
 builder.subscriptionField('apiKeyRevoked', (t) =>
-  t.field({
+  t.withAuth(rules.personalKey).field({
     type: ApiKeyRevokedEventRef,
     description: "The viewer's keys; for an admin, every key of the team.",
     subscribe: (_root, _args, ctx) => {
-      const principal = ctx.principal!;
+      const principal = ctx.principal;
       const events = ctx.services.pubsub.subscribe('apiKeyRevoked', principal.teamId);
       if (isAdminRole(principal.role)) return events;
       return pipe(events, filter((e: ApiKeyRevokedPayload) => e.ownerId === principal.userId));

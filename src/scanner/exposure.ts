@@ -34,27 +34,25 @@ const ApiKeyExposureRef = builder.prismaObject('ApiKeyExposure', {
 });
 
 builder.queryField('exposedApiKeys', (t) =>
-  t.prismaField({
+  t.withAuth(rules.enterpriseAdmin).prismaField({
     type: [ApiKeyExposureRef],
     description:
       "The team's exposed keys, newest first (unresolved ones unless includeResolved); `after` is the last id of the previous page.",
-    authScopes: rules.enterpriseAdmin,
     args: { includeResolved: t.arg.boolean({ defaultValue: false }), ...listArgs(t) },
     resolve: (query, _root, { includeResolved, ...page }, ctx) =>
-      ctx.services.scanner.list(ctx.principal!, includeResolved ?? false, page, query),
+      ctx.services.scanner.list(ctx.principal, includeResolved ?? false, page, query),
   }),
 );
 
 builder.mutationField('reportExposedApiKeys', (t) =>
-  t.prismaField({
+  t.withAuth(rules.enterpriseAdmin).prismaField({
     type: [ApiKeyExposureRef],
     description:
       "Scanner intake: the team's keys found in `text` (at most 1 MB; checksums checked offline) are recorded as exposed at `location`; with auto revoke on they are revoked at once. Lists at most 1,000 exposures, newest first.",
-    authScopes: rules.enterpriseAdmin,
     // Priced as a page (a report finds a few keys; the answer is capped at MAX_LISTED anyway): at
     // 1,000 a full selection cost 57,000 and every such report was refused before it ran.
     extensions: { listSize: 50 },
     args: { text: t.arg.string({ required: true }), location: t.arg.string({ required: true }) },
-    resolve: (query, _root, { text, location }, ctx) => ctx.services.scanner.reportText(ctx.principal!, text, location, query),
+    resolve: (query, _root, { text, location }, ctx) => ctx.services.scanner.reportText(ctx.principal, text, location, query),
   }),
 );

@@ -21,16 +21,15 @@ const InvitationRef = builder.objectRef<Invitation & { token: string }>('Invitat
 });
 
 builder.mutationFields((t) => ({
-  inviteTeamMember: t.field({
+  inviteTeamMember: t.withAuth(rules.admin).field({
     type: InvitationRef,
-    authScopes: rules.admin,
     args: {
       email: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
       role: t.arg({ type: TeamRoleEnum, defaultValue: 'MEMBER' }),
     },
     resolve: (_root, { email, name, role }, ctx) =>
-      ctx.services.invitations.invite(ctx.principal!, { email, name, role: role ?? 'MEMBER' }),
+      ctx.services.invitations.invite(ctx.principal, { email, name, role: role ?? 'MEMBER' }),
   }),
   acceptInvitation: t.field({
     type: GeneratedApiKeyRef,

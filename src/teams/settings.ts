@@ -38,17 +38,16 @@ const ApiKeySettingsPayloadRef = builder
   });
 
 builder.queryField('apiKeySettings', (t) =>
-  t.field({
+  t.withAuth(rules.personalKey).field({
     type: ApiKeySettingsRef,
-    resolve: (_root, _args, ctx) => ctx.services.settings.get(ctx.principal!.teamId),
+    resolve: (_root, _args, ctx) => ctx.services.settings.get(ctx.principal.teamId),
   }),
 );
 
 builder.mutationField('updateApiKeySettings', (t) =>
-  t.field({
+  t.withAuth(rules.enterpriseAdmin).field({
     type: ApiKeySettingsPayloadRef,
-    authScopes: rules.enterpriseAdmin,
     args: { input: t.arg({ type: ApiKeySettingsInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.settings.update(ctx.principal!, input),
+    resolve: (_root, { input }, ctx) => ctx.services.settings.update(ctx.principal, input),
   }),
 );

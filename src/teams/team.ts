@@ -31,13 +31,12 @@ export const UserRef = builder.prismaObject('User', {
 });
 
 builder.queryField('teamMembers', (t) =>
-  t.prismaField({
+  t.withAuth(rules.admin).prismaField({
     type: [UserRef],
     description: 'The members of the team (admins), oldest first; `after` is the last id of the previous page.',
-    authScopes: rules.admin,
     args: listArgs(t),
     resolve: async (query, _root, args, ctx) => {
-      const team = { teamId: ctx.principal!.teamId };
+      const team = { teamId: ctx.principal.teamId };
       const { prisma } = ctx.services;
       const page = await listPage(
         args,
