@@ -8,7 +8,7 @@ import { clientAddressOf, refuseKnownGuess, useApiKeyAuth } from './auth/http-pl
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
-import { isDatabaseUnavailable, maskDatabaseOutage } from './db/outage.js';
+import { isDatabaseUnavailable } from './db/outage.js';
 import type { Context } from './graphql/builder.js';
 import { schema } from './graphql/schema.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
@@ -21,6 +21,7 @@ import { useCostLimit } from './graphql/cost.js';
 import { useInputGuard } from './graphql/input-guard.js';
 import { useStripOriginalError } from './graphql/strip-original-error.js';
 import { useCodedLimitErrors } from './graphql/limit-errors.js';
+import { maskError, useDomainErrors } from './graphql/errors.js';
 import { useMalformedRequestErrors } from './graphql/request-errors.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
 import { connectRedis } from './redis.js';
@@ -100,8 +101,9 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     renderGraphiQL,
     graphiql: config.graphiql ? { title: 'Keyplane', headers: '{\n  "X-API-Key": ""\n}' } : false,
     landingPage: false,
-    // Unexpected errors are masked; the database being unreachable becomes a coded 503 instead.
-    maskedErrors: { maskError: maskDatabaseOutage },
+    // Unexpected errors are masked; the database being unreachable becomes a coded 503 instead,
+    // and a domain error its coded GraphQLError (graphql/errors.ts).
+    maskedErrors: { maskError },
     logging: yogaLogger(log, { isRepetitive: isDatabaseUnavailable }),
     // Batched requests: each operation counts against the rate limit; a small batch only.
     batching: { limit: MAX_BATCH },
@@ -119,6 +121,8 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       ...armor.protect().plugins,
       useCodedLimitErrors(),
       useStripOriginalError(),
+      // Domain errors in every result become coded GraphQLErrors before yoga's masking.
+      useDomainErrors(),
       useApiKeyAuth(services, principals),
       useRequestLimits(services),
       // After authentication and the rate limit (SPEC §4's order), before any resolver.

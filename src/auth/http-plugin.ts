@@ -8,7 +8,8 @@ import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { databaseUnavailableResponse, isDatabaseUnavailable } from '../db/outage.js';
 import type { Context } from '../graphql/builder.js';
-import { codedError, unauthenticated } from '../graphql/errors.js';
+import { DomainError, unauthenticated } from '../domain/errors.js';
+import { toGraphQLError } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
 import type { Services } from '../services.js';
 import { clientAddressOfRequest } from './client-address.js';
@@ -91,7 +92,7 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
       if (ctx.principal) return;
       services.metrics.authFailures.inc({ reason: 'missing' });
       await services.authFailures.recordFailure(ctx.clientAddress);
-      setResultAndStopExecution({ errors: [unauthenticated(MISSING_KEY)] });
+      setResultAndStopExecution({ errors: [toGraphQLError(unauthenticated(MISSING_KEY))] });
     },
   };
 
@@ -106,15 +107,13 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
     if (blockedFor > 0) {
       setResultAndStopExecution({
         errors: [
-          codedError('RATE_LIMITED', tooManyFailuresMessage(blockedFor), {
-            http: { status: 429, headers: { 'Retry-After': String(blockedFor) } },
-          }),
+          toGraphQLError(new DomainError('RATE_LIMITED', tooManyFailuresMessage(blockedFor), { status: 429, retryAfter: blockedFor })),
         ],
       });
     } else if (!selectsOnly(document, operationName, ANONYMOUS_ROOT_FIELDS)) {
       services.metrics.authFailures.inc({ reason: 'missing' });
       await services.authFailures.recordFailure(ctx.clientAddress);
-      setResultAndStopExecution({ errors: [unauthenticated(MISSING_KEY)] });
+      setResultAndStopExecution({ errors: [toGraphQLError(unauthenticated(MISSING_KEY))] });
     }
   }
 }

@@ -1,8 +1,7 @@
 // Who may do what, as a table of scopes (Pothos scope-auth evaluates them on each field).
 // Root fields require `personalKey` by default (graphql/builder.ts); a field states the extra
 // scopes it needs, or opts out with skipTypeScopes and states its own.
-import type { GraphQLError } from 'graphql';
-import { forbidden, planRequired } from '../graphql/errors.js';
+import { type DomainError, forbidden, planRequired } from '../domain/errors.js';
 import { isAdminRole, type Principal } from './principal.js';
 
 export type AccessScope = 'anyKey' | 'personalKey' | 'seesMembers' | 'admin' | 'superAdmin' | 'enterprise';
@@ -23,7 +22,7 @@ export function accessScopes(p: Principal | null): Record<AccessScope, boolean> 
 }
 
 /** The refusal for the first scope a rule failed on: role problems before plan problems. */
-export function scopeRefusal(scope: AccessScope | null, p: Principal | null): GraphQLError {
+export function scopeRefusal(scope: AccessScope | null, p: Principal | null): DomainError {
   switch (scope) {
     case 'personalKey':
       return forbidden(

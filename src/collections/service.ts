@@ -7,9 +7,9 @@ import { assertCollectionDelete, assertCollectionKeyRevoke } from '../auth/polic
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
 import type { Collection, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { capReached, notFound } from '../graphql/errors.js';
-import { nameField, parseOrThrow, requestUrl, validName } from '../graphql/input.js';
-import { type ListArgs, listPage } from '../graphql/list-page.js';
+import { capReached, notFound } from '../domain/errors.js';
+import { nameField, parseOrThrow, requestUrl, validName } from '../domain/input.js';
+import { type ListArgs, listPage } from '../domain/list-page.js';
 import { mintKey } from '../keys/service.js';
 import type { RevocationService } from '../revocation/service.js';
 

@@ -8,8 +8,7 @@
 //  - a session ended by a shutdown: P2010 (raw) or other codes with cause.code 57P01;
 //  - a pooled connection that died, or a pool wait past connectionTimeoutMillis: the pg error
 //    itself ("Connection terminated unexpectedly", "timeout exceeded when trying to connect").
-import { GraphQLError } from 'graphql';
-import { maskError } from 'graphql-yoga';
+import { DomainError } from '../domain/errors.js';
 
 /** Seconds a client is told to wait before retrying. */
 export const RETRY_AFTER_SECONDS = 2;
@@ -55,14 +54,13 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 const http = { status: 503, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };
 
-/** The GraphQL error a client gets; keeps the path of the field that failed, if any. */
-export function databaseUnavailableError(from?: GraphQLError): GraphQLError {
-  return new GraphQLError(UNAVAILABLE_MESSAGE, {
-    nodes: from?.nodes,
-    path: from?.path,
-    extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: RETRY_AFTER_SECONDS, http },
+/** The error a client gets (graphql/errors.ts keeps the path of the field that failed, if any). */
+export const databaseUnavailable = () =>
+  new DomainError('SERVICE_UNAVAILABLE', UNAVAILABLE_MESSAGE, {
+    details: { retryAfter: RETRY_AFTER_SECONDS },
+    status: 503,
+    retryAfter: RETRY_AFTER_SECONDS,
   });
-}
 
 /** The same answer before any GraphQL work (authentication of a key not in the cache). */
 export function databaseUnavailableResponse(): Response {
@@ -71,14 +69,4 @@ export function databaseUnavailableResponse(): Response {
     status: 503,
     headers: { 'content-type': 'application/json; charset=utf-8', ...http.headers },
   });
-}
-
-/**
- * yoga's `maskedErrors.maskError`: every error yoga would mask passes here, whether a resolver or
- * a plugin threw it, so this is the one place where an outage becomes the coded 503. Anything
- * else is masked as before.
- */
-export function maskDatabaseOutage(error: unknown, message: string, isDev?: boolean): Error {
-  if (isDatabaseUnavailable(error)) return databaseUnavailableError(error instanceof GraphQLError ? error : undefined);
-  return maskError(error, message, isDev);
 }

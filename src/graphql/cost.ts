@@ -25,8 +25,9 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from './builder.js';
-import { codedError } from './errors.js';
-import { DEFAULT_PAGE } from './input.js';
+import { codedError } from '../domain/errors.js';
+import { toGraphQLError } from './errors.js';
+import { DEFAULT_PAGE } from '../domain/input.js';
 
 /**
  * The largest page of the largest connection (teamApiKeys, first: 500, every field: ~13,000)
@@ -120,7 +121,7 @@ export function useCostLimit(maxCost = MAX_COST): Plugin {
     const total = cost + (request ? (spent.get(request) ?? 0) : 0);
     if (request) spent.set(request, total);
     if (total <= maxCost) return null;
-    return codedError('BAD_USER_INPUT', `Query Cost limit of ${maxCost} exceeded, found ${total}.`, { limit: 'maxCost' });
+    return toGraphQLError(codedError('BAD_USER_INPUT', `Query Cost limit of ${maxCost} exceeded, found ${total}.`, { limit: 'maxCost' }));
   };
   return {
     onExecute({ args, setResultAndStopExecution }) {

@@ -11,7 +11,6 @@ import {
   type ArgumentNode,
   type DirectiveNode,
   type DocumentNode,
-  GraphQLError,
   type GraphQLFieldResolver,
   getOperationAST,
   Kind,
@@ -19,19 +18,11 @@ import {
   type ValueNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { badInput, capReached } from './errors.js';
+import { badInput, capReached, DomainError } from '../domain/errors.js';
+import { stringProblem } from '../domain/input.js';
 
 export const MAX_INPUT_DEPTH = 32;
 
-// An unpaired high surrogate, or a low one without its high half.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Why a string may not be stored, or null. */
-export function stringProblem(s: string): string | null {
-  if (s.includes('\u0000')) return 'must not contain NUL characters';
-  if (LONE_SURROGATE.test(s)) return 'must not contain unpaired UTF-16 surrogates';
-  return null;
-}
 
 type Variables = Record<string, unknown> | null | undefined;
 
@@ -45,8 +36,8 @@ class Walker {
   private defaults = new Map<string, ValueNode>();
 
   /** The first problem of each root field's input, by response key ('*': the whole operation's). */
-  rootProblems(operationName: string | null | undefined): Map<string, GraphQLError> {
-    const problems = new Map<string, GraphQLError>();
+  rootProblems(operationName: string | null | undefined): Map<string, DomainError> {
+    const problems = new Map<string, DomainError>();
     const operation = getOperationAST(this.document, operationName);
     if (!operation) return problems;
     for (const v of operation.variableDefinitions ?? []) {
@@ -57,7 +48,7 @@ class Walker {
     return problems;
   }
 
-  private rootSelections(set: SelectionSetNode, problems: Map<string, GraphQLError>, rootFragments: Set<string>): void {
+  private rootSelections(set: SelectionSetNode, problems: Map<string, DomainError>, rootFragments: Set<string>): void {
     for (const sel of set.selections) {
       if (sel.kind === Kind.FIELD) {
         this.check(problems, sel.alias?.value ?? sel.name.value, () => {
@@ -82,12 +73,12 @@ class Walker {
   }
 
   /** Walks one part; its first problem is kept under `key` (fragments are walked again per part). */
-  private check(problems: Map<string, GraphQLError>, key: string, walk: () => void): void {
+  private check(problems: Map<string, DomainError>, key: string, walk: () => void): void {
     this.seenFragments = new Set();
     try {
       walk();
     } catch (error) {
-      if (!(error instanceof GraphQLError)) throw error;
+      if (!(error instanceof DomainError)) throw error;
       if (!problems.has(key)) problems.set(key, error);
     }
   }
@@ -166,15 +157,15 @@ class Walker {
 const tooDeep = (field: string) => capReached(field, `must not be nested more than ${MAX_INPUT_DEPTH} levels deep`, 'maxInputDepth');
 
 /** The first problem in an operation's input, or null (any root field). */
-export function inputProblem(document: DocumentNode, operationName: string | null | undefined, variables: Variables): GraphQLError | null {
+export function inputProblem(document: DocumentNode, operationName: string | null | undefined, variables: Variables): DomainError | null {
   const problems = new Walker(document, variables).rootProblems(operationName);
   return problems.values().next().value ?? null;
 }
 
 /** Each operation's problems by root field, found when it starts, raised by the field itself. */
-const problemsByContext = new WeakMap<object, Map<string, GraphQLError>>();
+const problemsByContext = new WeakMap<object, Map<string, DomainError>>();
 
-function problemFor(context: unknown, responseKey: string | number): GraphQLError | undefined {
+function problemFor(context: unknown, responseKey: string | number): DomainError | undefined {
   const problems = typeof context === 'object' && context !== null ? problemsByContext.get(context) : undefined;
   return problems && (problems.get(String(responseKey)) ?? problems.get('*'));
 }

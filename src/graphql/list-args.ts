@@ -2,7 +2,7 @@
 // 500) and after (the last id of the previous page).
 import type { ArgBuilder } from '@pothos/core';
 import type { builder } from './builder.js';
-import { DEFAULT_PAGE, MAX_PAGE } from './input.js';
+import { DEFAULT_PAGE, MAX_PAGE } from '../domain/input.js';
 
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 

@@ -1,11 +1,7 @@
+import type { PageInfoShape } from '../domain/cursor.js';
 import { builder } from './builder.js';
 
-export interface PageInfoShape {
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  startCursor: string | null;
-  endCursor: string | null;
-}
+export type { PageInfoShape };
 
 export const PageInfoRef = builder.objectRef<PageInfoShape>('PageInfo').implement({
   fields: (t) => ({

@@ -5,7 +5,7 @@ import { isAdminRole } from '../auth/principal.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { ApiKeyStatusEnum, RevocationReasonEnum } from '../graphql/enums.js';
-import { forbidden } from '../graphql/errors.js';
+import { forbidden } from '../domain/errors.js';
 import { listArgs } from '../graphql/list-args.js';
 import type { ApiKeyGeneratedPayload } from '../realtime/pubsub.js';
 import { UserRef } from '../teams/team.js';

@@ -3,8 +3,8 @@
 import { assertKeyAction, type KeyAction } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
-import { badInput } from '../graphql/errors.js';
-import { validName } from '../graphql/input.js';
+import { badInput } from '../domain/errors.js';
+import { validName } from '../domain/input.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { KeyEvents } from './events.js';
 import { type KeyService, mintKey } from './service.js';

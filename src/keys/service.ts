@@ -3,9 +3,9 @@ import type { Principal } from '../auth/principal.js';
 import { isAdminRole } from '../auth/principal.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { KeyKind } from '../generated/prisma/enums.js';
-import { badInput, notFound } from '../graphql/errors.js';
-import { validName } from '../graphql/input.js';
-import { type ListArgs, listPage } from '../graphql/list-page.js';
+import { badInput, notFound } from '../domain/errors.js';
+import { validName } from '../domain/input.js';
+import { type ListArgs, listPage } from '../domain/list-page.js';
 import { generateKey, hashKey, hintOf } from './format.js';
 
 const DAY_MS = 86_400_000;

@@ -3,9 +3,9 @@
 import type { Principal } from '../auth/principal.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { ApiKeyStatus } from '../generated/prisma/enums.js';
-import { badInput } from '../graphql/errors.js';
-import { type Cursor, decodeCursor, encodeCursor } from '../graphql/cursor.js';
-import { pageSize } from '../graphql/input.js';
+import { badInput } from '../domain/errors.js';
+import { type Cursor, decodeCursor, encodeCursor } from '../domain/cursor.js';
+import { pageSize } from '../domain/input.js';
 import { parseKey } from './format.js';
 
 export type ApiKeyOrder = 'NEWEST' | 'OLDEST' | 'RECENTLY_USED';

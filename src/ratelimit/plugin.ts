@@ -2,10 +2,11 @@
 // authentication and before any resolver (SPEC §4's order). A rejected operation is not executed.
 // HTTP responses to a valid key carry X-RateLimit-* whatever the outcome.
 import { setImmediate as nextCheckPhase } from 'node:timers/promises';
-import type { DocumentNode, GraphQLError } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../graphql/builder.js';
-import { tooManyRequests } from '../graphql/errors.js';
+import { type DomainError, tooManyRequests } from '../domain/errors.js';
+import { toGraphQLError } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
 import type { Services } from '../services.js';
 import type { RateState } from './key-limiter.js';
@@ -20,7 +21,7 @@ export function useRequestLimits(services: Services): Plugin {
   const succeeded = metrics.requests.labels('ok');
   const erred = metrics.requests.labels('error');
 
-  async function admit(ctx: Context, document: DocumentNode, operationName?: string | null): Promise<GraphQLError | null> {
+  async function admit(ctx: Context, document: DocumentNode, operationName?: string | null): Promise<DomainError | null> {
     const principal = ctx.principal;
     if (!principal) return null; // anonymous operations have their own limit (auth failures)
     // Answer in the check phase, not inside the socket's read callback: the responses of every
@@ -59,7 +60,7 @@ export function useRequestLimits(services: Services): Plugin {
     async onExecute({ args, setResultAndStopExecution }) {
       const error = await admit(args.contextValue as unknown as Context, args.document, args.operationName);
       if (error) {
-        setResultAndStopExecution({ errors: [error] });
+        setResultAndStopExecution({ errors: [toGraphQLError(error)] });
         return;
       }
       return {
@@ -72,7 +73,7 @@ export function useRequestLimits(services: Services): Plugin {
       const ctx = args.contextValue as unknown as Context;
       const error = await admit(ctx, args.document, args.operationName);
       if (error) {
-        setResultAndStopExecution({ errors: [error] });
+        setResultAndStopExecution({ errors: [toGraphQLError(error)] });
         return;
       }
       const keyId = ctx.principal?.keyId;
@@ -81,7 +82,7 @@ export function useRequestLimits(services: Services): Plugin {
         metrics.requests.inc({ outcome: 'rate_limited' });
         setResultAndStopExecution({
           errors: [
-            tooManyRequests('RATE_LIMITED', `At most ${subscriptions.perKey} subscriptions may be open per key`, 1),
+            toGraphQLError(tooManyRequests('RATE_LIMITED', `At most ${subscriptions.perKey} subscriptions may be open per key`, 1)),
           ],
         });
         return;

@@ -29,7 +29,8 @@ import { type Plugin, Repeater } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { Context } from '../graphql/builder.js';
-import { badInput } from '../graphql/errors.js';
+import { badInput } from '../domain/errors.js';
+import { toGraphQLError } from '../graphql/errors.js';
 
 const printed = new WeakMap<DocumentNode, string>();
 interface SharedResult {
@@ -143,7 +144,7 @@ function subscribedField(args: ExecutionArgs): { field: string | null } | { erro
   if (variables.errors) return { field: null }; // graphql-js reports them, coded
   const fields = rootFields(args, operation, variables.coerced);
   if (fields.length === 0) {
-    return { error: badInput('subscription', SKIPPED_ROOT) };
+    return { error: toGraphQLError(badInput('subscription', SKIPPED_ROOT)) };
   }
   return { field: fields[0]!.name.value };
 }
@@ -221,7 +222,7 @@ export function useSharedSubscriptionExecution(): Plugin<Context> {
           const document: DocumentNode = args[1];
           const subscribes = document.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'subscription');
           if (!(error instanceof GraphQLError) || !subscribes) throw error;
-          return [badInput('subscription', `${SKIPPED_ROOT} (${error.message})`)];
+          return [toGraphQLError(badInput('subscription', `${SKIPPED_ROOT} (${error.message})`))];
         }
       });
     },

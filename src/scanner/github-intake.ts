@@ -8,7 +8,7 @@
 import { hash, verify } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { stringProblem } from '../graphql/input-guard.js';
+import { stringProblem } from '../domain/input.js';
 import type { Services } from '../services.js';
 
 export const GITHUB_INTAKE_PATH = '/scanner/github';

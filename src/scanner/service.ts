@@ -4,8 +4,8 @@
 // revocation path, so that their owners are notified and the findings resolved.
 import type { Principal } from '../auth/principal.js';
 import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { badInput, capReached } from '../graphql/errors.js';
-import { type ListArgs, listPage } from '../graphql/list-page.js';
+import { badInput, capReached } from '../domain/errors.js';
+import { type ListArgs, listPage } from '../domain/list-page.js';
 import { hashKey, parseKey } from '../keys/format.js';
 import { mergeRevocations, type RevocationService } from '../revocation/service.js';
 import { findKeys } from './find.js';

@@ -1,12 +1,11 @@
 // The Invitation type, inviteTeamMember (admins) and acceptInvitation (no key needed).
-import { GraphQLError } from 'graphql';
 import { rules } from '../auth/policy.js';
 import type { Invitation } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { TeamRoleEnum } from '../graphql/enums.js';
 import { GeneratedApiKeyRef } from '../keys/api-key.js';
 import { tooManyFailuresMessage } from '../auth/gate.js';
-import { tooManyRequests } from '../graphql/errors.js';
+import { DomainError, tooManyRequests } from '../domain/errors.js';
 
 const InvitationRef = builder.objectRef<Invitation & { token: string }>('Invitation').implement({
   description: 'The token is shown in this response only: send it to the invitee.',
@@ -51,7 +50,7 @@ builder.mutationFields((t) => ({
         await authFailures.refund(ctx.clientAddress);
         return generated;
       } catch (error) {
-        if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') {
+        if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
           metrics.authFailures.inc({ reason: 'invitation' });
         } else {
           await authFailures.refund(ctx.clientAddress);

@@ -5,8 +5,8 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { TeamRole } from '../generated/prisma/enums.js';
-import { badInput, forbidden, unauthenticated } from '../graphql/errors.js';
-import { parseOrThrow, validName } from '../graphql/input.js';
+import { badInput, forbidden, unauthenticated } from '../domain/errors.js';
+import { parseOrThrow, validName } from '../domain/input.js';
 import type { KeyService } from '../keys/service.js';
 import { emailSchema } from './email.js';
 

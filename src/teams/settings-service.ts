@@ -3,7 +3,7 @@
 // change is recorded (who, when, before/after).
 import type { Principal } from '../auth/principal.js';
 import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
-import { badInput } from '../graphql/errors.js';
+import { badInput } from '../domain/errors.js';
 import type { KeyEvents } from '../keys/events.js';
 import type { RevokedKey } from '../notifications/revocation-notices.js';
 import { mergeRevocations, type Revocation, type RevocationService } from '../revocation/service.js';

@@ -3,7 +3,7 @@ import { builder } from '../graphql/builder.js';
 import { PlanEnum, TeamRoleEnum } from '../graphql/enums.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { listArgs } from '../graphql/list-args.js';
-import { listPage } from '../graphql/list-page.js';
+import { listPage } from '../domain/list-page.js';
 
 export const TeamRef = builder.prismaObject('Team', {
   fields: (t) => ({

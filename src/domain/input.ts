@@ -70,3 +70,13 @@ export function boundedList<T>(field: string, list: readonly T[], max: number, l
   if (list.length > max) throw capReached(field, `at most ${max} per call`, limit);
   return list;
 }
+
+// An unpaired high surrogate, or a low one without its high half.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why a string may not be stored, or null. */
+export function stringProblem(s: string): string | null {
+  if (s.includes('\u0000')) return 'must not contain NUL characters';
+  if (LONE_SURROGATE.test(s)) return 'must not contain unpaired UTF-16 surrogates';
+  return null;
+}

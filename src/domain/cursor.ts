@@ -8,6 +8,14 @@ export interface Cursor {
   id: string;
 }
 
+/** Where a cursor page stands (the connection's PageInfo). */
+export interface PageInfoShape {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
 export const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
 
 const MAX_CURSOR = 512;
