@@ -28,6 +28,9 @@ import { connectRedis } from './redis.js';
 import { EmailDispatcher } from './notifications/email-dispatcher.js';
 import { NotificationService } from './notifications/service.js';
 import { ScannerService } from './scanner/service.js';
+import { KeyGeneration } from './keys/generation.js';
+import { TeamKeyAdmin } from './keys/team-key-admin.js';
+import { MemberService } from './teams/members.js';
 
 export interface Services {
   config: Config;
@@ -38,12 +41,15 @@ export interface Services {
   lastUsed: LastUsedRecorder;
   pubsub: KeyplanePubSub;
   keys: KeyService;
+  keyGeneration: KeyGeneration;
   keyEvents: KeyEvents;
   lifecycle: KeyLifecycle;
   revocation: RevocationService;
   invitations: InvitationService;
   collections: CollectionService;
   teamKeys: TeamKeyQuery;
+  teamKeyAdmin: TeamKeyAdmin;
+  members: MemberService;
   settings: SettingsService;
   expiryJob: ExpiryJob;
   sockets: SocketRegistry;
@@ -97,6 +103,16 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
   });
   const keyFeed = new KeyChangeFeed(db, keyEvents, auth, log);
   const quota = new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix);
+  const authFailures = new AuthFailureLimiter(config.authFailuresPerMinute, redis, config.redisKeyPrefix);
+  const metrics = new Metrics({
+    verification_cache_hits: () => auth.hits,
+    verification_cache_misses: () => auth.lookups,
+    open_subscriptions: () => subscriptions.total,
+    subscription_events_delivered: () => sharedExecutionStats.deliveries,
+    subscription_executions: () => sharedExecutionStats.executions,
+    emails_sent: () => emails.sent,
+    email_send_failures: () => emails.failed,
+  });
   return {
     config,
     log,
@@ -109,9 +125,15 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     keyEvents,
     revocation,
     lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
-    invitations: new InvitationService(prisma, keys),
+    keyGeneration: new KeyGeneration(prisma, keys, pubsub),
+    invitations: new InvitationService(prisma, keys, {
+      failures: authFailures,
+      onTokenRefused: () => metrics.authFailures.inc({ reason: 'invitation' }),
+    }),
     collections: new CollectionService(prisma, revocation, config.keyPepper, config),
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
+    teamKeyAdmin: new TeamKeyAdmin(prisma, revocation),
+    members: new MemberService(prisma),
     settings: new SettingsService(prisma, keyEvents, revocation),
     expiryJob,
     notifications: new NotificationService(prisma),
@@ -120,17 +142,9 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),
     quota,
-    authFailures: new AuthFailureLimiter(config.authFailuresPerMinute, redis, config.redisKeyPrefix),
+    authFailures,
     subscriptions,
-    metrics: new Metrics({
-      verification_cache_hits: () => auth.hits,
-      verification_cache_misses: () => auth.lookups,
-      open_subscriptions: () => subscriptions.total,
-      subscription_events_delivered: () => sharedExecutionStats.deliveries,
-      subscription_executions: () => sharedExecutionStats.executions,
-      emails_sent: () => emails.sent,
-      email_send_failures: () => emails.failed,
-    }),
+    metrics,
     redis,
     start() {
       lastUsed.start();

@@ -5,6 +5,7 @@
 // counted before it is made (and given back when the key is valid), so an address's guesses cost at
 // most AUTH_FAILURES_PER_MINUTE reads a minute, concurrent or not.
 import type { Services } from '../services.js';
+import { tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
 import type { AuthOutcome } from './authenticator.js';
 
 export type GateOutcome = AuthOutcome | { ok: false; reason: 'blocked'; message: string; retryAfterSeconds: number };
@@ -57,6 +58,3 @@ async function refused(services: Services, outcome: Exclude<AuthOutcome, { ok: t
   await authFailures.recordFailure(address);
   return outcome;
 }
-
-export const tooManyFailuresMessage = (seconds: number) =>
-  `Too many failed authentications from this address: retry in ${seconds} s`;

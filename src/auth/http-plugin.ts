@@ -13,7 +13,8 @@ import { toGraphQLError } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
 import type { Services } from '../services.js';
 import { clientAddressOfRequest } from './client-address.js';
-import { authenticateFrom, type GateOutcome, tooManyFailuresMessage } from './gate.js';
+import { tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
+import { authenticateFrom, type GateOutcome } from './gate.js';
 import type { Principal } from './principal.js';
 
 const ANONYMOUS_ROOT_FIELDS = new Set(['acceptInvitation', '__schema', '__type', '__typename']);

@@ -5,7 +5,7 @@
 // masking sees them; the plugins that answer before execution map theirs with toGraphQLError.
 // Only GraphQLErrors reach clients; yoga masks everything else.
 import { GraphQLError } from 'graphql';
-import { maskError as yogaMaskError, type Plugin } from 'graphql-yoga';
+import { type Plugin, maskError as yogaMaskError } from 'graphql-yoga';
 import { databaseUnavailable, isDatabaseUnavailable } from '../db/outage.js';
 import { DomainError } from '../domain/errors.js';
 

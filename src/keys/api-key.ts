@@ -5,7 +5,6 @@ import { isAdminRole } from '../auth/principal.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { ApiKeyStatusEnum, RevocationReasonEnum } from '../graphql/enums.js';
-import { forbidden } from '../domain/errors.js';
 import { listArgs } from '../graphql/list-args.js';
 import type { ApiKeyGeneratedPayload } from '../realtime/pubsub.js';
 import { UserRef } from '../teams/team.js';
@@ -88,28 +87,7 @@ builder.mutationField('generateApiKey', (t) =>
   t.withAuth(rules.personalKey).field({
     type: GeneratedApiKeyRef,
     args: { input: t.arg({ type: GenerateApiKeyInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => {
-      const principal = ctx.principal;
-      const { services } = ctx;
-      if (!isAdminRole(principal.role)) {
-        const team = await services.prisma.team.findUniqueOrThrow({
-          where: { id: principal.teamId },
-          select: { allowMembersToGenerateKeys: true },
-        });
-        if (!team.allowMembersToGenerateKeys) {
-          throw forbidden('An admin has turned off API key generation for members of this team');
-        }
-      }
-      const generated = await services.keys.issuePersonalKey(
-        { userId: principal.userId, teamId: principal.teamId },
-        input,
-      );
-      services.pubsub.publish('apiKeyGenerated', principal.teamId, {
-        keyId: generated.apiKey.id,
-        createdById: generated.apiKey.createdById,
-      });
-      return generated;
-    },
+    resolve: (_root, { input }, ctx) => ctx.services.keyGeneration.generate(ctx.principal, input),
   }),
 );
 

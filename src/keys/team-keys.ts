@@ -1,17 +1,13 @@
 // The admin dashboard's API over personal keys (ENTERPRISE plan, admins): list with filters,
-// order and pages; revoke some or all. Revocations go through the one revocation service.
+// order and pages; revoke some or all (keys/team-key-admin.ts).
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { rules } from '../auth/policy.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { ApiKeyStatusEnum } from '../graphql/enums.js';
-import { codedError } from '../domain/errors.js';
-import { boundedList } from '../domain/input.js';
 import { PageInfoRef, type PageInfoShape } from '../graphql/page-info.js';
 import { ApiKeyRef } from './api-key.js';
 import { selectAskedKeyColumns } from './key-selection.js';
-
-const MAX_BULK = 10_000;
 
 const ApiKeyOrderEnum = builder.enumType('ApiKeyOrder', {
   values: { NEWEST: {}, OLDEST: {}, RECENTLY_USED: { description: 'most recently used first; never-used keys last' } },
@@ -84,41 +80,11 @@ builder.mutationFields((t) => ({
     type: RevokeApiKeysPayloadRef,
     description: 'Revokes the selected personal keys of the team (REVOKED_BY_ADMIN): all or nothing.',
     args: { ids: t.arg.idList({ required: true }) },
-    resolve: async (_root, { ids }, ctx) => {
-      const p = ctx.principal;
-      // Bounded before any work on the list (a 2 MB body holds ~100,000 ids).
-      const wanted = [...new Set(boundedList('ids', ids, MAX_BULK, 'maxIds'))];
-      const { prisma, revocation } = ctx.services;
-      const revoked = await prisma.$transaction(async (tx) => {
-        // One array parameter, not one per id (see RevocationService.revokeIds).
-        const found = await tx.$queryRawUnsafe<{ id: string }[]>(
-          `SELECT "id" FROM "ApiKey" WHERE "id" = ANY($1::text[]) AND "teamId" = $2 AND "kind" = 'PERSONAL'`,
-          wanted,
-          p.teamId,
-        );
-        if (found.length !== wanted.length) {
-          const known = new Set(found.map((k) => k.id));
-          const missing = wanted.filter((id) => !known.has(id));
-          // Named in the message up to 20, in extensions up to 1,000 (the list may hold 10,000).
-          const named = missing.slice(0, 20).join(', ') + (missing.length > 20 ? `, and ${missing.length - 20} more` : '');
-          throw codedError('NOT_FOUND', `API keys not found: ${named}`, { ids: missing.slice(0, 1_000), missingCount: missing.length });
-        }
-        return revocation.revokeIds(wanted, { reason: 'REVOKED_BY_ADMIN', actorId: p.userId }, tx);
-      });
-      revocation.announce(revoked);
-      return { apiKeys: revoked.keys };
-    },
+    resolve: async (_root, { ids }, ctx) => ({ apiKeys: await ctx.services.teamKeyAdmin.revokeSelected(ctx.principal, ids) }),
   }),
   revokeAllApiKeys: t.withAuth(rules.enterpriseAdmin).field({
     type: RevokeApiKeysPayloadRef,
     description: 'Revokes every ENABLED or DISABLED personal key of the team except the one making this request.',
-    resolve: async (_root, _args, ctx) => {
-      const p = ctx.principal;
-      const apiKeys = await ctx.services.revocation.revoke(
-        { teamId: p.teamId, kind: 'PERSONAL', id: { not: p.keyId } },
-        { reason: 'REVOKED_BY_ADMIN', actorId: p.userId },
-      );
-      return { apiKeys };
-    },
+    resolve: async (_root, _args, ctx) => ({ apiKeys: await ctx.services.teamKeyAdmin.revokeAll(ctx.principal) }),
   }),
 }));

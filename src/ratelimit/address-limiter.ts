@@ -6,6 +6,10 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 /** Addresses remembered as blocked, at most (a flood from many addresses only forgets some). */
 const MAX_REMEMBERED = 100_000;
 
+/** The refusal an address hears once it used up its failures (keys and invitation tokens alike). */
+export const tooManyFailuresMessage = (seconds: number) =>
+  `Too many failed authentications from this address: retry in ${seconds} s`;
+
 export class AuthFailureLimiter {
   private readonly limiter: RateLimiterMemory | RateLimiterRedis;
   /** address → when its block ends, as the limiter last said: lets a guess be refused with no I/O. */

@@ -4,8 +4,6 @@ import type { Invitation } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { TeamRoleEnum } from '../graphql/enums.js';
 import { GeneratedApiKeyRef } from '../keys/api-key.js';
-import { tooManyFailuresMessage } from '../auth/gate.js';
-import { DomainError, tooManyRequests } from '../domain/errors.js';
 
 const InvitationRef = builder.objectRef<Invitation & { token: string }>('Invitation').implement({
   description: 'The token is shown in this response only: send it to the invitee.',
@@ -38,25 +36,6 @@ builder.mutationFields((t) => ({
       token: t.arg.string({ required: true }),
       keyName: t.arg.string({ required: true }),
     },
-    resolve: async (_root, { token, keyName }, ctx) => {
-      const { authFailures, invitations, metrics } = ctx.services;
-      // The token is a credential: a failure is counted before the database is read (so a burst
-      // of guesses — batched, aliased — costs at most AUTH_FAILURES_PER_MINUTE reads), and given
-      // back when the token turns out good or the refusal is not about the token.
-      const blockedFor = await authFailures.reserve(ctx.clientAddress);
-      if (blockedFor > 0) throw tooManyRequests('RATE_LIMITED', tooManyFailuresMessage(blockedFor), blockedFor);
-      try {
-        const generated = await invitations.accept(token, keyName);
-        await authFailures.refund(ctx.clientAddress);
-        return generated;
-      } catch (error) {
-        if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
-          metrics.authFailures.inc({ reason: 'invitation' });
-        } else {
-          await authFailures.refund(ctx.clientAddress);
-        }
-        throw error;
-      }
-    },
+    resolve: (_root, { token, keyName }, ctx) => ctx.services.invitations.acceptFrom(ctx.clientAddress, token, keyName),
   }),
 }));

@@ -5,9 +5,10 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { TeamRole } from '../generated/prisma/enums.js';
-import { badInput, forbidden, unauthenticated } from '../domain/errors.js';
+import { badInput, DomainError, forbidden, tooManyRequests, unauthenticated } from '../domain/errors.js';
 import { parseOrThrow, validName } from '../domain/input.js';
 import type { KeyService } from '../keys/service.js';
+import { type AuthFailureLimiter, tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
 import { emailSchema } from './email.js';
 
 const INVITATION_TTL_MS = 7 * 86_400_000;
@@ -18,6 +19,8 @@ export class InvitationService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly keys: KeyService,
+    /** the brute-force limit an invitation token counts against, like a key (absent: not counted) */
+    private readonly guard?: { failures: AuthFailureLimiter; onTokenRefused: () => void },
   ) {}
 
   async invite(p: Principal, input: { email: string; name: string; role: TeamRole }) {
@@ -42,6 +45,28 @@ export class InvitationService {
       },
     });
     return { ...invitation, token };
+  }
+
+  /**
+   * acceptInvitation from a client address. The token is a credential: a failure is counted
+   * before the database is read (so a burst of guesses — batched, aliased — costs at most
+   * AUTH_FAILURES_PER_MINUTE reads), and given back when the token turns out good or the refusal
+   * is not about the token.
+   */
+  async acceptFrom(clientAddress: string, token: string, keyName: string) {
+    if (!this.guard) return this.accept(token, keyName);
+    const { failures, onTokenRefused } = this.guard;
+    const blockedFor = await failures.reserve(clientAddress);
+    if (blockedFor > 0) throw tooManyRequests('RATE_LIMITED', tooManyFailuresMessage(blockedFor), blockedFor);
+    try {
+      const generated = await this.accept(token, keyName);
+      await failures.refund(clientAddress);
+      return generated;
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') onTokenRefused();
+      else await failures.refund(clientAddress);
+      throw error;
+    }
   }
 
   /** Consumes the token and creates the member with their first key, all or nothing. */

@@ -1,9 +1,7 @@
 import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { PlanEnum, TeamRoleEnum } from '../graphql/enums.js';
-import type { Prisma } from '../generated/prisma/client.js';
 import { listArgs } from '../graphql/list-args.js';
-import { listPage } from '../domain/list-page.js';
 
 export const TeamRef = builder.prismaObject('Team', {
   fields: (t) => ({
@@ -35,21 +33,6 @@ builder.queryField('teamMembers', (t) =>
     type: [UserRef],
     description: 'The members of the team (admins), oldest first; `after` is the last id of the previous page.',
     args: listArgs(t),
-    resolve: async (query, _root, args, ctx) => {
-      const team = { teamId: ctx.principal.teamId };
-      const { prisma } = ctx.services;
-      const page = await listPage(
-        args,
-        async (id) => (await prisma.user.findFirst({ where: { ...team, id }, select: { createdAt: true } }))?.createdAt ?? null,
-        'createdAt',
-        'asc',
-      );
-      return prisma.user.findMany({
-        ...query,
-        where: page.after ? { AND: [team, page.after as Prisma.UserWhereInput] } : team,
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-        take: page.take,
-      });
-    },
+    resolve: (query, _root, args, ctx) => ctx.services.members.list(ctx.principal, args, query),
   }),
 );

@@ -1,0 +1,25 @@
+// The members of a team, as an admin lists them: oldest first, keyset pages by id.
+import type { Principal } from '../auth/principal.js';
+import { type ListArgs, listPage } from '../domain/list-page.js';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
+
+export class MemberService {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** `query` is what the operation asks of each member (plugin-prisma's select/include). */
+  async list(p: Principal, args: ListArgs, query: { select?: Prisma.UserSelect; include?: Prisma.UserInclude } = {}) {
+    const team = { teamId: p.teamId };
+    const page = await listPage(
+      args,
+      async (id) => (await this.prisma.user.findFirst({ where: { ...team, id }, select: { createdAt: true } }))?.createdAt ?? null,
+      'createdAt',
+      'asc',
+    );
+    return this.prisma.user.findMany({
+      ...query,
+      where: page.after ? { AND: [team, page.after as Prisma.UserWhereInput] } : team,
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: page.take,
+    });
+  }
+}
