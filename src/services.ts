@@ -75,7 +75,8 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
   );
   const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
   const keyEvents = new KeyEvents();
-  const keys = new KeyService(prisma, config.keyPepper);
+  const minted = (hash: string) => auth.index.add(hash);
+  const keys = new KeyService(prisma, config.keyPepper, minted);
   // Events cross instances through Redis when there is one (two connections: one subscribes).
   const pubsubClients = config.redisUrl
     ? {
@@ -130,7 +131,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
       failures: authFailures,
       onTokenRefused: () => metrics.authFailures.inc({ reason: 'invitation' }),
     }),
-    collections: new CollectionService(prisma, revocation, config.keyPepper, config),
+    collections: new CollectionService(prisma, revocation, config.keyPepper, config, minted),
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
     teamKeyAdmin: new TeamKeyAdmin(prisma, revocation),
     members: new MemberService(prisma),

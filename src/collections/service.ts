@@ -51,6 +51,8 @@ export class CollectionService {
     private readonly revocation: RevocationService,
     private readonly pepper: string | undefined,
     private readonly limits: CollectionLimits,
+    /** See KeyService's `minted`. */
+    private readonly minted: (hash: string) => void = () => {},
   ) {}
 
   private validate(input: CollectionInput) {
@@ -151,6 +153,7 @@ export class CollectionService {
   async share(p: Principal, collectionId: string) {
     const collection = await this.find(p, collectionId);
     const material = mintKey('COLLECTION_ACCESS', this.pepper);
+    this.minted(material.hash);
     const accessKey = await this.prisma.apiKey.create({
       data: {
         teamId: p.teamId,
