@@ -132,7 +132,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     }),
     collections: new CollectionService(prisma, revocation, config.keyPepper, config),
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
-    teamKeyAdmin: new TeamKeyAdmin(prisma, revocation),
+    teamKeyAdmin: new TeamKeyAdmin(revocation),
     members: new MemberService(prisma),
     settings: new SettingsService(prisma, keyEvents, revocation),
     expiryJob,

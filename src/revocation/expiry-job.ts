@@ -46,10 +46,9 @@ export class ExpiryJob {
   async run(now = new Date(), batch = 1_000): Promise<number> {
     let total = 0;
     for (;;) {
-      const expired = await this.prisma.$transaction((tx) => this.revocation.persistExpired(now, batch, tx));
-      this.revocation.announce(expired);
-      total += expired.keys.length;
-      if (expired.keys.length < batch) return total;
+      const expired = await this.revocation.persistExpired(now, batch);
+      total += expired.length;
+      if (expired.length < batch) return total;
     }
   }
 }
