@@ -93,7 +93,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     leaseSeconds: config.emailLeaseSeconds,
   });
   const revocation = new RevocationService(prisma, keyEvents, pubsub, emails);
-  const expiryJob = new ExpiryJob(prisma, revocation, log);
+  const expiryJob = new ExpiryJob(revocation, log);
   const sockets = new SocketRegistry(() => expiryJob.runSoon());
   const subscriptions = new SubscriptionCap(config.subscriptionsPerKey);
   // A key that changed is re-verified on its next use; its sockets are closed or re-armed. Changes
@@ -133,7 +133,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     }),
     collections: new CollectionService(prisma, revocation, config.keyPepper, config, minted),
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
-    teamKeyAdmin: new TeamKeyAdmin(prisma, revocation),
+    teamKeyAdmin: new TeamKeyAdmin(revocation),
     members: new MemberService(prisma),
     settings: new SettingsService(prisma, keyEvents, revocation),
     expiryJob,

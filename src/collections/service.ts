@@ -134,19 +134,13 @@ export class CollectionService {
     const found = await this.find(p, id);
     assertCollectionDelete(p, found);
     const now = new Date();
-    const { collection, revoked } = await this.prisma.$transaction(async (tx) => {
+    return this.revocation.transaction(async (tx, revoke) => {
       // Only the first of concurrent deletes tombstones it; the others find it gone.
       const [collection] = await tx.collection.updateManyAndReturn({ where: { id, deletedAt: null }, data: { deletedAt: now } });
       if (!collection) throw notFound('Collection', id);
-      const revoked = await this.revocation.revokeWhere(
-        { collectionId: id },
-        { reason: 'COLLECTION_DELETED', actorId: p.userId, at: now },
-        tx,
-      );
-      return { collection, revoked };
+      await revoke.where({ collectionId: id }, { reason: 'COLLECTION_DELETED', actorId: p.userId, at: now });
+      return collection;
     });
-    this.revocation.announce(revoked);
-    return collection;
   }
 
   /** A new key on every share; the secret is in this response only. */

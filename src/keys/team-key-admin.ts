@@ -4,23 +4,20 @@
 import type { Principal } from '../auth/principal.js';
 import { codedError } from '../domain/errors.js';
 import { boundedList } from '../domain/input.js';
-import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
+import type { ApiKey } from '../generated/prisma/client.js';
 import type { RevocationService } from '../revocation/service.js';
 
 /** Ids per revokeApiKeys call (SPEC §5). */
 export const MAX_BULK = 10_000;
 
 export class TeamKeyAdmin {
-  constructor(
-    private readonly prisma: PrismaClient,
-    private readonly revocation: RevocationService,
-  ) {}
+  constructor(private readonly revocation: RevocationService) {}
 
   /** Revokes these personal keys of the team (REVOKED_BY_ADMIN); one unknown id fails them all (NOT_FOUND). */
   async revokeSelected(p: Principal, ids: readonly string[]): Promise<ApiKey[]> {
     // Bounded before any work on the list (a 2 MB body holds ~100,000 ids).
     const wanted = [...new Set(boundedList('ids', ids, MAX_BULK, 'maxIds'))];
-    const revoked = await this.prisma.$transaction(async (tx) => {
+    return this.revocation.transaction(async (tx, revoke) => {
       // One array parameter, not one per id (see RevocationService.revokeIds).
       const found = await tx.$queryRawUnsafe<{ id: string }[]>(
         `SELECT "id" FROM "ApiKey" WHERE "id" = ANY($1::text[]) AND "teamId" = $2 AND "kind" = 'PERSONAL'`,
@@ -34,10 +31,8 @@ export class TeamKeyAdmin {
         const named = missing.slice(0, 20).join(', ') + (missing.length > 20 ? `, and ${missing.length - 20} more` : '');
         throw codedError('NOT_FOUND', `API keys not found: ${named}`, { ids: missing.slice(0, 1_000), missingCount: missing.length });
       }
-      return this.revocation.revokeIds(wanted, { reason: 'REVOKED_BY_ADMIN', actorId: p.userId }, tx);
+      return revoke.ids(wanted, { reason: 'REVOKED_BY_ADMIN', actorId: p.userId });
     });
-    this.revocation.announce(revoked);
-    return revoked.keys;
   }
 
   /** Revokes every ENABLED or DISABLED personal key of the team except the one making the request. */

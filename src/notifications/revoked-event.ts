@@ -7,6 +7,7 @@ import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { RevocationReasonEnum } from '../graphql/enums.js';
 import { ApiKeyRef } from '../keys/api-key.js';
+import { endingAfter } from '../realtime/ending-after.js';
 import type { ApiKeyRevokedPayload } from '../realtime/pubsub.js';
 import { UserRef } from '../teams/team.js';
 
@@ -42,9 +43,11 @@ builder.subscriptionField('apiKeyRevoked', (t) =>
     description: "The viewer's keys; for an admin, every key of the team.",
     subscribe: (_root, _args, ctx) => {
       const principal = ctx.principal;
-      const events = ctx.services.pubsub.subscribe('apiKeyRevoked', principal.teamId);
-      if (isAdminRole(principal.role)) return events;
-      return pipe(events, filter((e: ApiKeyRevokedPayload) => e.ownerId === principal.userId));
+      const all = ctx.services.pubsub.subscribe('apiKeyRevoked', principal.teamId);
+      const events = isAdminRole(principal.role) ? all : pipe(all, filter((e: ApiKeyRevokedPayload) => e.ownerId === principal.userId));
+      // The subscriber's own key's revocation is delivered before its connection closes (4401,
+      // or the SSE stream ends): the close waits for this stream, which ends after that event.
+      return endingAfter(events, (e) => e.keyId === principal.keyId, () => ctx.services.sockets.holdClose(ctx));
     },
     resolve: (e) => e,
   }),

@@ -133,20 +133,16 @@ function rootFields(args: ExecutionArgs, operation: OperationDefinitionNode, var
 }
 
 /**
- * What the operation subscribes to, or the error that refuses it before it starts. Validation
+ * The error that refuses the operation before it starts, if any. Validation
  * already allows one root field at most; one skipped (`@skip(if: true)`, or by a variable) leaves
  * none, which graphql-js does not expect (it throws a TypeError): a coded error instead.
  */
-function subscribedField(args: ExecutionArgs): { field: string | null } | { error: GraphQLError } {
+function skippedRoot(args: ExecutionArgs): GraphQLError | null {
   const operation = getOperationAST(args.document, args.operationName);
-  if (!operation) return { field: null }; // graphql-js reports it
+  if (!operation) return null; // graphql-js reports it
   const variables = getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
-  if (variables.errors) return { field: null }; // graphql-js reports them, coded
-  const fields = rootFields(args, operation, variables.coerced);
-  if (fields.length === 0) {
-    return { error: toGraphQLError(badInput('subscription', SKIPPED_ROOT)) };
-  }
-  return { field: fields[0]!.name.value };
+  if (variables.errors) return null; // graphql-js reports them, coded
+  return rootFields(args, operation, variables.coerced).length === 0 ? toGraphQLError(badInput('subscription', SKIPPED_ROOT)) : null;
 }
 
 /**
@@ -156,29 +152,26 @@ function subscribedField(args: ExecutionArgs): { field: string | null } | { erro
  */
 async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterable<unknown> | ExecutionResult> {
   try {
-    const subscribed = subscribedField(args);
-    if ('error' in subscribed) return { errors: [subscribed.error] };
-    return await subscribeShared(args, subscribed.field);
+    const refused = skippedRoot(args);
+    if (refused) return { errors: [refused] };
+    return await subscribeShared(args);
   } catch (error) {
     return { errors: [error instanceof GraphQLError ? error : new GraphQLError('Unexpected error.', { originalError: error as Error })] };
   }
 }
 
-async function subscribeShared(args: ExecutionArgs, field: string | null) {
+async function subscribeShared(args: ExecutionArgs) {
   const source = await createSourceEventStream(args);
   const ctx = args.contextValue as SubscriptionContext;
   const principal = ctx.principal;
   if (!(Symbol.asyncIterator in source) || !principal) return source;
   const key = shareKey(args, principal);
-  const watchesRevocations = field === 'apiKeyRevoked';
   const send = ctx.socket && ctx.operationId !== undefined ? directSender(ctx.socket, ctx.operationId) : null;
 
   return new Repeater<ExecutionResult>(async (push, stop) => {
-    // Registered here, where the finally below releases it (a stream returned before its first
-    // pull never runs this executor, and never held the socket's close back).
-    const unwatch = watchesRevocations && ctx.socket ? ctx.services.sockets.watchRevocations(ctx.socket) : () => {};
-    // Over SSE there is no socket to close when the key stops working: the stream ends instead.
-    const untrack = ctx.socket ? () => {} : ctx.services.sockets.trackStream(principal.keyId, watchesRevocations, () => stop());
+    // Over SSE there is no socket to close when the key stops working: the stream ends instead
+    // (registered before the first pull of the source, which may hold that end: holdClose).
+    const untrack = ctx.socket ? () => {} : ctx.services.sockets.trackStream(principal.keyId, ctx, () => stop());
     const events = source[Symbol.asyncIterator]();
     void stop.then(() => events.return?.()); // ends a pending next()
     try {
@@ -191,14 +184,10 @@ async function subscribeShared(args: ExecutionArgs, field: string | null) {
         const json = send ? await outcome.json : null;
         if (json !== null) send!(json, outcome); // queued on the socket before any close that follows
         else await push(outcome.result); // settles when the consumer asks for more: the result was sent
-        if (watchesRevocations && (event as { keyId?: string }).keyId === principal.keyId) {
-          // Its own key's revocation: delivered; the stream ends, and with it this watcher's hold
-          // on the socket's close (4401).
-          break;
-        }
+        // Only then is the source pulled again: a stream that must deliver an event before its
+        // connection closes (apiKeyRevoked) ends on that pull and lets the close go on.
       }
     } finally {
-      unwatch();
       untrack();
       await events.return?.();
       stop();

@@ -1,7 +1,8 @@
-// Open graphql-ws sockets by the key that authenticated them: a socket whose key stops working
-// (regenerated, deleted, disabled, revoked, expired) is closed with 4401 and the cause. A socket
-// subscribed to apiKeyRevoked first gets the event of its own key's revocation (SPEC §4), so its
-// close waits for that delivery (at most DELIVERY_GRACE_MS).
+// Open graphql-ws sockets (and SSE subscriptions) by the key that authenticated them: a socket
+// whose key stops working (regenerated, deleted, disabled, revoked, expired) is closed with 4401
+// and the cause; an SSE subscription ends. A subscription that must deliver an event first (SPEC
+// §4: apiKeyRevoked delivers its own key's revocation) holds the close until it has (`holdClose`,
+// at most DELIVERY_GRACE_MS); the registry knows nothing of which subscriptions those are.
 import type { WebSocket } from 'ws';
 import { CHANGE_MESSAGES, type KeyChange, type KeyChangedEvent } from '../keys/events.js';
 
@@ -16,21 +17,22 @@ export function closeReason(text: string): string {
   return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '')}...`;
 }
 
-/** Changes that come with an apiKeyRevoked event. */
+/** Changes that come with an apiKeyRevoked event: only those wait for the holds. */
 const ANNOUNCED: ReadonlySet<KeyChange> = new Set(['deleted', 'revoked', 'expired']);
 
 interface Tracked {
   socket: WebSocket;
   expiryTimer?: NodeJS.Timeout;
-  /** open apiKeyRevoked subscriptions on this socket */
+  /** subscriptions on this socket holding its close until they have delivered (holdClose) */
   watchers: number;
-  /** set once its key stopped working: the close waits until each watcher has had the event */
+  /** set once its key stopped working: the close waits until each holder has released it */
   closing?: { message: string; timer: NodeJS.Timeout; awaiting: number };
 }
 
 /** An SSE subscription (no socket to close): it is ended instead. */
 interface TrackedStream {
-  awaitsOwnRevocation: boolean;
+  /** holds on its end (holdClose): it ends after the delivery grace rather than at once */
+  holds: number;
   end: () => void;
 }
 
@@ -38,6 +40,8 @@ export class SocketRegistry {
   private readonly byKey = new Map<string, Map<WebSocket, Tracked>>();
   private readonly streams = new Map<string, Set<TrackedStream>>();
   private readonly bySocket = new WeakMap<WebSocket, Tracked>();
+  /** SSE subscriptions by their connection (the request's context: one subscription each) */
+  private readonly byConnection = new WeakMap<object, TrackedStream>();
 
   /** `onExpiryReached`: a key's expiry passed while sockets were open (the expiry job persists it now). */
   constructor(private readonly onExpiryReached: (keyId: string) => void = () => {}) {}
@@ -68,27 +72,31 @@ export class SocketRegistry {
     });
   }
 
-  /** An apiKeyRevoked subscription opened on this socket; call the result when it ends. */
-  watchRevocations(socket: WebSocket): () => void {
-    const tracked = this.bySocket.get(socket);
-    if (!tracked) return () => {};
-    tracked.watchers += 1;
+  /**
+   * A subscription of this connection (a subscription's context: its graphql-ws socket, or the
+   * SSE request) that delivers its own key's revocation event before the connection closes: when
+   * the key is revoked, deleted or expires, the close (or the SSE end) waits until every holder
+   * has released its hold, for at most DELIVERY_GRACE_MS. Call the result once delivered or ended.
+   */
+  holdClose(ctx: object): () => void {
+    const socket = (ctx as { socket?: WebSocket }).socket;
+    const tracked = socket ? this.bySocket.get(socket) : undefined;
+    const stream = socket ? undefined : this.byConnection.get(ctx);
+    if (stream) stream.holds += 1;
+    if (tracked) tracked.watchers += 1;
     let done = false;
     return () => {
       if (done) return;
       done = true;
+      if (stream) stream.holds -= 1;
+      if (!tracked) return;
       tracked.watchers -= 1;
-      // A watcher that ends while the socket waits for it no longer holds the close back.
-      if (tracked.closing) this.revocationDelivered(socket);
+      // A holder that lets go while the socket waits for it no longer holds the close back.
+      if (tracked.closing) {
+        tracked.closing.awaiting -= 1;
+        if (tracked.closing.awaiting <= 0) this.closeNow(tracked);
+      }
     };
-  }
-
-  /** One of the socket's apiKeyRevoked subscriptions has sent its own key's event. */
-  revocationDelivered(socket: WebSocket): void {
-    const tracked = this.bySocket.get(socket);
-    if (!tracked?.closing) return;
-    tracked.closing.awaiting -= 1;
-    if (tracked.closing.awaiting <= 0) this.closeNow(tracked);
   }
 
   /** Whether the socket's key has stopped working (it may not start new operations). */
@@ -97,16 +105,18 @@ export class SocketRegistry {
   }
 
   /**
-   * An SSE subscription of this key: `end` is called when the key stops working (after the
-   * delivery grace when it waits for its own revocation event). Call the result when it ends.
+   * An SSE subscription of this key, by its context: `end` is called when the key stops working
+   * (after the delivery grace when something holds it, see holdClose). Call the result when it ends.
    */
-  trackStream(keyId: string, awaitsOwnRevocation: boolean, end: () => void): () => void {
+  trackStream(keyId: string, ctx: object, end: () => void): () => void {
     let set = this.streams.get(keyId);
     if (!set) this.streams.set(keyId, (set = new Set()));
-    const stream: TrackedStream = { awaitsOwnRevocation, end };
+    const stream: TrackedStream = { holds: 0, end };
     set.add(stream);
+    this.byConnection.set(ctx, stream);
     return () => {
       set.delete(stream);
+      if (this.byConnection.get(ctx) === stream) this.byConnection.delete(ctx);
       if (set.size === 0 && this.streams.get(keyId) === set) this.streams.delete(keyId);
     };
   }
@@ -118,7 +128,7 @@ export class SocketRegistry {
     }
     if (event.change !== 'updated') {
       for (const stream of this.streams.get(event.keyId) ?? []) {
-        if (stream.awaitsOwnRevocation && ANNOUNCED.has(event.change)) setTimeout(stream.end, DELIVERY_GRACE_MS).unref();
+        if (stream.holds > 0 && ANNOUNCED.has(event.change)) setTimeout(stream.end, DELIVERY_GRACE_MS).unref();
         else stream.end();
       }
     }

@@ -1,7 +1,6 @@
 // Persists expiries: a key past its expiresAt already reads REVOKED/EXPIRED everywhere; this job
 // writes it down through the revocation service, every 30 s. Safe with several instances.
 import type { Logger } from 'pino';
-import type { PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationService } from './service.js';
 
 export class ExpiryJob {
@@ -11,7 +10,6 @@ export class ExpiryJob {
   private stopped = false;
 
   constructor(
-    private readonly prisma: PrismaClient,
     private readonly revocation: RevocationService,
     private readonly log: Logger,
     private readonly intervalMs = 30_000,
@@ -46,10 +44,9 @@ export class ExpiryJob {
   async run(now = new Date(), batch = 1_000): Promise<number> {
     let total = 0;
     for (;;) {
-      const expired = await this.prisma.$transaction((tx) => this.revocation.persistExpired(now, batch, tx));
-      this.revocation.announce(expired);
-      total += expired.keys.length;
-      if (expired.keys.length < batch) return total;
+      const expired = await this.revocation.persistExpired(now, batch);
+      total += expired.length;
+      if (expired.length < batch) return total;
     }
   }
 }

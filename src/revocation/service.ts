@@ -1,14 +1,14 @@
 // The one revocation path: every cause (owner delete, admin revoke, bulk, revoke all, expiry,
 // exposure, collection delete) ends here. One statement revokes what is still live, so
 // concurrent revocations never revoke a key twice; the owners' notifications and emails are
-// written in the same transaction; events go out after commit.
+// written in the same transaction; events go out after commit. Callers never announce: every
+// entry point (`revoke`, `persistExpired`, `transaction`) runs the transaction and announces what
+// it revoked once it has committed, so a revocation without its events cannot be written.
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationReason } from '../generated/prisma/enums.js';
 import { CHANGE_BY_REASON, type KeyEvents } from '../keys/events.js';
 import { type RevokedKey, type WrittenNotification, writeRevocationNotices } from '../notifications/revocation-notices.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
-
-type Db = PrismaClient | Prisma.TransactionClient;
 
 export interface RevokeOptions {
   reason: RevocationReason;
@@ -17,18 +17,22 @@ export interface RevokeOptions {
 }
 
 /** What one revocation statement changed and wrote, to announce once committed. */
-export interface Revocation<K extends RevokedKey = ApiKey> {
+interface Revocation<K extends RevokedKey = ApiKey> {
   keys: K[];
   notifications: WrittenNotification[];
   emailIds: string[];
 }
 
-export function mergeRevocations<K extends RevokedKey>(...parts: Revocation<K>[]): Revocation<K> {
-  return {
-    keys: parts.flatMap((p) => p.keys),
-    notifications: parts.flatMap((p) => p.notifications),
-    emailIds: parts.flatMap((p) => p.emailIds),
-  };
+/**
+ * Revocations inside a caller's transaction (`RevocationService.transaction`): each revokes what
+ * is still live and returns those keys; all are announced once the transaction has committed
+ * (nothing if it rolls back). Valid only while its transaction runs.
+ */
+export interface Revoker {
+  /** the keys matching `where` */
+  where(where: Prisma.ApiKeyWhereInput, options: RevokeOptions): Promise<ApiKey[]>;
+  /** the keys of a list of ids (bulk revocations take up to 10,000) */
+  ids(ids: string[], options: RevokeOptions): Promise<ApiKey[]>;
 }
 
 /** Told about outbox emails once their transaction has committed (to send or to log them). */
@@ -45,12 +49,38 @@ export class RevocationService {
   ) {}
 
   /**
-   * Revokes the keys matching `where` that are still live (not revoked, not past expiry: those
-   * read as EXPIRED already and the expiry job persists them), inside `db` when a caller has a
-   * transaction open (the notices need one: use `revoke` otherwise). Call `announce` with the
-   * result once the transaction has committed.
+   * Runs `work` in a transaction of its own, with a `Revoker` bound to it; what it revoked is
+   * announced after commit (before this resolves), nothing when it throws.
    */
-  async revokeWhere(where: Prisma.ApiKeyWhereInput, options: RevokeOptions, db: Prisma.TransactionClient): Promise<Revocation> {
+  async transaction<T>(work: (tx: Prisma.TransactionClient, revoke: Revoker) => Promise<T>): Promise<T> {
+    const done: Revocation[] = [];
+    let open = true;
+    const record = async (revocation: Promise<Revocation>) => {
+      if (!open) throw new Error('a Revoker was used after its transaction ended');
+      const r = await revocation;
+      done.push(r);
+      return r.keys;
+    };
+    const result = await this.prisma
+      .$transaction((tx) =>
+        work(tx, {
+          where: (where, options) => record(this.revokeWhere(where, options, tx)),
+          ids: (ids, options) => record(this.revokeIds(ids, options, tx)),
+        }),
+      )
+      .finally(() => {
+        open = false;
+      });
+    for (const revocation of done) this.announce(revocation);
+    return result;
+  }
+
+  /**
+   * Revokes the keys matching `where` that are still live (not revoked, not past expiry: those
+   * read as EXPIRED already and the expiry job persists them), inside the transaction `db` (the
+   * notices need one). Announced by the caller of this (`transaction`, `revoke`) after commit.
+   */
+  private async revokeWhere(where: Prisma.ApiKeyWhereInput, options: RevokeOptions, db: Prisma.TransactionClient): Promise<Revocation> {
     const at = options.at ?? new Date();
     const keys = await db.apiKey.updateManyAndReturn({
       where: {
@@ -71,7 +101,7 @@ export class RevocationService {
    * array parameter. Prisma's `id IN (…)` binds one parameter per id, and with 10,000 that took
    * seconds of the request thread (measured: 2.8 s for the update alone, 66 ms this way).
    */
-  async revokeIds(ids: string[], options: RevokeOptions, db: Prisma.TransactionClient): Promise<Revocation> {
+  private async revokeIds(ids: string[], options: RevokeOptions, db: Prisma.TransactionClient): Promise<Revocation> {
     const at = options.at ?? new Date();
     if (ids.length === 0) return { keys: [], notifications: [], emailIds: [] };
     const keys = await db.$queryRawUnsafe<ApiKey[]>(
@@ -103,9 +133,16 @@ export class RevocationService {
   /**
    * Writes down up to `batch` expiries reached by `now` (REVOKED, EXPIRED, revokedAt = expiresAt)
    * with their notices. Rows are claimed with FOR UPDATE SKIP LOCKED, so instances running this
-   * at once never write a key twice. Announce the result after commit, like any revocation.
+   * at once never write a key twice. In a transaction of its own, announced after commit like any
+   * revocation; returns the keys written.
    */
-  async persistExpired(now: Date, batch: number, db: Prisma.TransactionClient): Promise<Revocation<RevokedKey>> {
+  async persistExpired(now: Date, batch: number): Promise<RevokedKey[]> {
+    const expired = await this.prisma.$transaction((tx) => this.writeExpired(now, batch, tx));
+    this.announce(expired);
+    return expired.keys;
+  }
+
+  private async writeExpired(now: Date, batch: number, db: Prisma.TransactionClient): Promise<Revocation<RevokedKey>> {
     const keys = await db.$queryRawUnsafe<RevokedKey[]>(
       `UPDATE "ApiKey" SET "status" = 'REVOKED', "revocationReason" = 'EXPIRED', "revokedAt" = "expiresAt", "updatedAt" = $1::timestamptz
         WHERE "id" IN (SELECT "id" FROM "ApiKey"
@@ -123,7 +160,7 @@ export class RevocationService {
    * After commit: the keys stop authenticating here at once (cache, sockets), then subscribers
    * everywhere get the events, and the outbox is told about its new emails.
    */
-  announce({ keys, notifications, emailIds }: Revocation<RevokedKey>): void {
+  private announce({ keys, notifications, emailIds }: Revocation<RevokedKey>): void {
     for (const key of keys) {
       this.keyEvents.changed({
         keyId: key.id,
@@ -148,10 +185,8 @@ export class RevocationService {
     if (emailIds.length) this.outbox.queued(emailIds);
   }
 
-  /** Revoke and announce in one step, for callers without a transaction of their own. */
-  async revoke(where: Prisma.ApiKeyWhereInput, options: RevokeOptions): Promise<ApiKey[]> {
-    const revocation = await this.prisma.$transaction((tx) => this.revokeWhere(where, options, tx));
-    this.announce(revocation);
-    return revocation.keys;
+  /** Revoke and announce in one step, for callers without work of their own in the transaction. */
+  revoke(where: Prisma.ApiKeyWhereInput, options: RevokeOptions): Promise<ApiKey[]> {
+    return this.transaction((_tx, revoke) => revoke.where(where, options));
   }
 }

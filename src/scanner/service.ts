@@ -7,7 +7,7 @@ import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/
 import { badInput, capReached } from '../domain/errors.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import { hashKey, parseKey } from '../keys/format.js';
-import { mergeRevocations, type RevocationService } from '../revocation/service.js';
+import type { RevocationService } from '../revocation/service.js';
 import { findKeys } from './find.js';
 
 /** reportExposedApiKeys' text, as UTF-8 (the GitHub intake takes bodies of 1 MB too) */
@@ -73,7 +73,7 @@ export class ScannerService {
     const found = tokens.flatMap((t, i) => (ofToken[i] ? [{ ...t, key: ofToken[i]! }] : []));
     if (found.length === 0) return { verdicts: tokens.map(({ token }) => ({ token, key: null, live: false })), exposureIds: [] };
     const keyIds = [...new Set(found.map((f) => f.key.id))];
-    const { exposureIds, revoked, live } = await this.prisma.$transaction(async (tx) => {
+    const { exposureIds, live } = await this.revocation.transaction(async (tx, revoke) => {
       // Decide on the rows as they are now, and hold them: a revocation or a settings change
       // running at the same time waits for this report (and then sees its exposures).
       const current = await tx.$queryRawUnsafe<{ id: string; status: string; expiresAt: Date | null; autoRevoke: boolean }[]>(
@@ -101,12 +101,9 @@ export class ScannerService {
       // Auto revoke acts on open findings: one an admin chose to ignore stays ignored when reported again.
       const autoRevoke = new Set(current.filter((k) => k.autoRevoke).map((k) => k.id));
       const toRevoke = [...new Set(rows.filter((r) => autoRevoke.has(r.keyId) && !r.ignoredAt && !r.resolvedAt).map((r) => r.keyId))];
-      const revoked = toRevoke.length
-        ? await this.revocation.revokeIds(toRevoke, { reason: 'EXPOSED', actorId: null, at: now }, tx)
-        : mergeRevocations();
-      return { exposureIds: rows.map((r) => r.id), revoked, live };
+      if (toRevoke.length) await revoke.ids(toRevoke, { reason: 'EXPOSED', actorId: null, at: now });
+      return { exposureIds: rows.map((r) => r.id), live };
     });
-    this.revocation.announce(revoked);
     // Live as the locked rows were when reported (before any auto revoke of this report).
     const verdicts = tokens.map(({ token }, i) => {
       const key = ofToken[i] ?? null;

@@ -5,8 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
 import { badInput } from '../domain/errors.js';
 import type { KeyEvents } from '../keys/events.js';
-import type { RevokedKey } from '../notifications/revocation-notices.js';
-import { mergeRevocations, type Revocation, type RevocationService } from '../revocation/service.js';
+import type { RevocationService, Revoker } from '../revocation/service.js';
 
 const MAX_EXPIRY_DAYS = 3650;
 
@@ -42,7 +41,7 @@ export class SettingsService {
       throw badInput('input.keyExpiryDays', `must be a whole number of days from 1 to ${MAX_EXPIRY_DAYS}, or null`);
     }
     const now = new Date();
-    const result = await this.prisma.$transaction(async (tx) => {
+    const result = await this.revocation.transaction(async (tx, revoke) => {
       // The team row is held for the change: a scanner report deciding on auto revoke waits for it.
       await tx.$executeRawUnsafe(`SELECT 1 FROM "Team" WHERE "id" = $1 FOR UPDATE`, p.teamId);
       const before = settingsOf(await tx.team.findUniqueOrThrow({ where: { id: p.teamId } }));
@@ -51,7 +50,7 @@ export class SettingsService {
         keyExpiryDays: days === undefined ? before.keyExpiryDays : days,
         autoRevokeExposedKeys: input.autoRevokeExposedKeys ?? before.autoRevokeExposedKeys,
       };
-      const exposures = await this.exposuresOnEnabling(tx, p, input, before, after, now);
+      const exposures = await this.exposuresOnEnabling(tx, revoke, p, input, before, after, now);
       await tx.team.update({ where: { id: p.teamId }, data: after });
       let changed: { id: string; hash: string; expiresAt: Date | null }[] = [];
       if (after.keyExpiryDays !== before.keyExpiryDays) {
@@ -74,7 +73,6 @@ export class SettingsService {
       await tx.settingsChange.create({ data: { teamId: p.teamId, actorId: p.userId, before, after } });
       return { settings: after, changed, exposures };
     });
-    this.revocation.announce(result.exposures.revoked);
     const expired = result.changed.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime());
     for (const key of result.changed) {
       const isExpired = key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
@@ -102,13 +100,14 @@ export class SettingsService {
    */
   private async exposuresOnEnabling(
     tx: Prisma.TransactionClient,
+    revoke: Revoker,
     p: Principal,
     input: SettingsInput,
     before: Settings,
     after: Settings,
     now: Date,
-  ): Promise<{ openCount: number; warning: string | null; revoked: Revocation<RevokedKey> }> {
-    const none = { openCount: 0, warning: null, revoked: mergeRevocations() };
+  ): Promise<{ openCount: number; warning: string | null }> {
+    const none = { openCount: 0, warning: null };
     if (!after.autoRevokeExposedKeys || before.autoRevokeExposedKeys) return none;
     const open = await tx.apiKeyExposure.findMany({
       where: { teamId: p.teamId, resolvedAt: null, ignoredAt: null },
@@ -118,18 +117,17 @@ export class SettingsService {
     switch (input.exposedKeysAction) {
       case 'REVOKE': {
         const keyIds = [...new Set(open.map((e) => e.keyId))];
-        const revoked = await this.revocation.revokeIds(keyIds, { reason: 'EXPOSED', actorId: p.userId, at: now }, tx);
-        return { openCount: open.length, warning: null, revoked };
+        await revoke.ids(keyIds, { reason: 'EXPOSED', actorId: p.userId, at: now });
+        return { openCount: open.length, warning: null };
       }
       case 'IGNORE':
         await tx.apiKeyExposure.updateMany({ where: { id: { in: open.map((e) => e.id) } }, data: { ignoredAt: now } });
-        return { openCount: open.length, warning: null, revoked: mergeRevocations() };
+        return { openCount: open.length, warning: null };
       default:
         after.autoRevokeExposedKeys = false;
         return {
           openCount: open.length,
           warning: `${open.length} exposed key finding(s) are still open: set exposedKeysAction to REVOKE (revoke those keys now) or IGNORE (leave them live) to turn auto revoke on`,
-          revoked: mergeRevocations(),
         };
     }
   }

@@ -374,7 +374,7 @@ describe('totalCount from the maintained counters', () => {
     // one key expired but not persisted yet, one expired and persisted by the job
     await prisma.apiKey.update({ where: { id: made[2]!.id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
     await prisma.apiKey.update({ where: { id: made[3]!.id }, data: { expiresAt: new Date(Date.now() - 2_000) } });
-    await prisma.$transaction((tx) => revocation.persistExpired(new Date(Date.now() - 1_500), 10, tx));
+    await revocation.persistExpired(new Date(Date.now() - 1_500), 10);
     await settings.update(adminPrincipal.principal, { keyExpiryDays: 30 });
 
     const now = new Date();
