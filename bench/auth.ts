@@ -3,7 +3,7 @@
 // how many requests with the old key still succeed on the same instance (must be 0).
 //   npm run bench:auth                 (embedded PGlite)
 //   DATABASE_URL=postgres://… npm run bench:auth
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.js';
@@ -20,6 +20,7 @@ function µs(ns: bigint, n: number) {
 
 async function main() {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'keyplane-bench-'));
+  await chmod(dataDir, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
   const server = await startKeyplane(loadConfig({ ...process.env, PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
   const { services } = server;
   try {

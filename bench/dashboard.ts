@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 import { loadConfig } from '../src/config.js';
 import { DASHBOARD_DIR } from '../src/dashboard/serve.js';
 import { startKeyplane } from '../src/server.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 
 const assets = path.join(DASHBOARD_DIR, 'assets');
@@ -18,6 +18,8 @@ for (const file of await readdir(assets)) {
 }
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'keyplane-dash-bench-'));
+
+await chmod(dataDir, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
 const server = await startKeyplane(loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '10000' }));
 const origin = server.url.replace(/\/graphql$/, '');
 const browser = await chromium.launch({

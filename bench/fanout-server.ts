@@ -3,7 +3,7 @@
 // revoke with, and the victims' ids. Embedded PGlite, or a fresh PostgreSQL database of its own
 // when DATABASE_URL is set (dropped on SIGTERM).
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -15,6 +15,8 @@ const SUBSCRIBERS = Number(process.env.FANOUT_SUBSCRIBERS ?? 1_000);
 const VICTIMS = Number(process.env.FANOUT_EVENTS ?? 20);
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'keyplane-fanout-'));
+
+await chmod(dataDir, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
 let databaseUrl: string | undefined;
 let dropDatabase = async () => {};
 if (process.env.DATABASE_URL) {
