@@ -32,7 +32,14 @@ const yoga = createYoga({
         revokeApiKeys: (_root: unknown, { ids }: { ids: string[] }) => {
           for (const id of ids) {
             pubsub.publish('apiKeyRevoked', {
-              apiKey: { id, name: `victim ${id}`, hint: 'kp_…AbCd', status: 'REVOKED', createdAt: new Date().toISOString(), createdBy: admin },
+              apiKey: {
+                id,
+                name: `victim ${id}`,
+                hint: 'kp_…AbCd',
+                status: 'REVOKED',
+                createdAt: new Date().toISOString(),
+                createdBy: admin,
+              },
               reason: 'REVOKED_BY_ADMIN',
               revokedAt: new Date().toISOString(),
               revokedBy: admin,
@@ -76,7 +83,9 @@ useServer(
 server.listen(0, '127.0.0.1', () => {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
   const all = [...keys];
-  console.log(JSON.stringify({ url, adminKeys: all.slice(1), revokerKey: all[0], victimIds: Array.from({ length: VICTIMS }, (_, i) => `v${i}`) }));
+  console.log(
+    JSON.stringify({ url, adminKeys: all.slice(1), revokerKey: all[0], victimIds: Array.from({ length: VICTIMS }, (_, i) => `v${i}`) }),
+  );
 });
 process.on('SIGTERM', () => {
   for (const c of wsServer.clients) c.terminate();

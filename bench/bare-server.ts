@@ -86,7 +86,8 @@ const yoga = createYoga<object, Ctx>({
         },
         teamApiKeys: async (_r, args: { first: number; filter?: { statuses?: string[] } }, ctx) => {
           const statuses = args.filter?.statuses ?? [];
-          if (statuses.length !== 1 || statuses[0] !== 'ENABLED') throw new GraphQLError('the bare baseline answers statuses: [ENABLED] only');
+          if (statuses.length !== 1 || statuses[0] !== 'ENABLED')
+            throw new GraphQLError('the bare baseline answers statuses: [ENABLED] only');
           const now = new Date();
           const teamId = ctx.principal.teamId;
           const [rows, counts] = await Promise.all([

@@ -1,20 +1,21 @@
 // `npm run bench:dashboard`: the dashboard's weight (gzip of the built JS and CSS) and its time to
 // interactive in Debian's Chromium: from navigation start until the sign-in field accepts input,
 // and, signed in, until the key list is shown (median of 7 fresh browser contexts each).
-import { readdir, readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { loadConfig } from '../src/config.js';
 import { DASHBOARD_DIR } from '../src/dashboard/serve.js';
 import { startKeyplane } from '../src/server.js';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 
 const assets = path.join(DASHBOARD_DIR, 'assets');
 for (const file of await readdir(assets)) {
   const bytes = await readFile(path.join(assets, file));
-  console.log(`${file.padEnd(28)} ${(bytes.length / 1024).toFixed(1).padStart(7)} KB  gzip ${(gzipSync(bytes).length / 1024).toFixed(1).padStart(6)} KB`);
+  console.log(
+    `${file.padEnd(28)} ${(bytes.length / 1024).toFixed(1).padStart(7)} KB  gzip ${(gzipSync(bytes).length / 1024).toFixed(1).padStart(6)} KB`,
+  );
 }
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'keyplane-dash-bench-'));
@@ -24,7 +25,16 @@ const server = await startKeyplane(loadConfig({ PORT: '0', DATA_DIR: dataDir, LO
 const origin = server.url.replace(/\/graphql$/, '');
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const signInReady: number[] = [];
@@ -42,7 +52,9 @@ for (let i = 0; i < 7; i++) {
   keysShown.push((await page.evaluate(() => performance.now())) - started);
   await context.close();
 }
-console.log(`time to interactive (sign-in field ready after navigation start): median ${median(signInReady).toFixed(0)} ms (${signInReady.map((x) => x.toFixed(0)).join(', ')})`);
+console.log(
+  `time to interactive (sign-in field ready after navigation start): median ${median(signInReady).toFixed(0)} ms (${signInReady.map((x) => x.toFixed(0)).join(', ')})`,
+);
 console.log(`sign in → key list shown: median ${median(keysShown).toFixed(0)} ms`);
 await browser.close();
 await server.close();

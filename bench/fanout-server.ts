@@ -53,20 +53,41 @@ if (!boot.ok) throw new Error(boot.message);
 const teamId = boot.principal.teamId;
 
 await prisma.user.createMany({
-  data: Array.from({ length: SUBSCRIBERS }, (_, i) => ({ teamId, email: `admin${i}@bench.local`, name: `Admin ${i}`, role: 'TEAM_ADMIN' as const })),
+  data: Array.from({ length: SUBSCRIBERS }, (_, i) => ({
+    teamId,
+    email: `admin${i}@bench.local`,
+    name: `Admin ${i}`,
+    role: 'TEAM_ADMIN' as const,
+  })),
 });
 const admins = await prisma.user.findMany({ where: { teamId, email: { endsWith: '@bench.local' } }, select: { id: true } });
 const adminKeys = admins.map((admin) => ({ admin, material: mintKey('PERSONAL') }));
 const victims = Array.from({ length: VICTIMS }, (_, i) => ({ i, material: mintKey('PERSONAL') }));
 await prisma.apiKey.createMany({
   data: [
-    ...adminKeys.map(({ admin, material }) => ({ teamId, name: 'bench admin', hash: material.hash, hint: material.hint, createdById: admin.id })),
-    ...victims.map(({ i, material }) => ({ teamId, name: `victim ${i}`, hash: material.hash, hint: material.hint, createdById: boot.principal.userId })),
+    ...adminKeys.map(({ admin, material }) => ({
+      teamId,
+      name: 'bench admin',
+      hash: material.hash,
+      hint: material.hint,
+      createdById: admin.id,
+    })),
+    ...victims.map(({ i, material }) => ({
+      teamId,
+      name: `victim ${i}`,
+      hash: material.hash,
+      hint: material.hint,
+      createdById: boot.principal.userId,
+    })),
   ],
 });
-const victimIds = (await prisma.apiKey.findMany({ where: { teamId, name: { startsWith: 'victim ' } }, select: { id: true } })).map((k) => k.id);
+const victimIds = (await prisma.apiKey.findMany({ where: { teamId, name: { startsWith: 'victim ' } }, select: { id: true } })).map(
+  (k) => k.id,
+);
 
-console.log(JSON.stringify({ url: server.url, adminKeys: adminKeys.map((k) => k.material.secret), revokerKey: server.bootstrapKey, victimIds }));
+console.log(
+  JSON.stringify({ url: server.url, adminKeys: adminKeys.map((k) => k.material.secret), revokerKey: server.bootstrapKey, victimIds }),
+);
 
 process.on('SIGTERM', async () => {
   await server.close();

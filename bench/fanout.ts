@@ -135,7 +135,9 @@ for (let round = 1; round <= ROUNDS; round += 1) {
 }
 const row = (name: string, xs: number[]) =>
   `${name.padEnd(10)} p50 ${quantile(xs, 0.5).toFixed(1).padStart(6)} ms   p99 ${quantile(xs, 0.99).toFixed(1).padStart(6)} ms   (${xs.length} revocations)`;
-console.log(`\n${SUBSCRIBERS} subscribers, ${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}${process.env.REDIS_URL ? ' + Redis' : ''}`);
+console.log(
+  `\n${SUBSCRIBERS} subscribers, ${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}${process.env.REDIS_URL ? ' + Redis' : ''}`,
+);
 console.log(row('bare', results.bare));
 console.log(row('keyplane', results.keyplane));
 console.log(

@@ -45,7 +45,10 @@ const CONNECTIONS = num('BENCH_CONNECTIONS', 32);
 const WARMUP = num('BENCH_WARMUP_SECONDS', 2);
 const SETTLE_MS = num('BENCH_STATS_SETTLE_MS', 11_000);
 const PAUSE_MS = 500;
-const MODES = (process.env.BENCH_MODES || 'default,pg+redis').split(',').map((m) => m.trim()).filter(Boolean);
+const MODES = (process.env.BENCH_MODES || 'default,pg+redis')
+  .split(',')
+  .map((m) => m.trim())
+  .filter(Boolean);
 const TRIAL = SECONDS < 8 || ROUNDS < 3 || CONNECTIONS !== 32;
 const AUTH_FAILURES = 20; // the default of AUTH_FAILURES_PER_MINUTE, set explicitly below
 const TEAM_KEYS = 10_000;
@@ -117,7 +120,13 @@ interface Figures {
   firstBad?: string;
 }
 
-function cannon(url: string, headers: Record<string, string>, body: string, seconds: number, opts: { randomKeys?: boolean } = {}): Promise<Figures> {
+function cannon(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  seconds: number,
+  opts: { randomKeys?: boolean } = {},
+): Promise<Figures> {
   let firstBad: string | undefined;
   const statuses: Record<string, number> = {};
   let badBodies = 0;
@@ -170,7 +179,11 @@ function cannon(url: string, headers: Record<string, string>, body: string, seco
 }
 
 async function post(url: string, key: string, query: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ query }) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify({ query }),
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -346,7 +359,11 @@ interface ModeResult {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function runMode(mode: string): Promise<ModeResult> {
-  const label = { default: 'embedded default (embedded PostgreSQL, in-process limits)', 'pg+redis': 'PostgreSQL + Redis', pg: 'PostgreSQL, no Redis' }[mode];
+  const label = {
+    default: 'embedded default (embedded PostgreSQL, in-process limits)',
+    'pg+redis': 'PostgreSQL + Redis',
+    pg: 'PostgreSQL, no Redis',
+  }[mode];
   if (!label) throw new Error(`unknown mode ${mode} (default, pg+redis, pg)`);
   console.log(`\n=== ${label} ===`);
   const dataDir = await mkdtemp(path.join(tmpdir(), 'keyplane-bench-'));
@@ -428,10 +445,26 @@ async function runMode(mode: string): Promise<ModeResult> {
     const kpKey = { admin: seeded.adminKey, member: seeded.memberKey };
     const baseKey = { admin: 'bare-admin', member: 'bare-member' };
     const rows: (Row & { who: 'admin' | 'member' })[] = [
-      { id: 'Q1', query: Q1, title: 'viewer + user + team   vs bare yoga, Map', target: mode === 'default' ? 0.8 : mode === 'pg+redis' ? 0.7 : null, who: 'admin', kp: [], base: [] },
+      {
+        id: 'Q1',
+        query: Q1,
+        title: 'viewer + user + team   vs bare yoga, Map',
+        target: mode === 'default' ? 0.8 : mode === 'pg+redis' ? 0.7 : null,
+        who: 'admin',
+        kp: [],
+        base: [],
+      },
       { id: 'Q2', query: Q2, title: 'apiKeys, 20 keys        vs bare yoga + findMany', target: 0.8, who: 'member', kp: [], base: [] },
       { id: 'Q3', query: Q3, title: 'teamApiKeys, 10,000     vs bare yoga + same SQL', target: 0.8, who: 'admin', kp: [], base: [] },
-      { id: 'floor', query: FLOOR, title: '{ viewer { keyKind } } vs bare yoga, Map (floor only)', target: null, who: 'admin', kp: [], base: [] },
+      {
+        id: 'floor',
+        query: FLOOR,
+        title: '{ viewer { keyKind } } vs bare yoga, Map (floor only)',
+        target: null,
+        who: 'admin',
+        kp: [],
+        base: [],
+      },
     ];
     const invalid: string[] = [];
 
@@ -439,17 +472,23 @@ async function runMode(mode: string): Promise<ModeResult> {
     for (const row of rows) {
       const a = await post(kp.url, kpKey[row.who], row.query);
       const b = await post(bare.url, baseKey[row.who], row.query);
-      if (a.status !== 200 || a.body.errors) invalid.push(`${row.id}: Keyplane answered ${a.status} ${redact(JSON.stringify(a.body)).slice(0, 400)}`);
-      else if (b.status !== 200 || b.body.errors) invalid.push(`${row.id}: the baseline answered ${b.status} ${JSON.stringify(b.body).slice(0, 400)}`);
+      if (a.status !== 200 || a.body.errors)
+        invalid.push(`${row.id}: Keyplane answered ${a.status} ${redact(JSON.stringify(a.body)).slice(0, 400)}`);
+      else if (b.status !== 200 || b.body.errors)
+        invalid.push(`${row.id}: the baseline answered ${b.status} ${JSON.stringify(b.body).slice(0, 400)}`);
       // lastUsedAt may lag real use by up to 10 s (SPEC §4): the two reads may straddle a flush.
       else if (withoutLastUsed(a.body) !== withoutLastUsed(b.body)) {
-        invalid.push(`${row.id}: Keyplane and the baseline answer differently:\n    ${redact(JSON.stringify(a.body)).slice(0, 400)}\n    ${JSON.stringify(b.body).slice(0, 400)}`);
+        invalid.push(
+          `${row.id}: Keyplane and the baseline answer differently:\n    ${redact(JSON.stringify(a.body)).slice(0, 400)}\n    ${JSON.stringify(b.body).slice(0, 400)}`,
+        );
       }
-      if (row.id === 'Q2' && a.body.data?.apiKeys?.length !== OWN_KEYS) invalid.push(`Q2: ${a.body.data?.apiKeys?.length} keys, not ${OWN_KEYS}`);
+      if (row.id === 'Q2' && a.body.data?.apiKeys?.length !== OWN_KEYS)
+        invalid.push(`Q2: ${a.body.data?.apiKeys?.length} keys, not ${OWN_KEYS}`);
       if (row.id === 'Q3') {
         const c = a.body.data?.teamApiKeys;
         const creators = new Set(c?.edges?.map((e: any) => e.node.createdBy.name));
-        if (c?.totalCount !== seeded.enabledTeamKeys || c?.edges?.length !== 50) invalid.push(`Q3: totalCount ${c?.totalCount} (seeded ${seeded.enabledTeamKeys}), ${c?.edges?.length} edges`);
+        if (c?.totalCount !== seeded.enabledTeamKeys || c?.edges?.length !== 50)
+          invalid.push(`Q3: totalCount ${c?.totalCount} (seeded ${seeded.enabledTeamKeys}), ${c?.edges?.length} edges`);
         else console.log(`  Q3 answers totalCount ${c.totalCount}, 50 edges by ${creators.size} creators`);
       }
     }
@@ -473,11 +512,17 @@ async function runMode(mode: string): Promise<ModeResult> {
         const sides = round % 2 === 0 ? (['base', 'kp'] as const) : (['kp', 'base'] as const);
         for (const side of sides) {
           const sampler = side === 'kp' ? setInterval(() => void sampleLoad(), 1_000) : undefined;
-          const f = side === 'kp' ? await cannon(kp.url, { 'x-api-key': kpKey[row.who] }, body, SECONDS) : await cannon(bare.url, { 'x-api-key': baseKey[row.who] }, body, SECONDS);
+          const f =
+            side === 'kp'
+              ? await cannon(kp.url, { 'x-api-key': kpKey[row.who] }, body, SECONDS)
+              : await cannon(bare.url, { 'x-api-key': baseKey[row.who] }, body, SECONDS);
           clearInterval(sampler);
           row[side].push(f);
           await sleep(PAUSE_MS); // the last run's stragglers (GC, flushes) out of the next one
-          if (f.bad) invalid.push(`${row.id} round ${round + 1} ${side === 'kp' ? 'Keyplane' : 'baseline'}: ${f.bad} bad answers of ${f.requests}; first: ${f.firstBad}`);
+          if (f.bad)
+            invalid.push(
+              `${row.id} round ${round + 1} ${side === 'kp' ? 'Keyplane' : 'baseline'}: ${f.bad} bad answers of ${f.requests}; first: ${f.firstBad}`,
+            );
         }
         process.stdout.write(` ${row.id}`);
       }
@@ -499,7 +544,9 @@ async function runMode(mode: string): Promise<ModeResult> {
       }
       q4.push({ fig, byHash: after.byHash - before.byHash, all: after.all - before.all, windows });
       if (fig.bad) invalid.push(`Q4 round ${round + 1}: ${fig.bad} answers neither 401 nor 429; first: ${fig.firstBad}`);
-      process.stdout.write(` Q4 (${fig.statuses[401] ?? 0}×401, ${fig.statuses[429] ?? 0}×429, ${after.byHash - before.byHash} reads by hash)\n`);
+      process.stdout.write(
+        ` Q4 (${fig.statuses[401] ?? 0}×401, ${fig.statuses[429] ?? 0}×429, ${after.byHash - before.byHash} reads by hash)\n`,
+      );
     }
     return { label, rows, q4, invalid, belowTarget: [], memory: { idle: idleMemory, load: loadMemory } };
   } finally {
@@ -534,8 +581,12 @@ async function runMode(mode: string): Promise<ModeResult> {
 function report(r: ModeResult) {
   const f = (x: number, d = 1) => x.toFixed(d);
   const agg = (fs: Figures[]) => ({ rps: mean(fs.map((x) => x.rps)), p50: mean(fs.map((x) => x.p50)), p99: mean(fs.map((x) => x.p99)) });
-  console.log(`\n${r.label}: ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections (rps, p50/p99 in ms: means of the rounds)`);
-  console.log('  row    operation / baseline                                  Keyplane rps   p50   p99 │ baseline rps   p50   p99 │ ratio  (per round)        target');
+  console.log(
+    `\n${r.label}: ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections (rps, p50/p99 in ms: means of the rounds)`,
+  );
+  console.log(
+    '  row    operation / baseline                                  Keyplane rps   p50   p99 │ baseline rps   p50   p99 │ ratio  (per round)        target',
+  );
   for (const row of r.rows) {
     if (!row.kp.length) continue;
     const a = agg(row.kp);
@@ -545,7 +596,9 @@ function report(r: ModeResult) {
     const verdict = row.target == null ? '' : ratio >= row.target ? `≥ ${row.target} ok` : `≥ ${row.target} BELOW TARGET`;
     if (row.target != null && ratio < row.target) r.belowTarget.push(`${row.id} ${f(ratio, 2)}× (target ${row.target}×)`);
     console.log(
-      `  ${row.id.padEnd(6)} ${row.title.padEnd(54)} ${f(a.rps, 0).padStart(12)} ${f(a.p50).padStart(5)} ${f(a.p99).padStart(5)} │ ${f(b.rps, 0).padStart(12)} ${f(b.p50).padStart(5)} ${f(b.p99).padStart(5)} │ ${f(ratio, 2).padStart(5)}  (${per})`.padEnd(170) + verdict,
+      `  ${row.id.padEnd(6)} ${row.title.padEnd(54)} ${f(a.rps, 0).padStart(12)} ${f(a.p50).padStart(5)} ${f(a.p99).padStart(5)} │ ${f(b.rps, 0).padStart(12)} ${f(b.p50).padStart(5)} ${f(b.p99).padStart(5)} │ ${f(ratio, 2).padStart(5)}  (${per})`.padEnd(
+        170,
+      ) + verdict,
     );
   }
   if (r.q4.length) {
@@ -557,8 +610,9 @@ function report(r: ModeResult) {
     if (ratio < 1) r.belowTarget.push(`Q4 ${f(ratio, 2)}× Q1's rps (target ≥ 1)`);
     if (!readsOk) r.belowTarget.push(`Q4 reads over AUTH_FAILURES_PER_MINUTE (${AUTH_FAILURES}) per window`);
     console.log(
-      `  ${'Q4'.padEnd(6)} ${'Q1 with random checksum-valid keys, one address'.padEnd(54)} ${f(a.rps, 0).padStart(12)} ${f(a.p50).padStart(5)} ${f(a.p99).padStart(5)} │ ${"Keyplane's Q1".padStart(24)} │ ${f(ratio, 2).padStart(5)}  (${per})`.padEnd(170) +
-        (ratio >= 1 ? '≥ 1 ok' : '≥ 1 BELOW TARGET'),
+      `  ${'Q4'.padEnd(6)} ${'Q1 with random checksum-valid keys, one address'.padEnd(54)} ${f(a.rps, 0).padStart(12)} ${f(a.p50).padStart(5)} ${f(a.p99).padStart(5)} │ ${"Keyplane's Q1".padStart(24)} │ ${f(ratio, 2).padStart(5)}  (${per})`.padEnd(
+        170,
+      ) + (ratio >= 1 ? '≥ 1 ok' : '≥ 1 BELOW TARGET'),
     );
     for (const [i, x] of r.q4.entries()) {
       console.log(
@@ -574,9 +628,14 @@ function report(r: ModeResult) {
 }
 
 console.log(
-  `npm run bench: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} at start (the machine is shared: compare ratios, not rps)`,
+  `npm run bench: ${cpus().length} CPUs, load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} at start (the machine is shared: compare ratios, not rps)`,
 );
-if (TRIAL) console.log(`TRIAL SETTINGS (BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} BENCH_CONNECTIONS=${CONNECTIONS}): not the benchmark's figures`);
+if (TRIAL)
+  console.log(
+    `TRIAL SETTINGS (BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} BENCH_CONNECTIONS=${CONNECTIONS}): not the benchmark's figures`,
+  );
 const results: ModeResult[] = [];
 const failed: string[] = [];
 for (const mode of MODES) {
@@ -589,7 +648,11 @@ for (const mode of MODES) {
     console.log(`\n${mode}: COULD NOT RUN: ${redact(String(error instanceof Error ? error.message : error))}`);
   }
 }
-console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `\nload average at the end: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 const invalid = results.flatMap((r) => r.invalid.map((l) => `${r.label}: ${l}`));
 const below = results.flatMap((r) => r.belowTarget.map((l) => `${r.label}: ${l}`));
 if (below.length) console.log(`\nBelow target:\n  ${below.join('\n  ')}`);

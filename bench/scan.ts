@@ -65,7 +65,9 @@ for (let i = 0; i < 5; i++) {
   found = findKeys(tenMb).length;
   best = Math.min(best, performance.now() - started);
 }
-console.log(`findKeys: ${(tenMb.length / 1e6).toFixed(1)} MB with 1,000 candidates in ${best.toFixed(0)} ms (${found} with a valid checksum)`);
+console.log(
+  `findKeys: ${(tenMb.length / 1e6).toFixed(1)} MB with 1,000 candidates in ${best.toFixed(0)} ms (${found} with a valid checksum)`,
+);
 console.log(`${FILES} files, ${MB} MB (+ skipped node_modules and .gitignore'd dist)`);
 for (const row of rows) console.log(row);
 console.log(`speed keyplane / grep: ${ratios.map((r) => r.toFixed(2)).join(', ')} (above 1 = faster than grep)`);

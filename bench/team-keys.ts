@@ -59,7 +59,14 @@ function startServer(): Promise<{ child: ChildProcess; url: string }> {
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []; // e.g. --trace-gc
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: dbUrl.toString(), RATE_LIMIT_PER_MINUTE: '1000000000', MONTHLY_QUOTA_ENTERPRISE: '1000000000' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: dbUrl.toString(),
+      RATE_LIMIT_PER_MINUTE: '1000000000',
+      MONTHLY_QUOTA_ENTERPRISE: '1000000000',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -111,7 +118,10 @@ async function main() {
         headers: { 'content-type': 'application/json', 'x-api-key': adminKey.secret },
         body: JSON.stringify({ query: QUERY, variables }),
       });
-      const body = (await res.json()) as { errors?: unknown; data: { teamApiKeys: { totalCount: number; pageInfo: { endCursor: string } } } };
+      const body = (await res.json()) as {
+        errors?: unknown;
+        data: { teamApiKeys: { totalCount: number; pageInfo: { endCursor: string } } };
+      };
       if (body.errors) throw new Error(JSON.stringify(body.errors));
       return body.data.teamApiKeys;
     };
@@ -149,7 +159,11 @@ async function main() {
         times.push(performance.now() - t);
       }
       const byTime = times.map((ms, i) => ({ ms, i }));
-      slow.push(...byTime.filter((x) => x.ms > 20).map((x) => `${label} #${x.i}: ${x.ms.toFixed(1)} ms at +${((startedAt[x.i] ?? 0) - benchStart).toFixed(0)} ms`));
+      slow.push(
+        ...byTime
+          .filter((x) => x.ms > 20)
+          .map((x) => `${label} #${x.i}: ${x.ms.toFixed(1)} ms at +${((startedAt[x.i] ?? 0) - benchStart).toFixed(0)} ms`),
+      );
       times.sort((a, b) => a - b);
       // nearest rank: p99 of 100 calls is the 99th fastest (not the slowest)
       const p = (q: number) => times[Math.max(0, Math.ceil(q * times.length) - 1)].toFixed(1);

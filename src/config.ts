@@ -17,9 +17,18 @@ const schema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
-  REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,40}$/, 'letters, digits and _ : . - only').default('kp'),
-  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,40}$/, 'letters, digits and _ : . - only')
+    .default('kp'),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .optional(),
   EMAIL_FROM: z.string().min(3).default('Keyplane <keyplane@localhost>'),
   EMAIL_RETRY_SECONDS: z.coerce.number().positive().default(30),
   EMAIL_LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(60),
@@ -88,9 +97,7 @@ export class ConfigError extends Error {}
 /** Reads config from an environment (process.env by default); empty strings count as unset. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(
-    Object.keys(schema.shape).flatMap((name) =>
-      env[name] === undefined || env[name] === '' ? [] : [[name, env[name]]],
-    ),
+    Object.keys(schema.shape).flatMap((name) => (env[name] === undefined || env[name] === '' ? [] : [[name, env[name]]])),
   );
   const parsed = schema.safeParse(present);
   if (!parsed.success) {
@@ -167,7 +174,10 @@ function githubPublicKeys(value: string): Record<string, string> {
 /** TRUST_PROXY: comma-separated addresses or CIDRs (IPv4 or IPv6) of the proxies in front. */
 function parseTrustProxy(value: string, ctx: z.RefinementCtx): BlockList {
   const list = new BlockList();
-  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [address, bits, extra] = entry.split('/');
     const family = isIP(address ?? '');
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);

@@ -57,7 +57,6 @@ async function main() {
 main().catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EmbeddedPostgresError) {
     console.error(error.message);
-  }
-  else console.error('Keyplane failed to start:', error);
+  } else console.error('Keyplane failed to start:', error);
   process.exit(1);
 });

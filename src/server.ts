@@ -7,25 +7,25 @@ import type { Logger } from 'pino';
 import { clientAddressOf, refuseKnownGuess, useApiKeyAuth } from './auth/http-plugin.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config.js';
+import { dashboardHandler } from './dashboard/serve.js';
 import { openDatabase } from './db/database.js';
 import { isDatabaseUnavailable } from './db/outage.js';
-import type { Context } from './graphql/builder.js';
-import { schema } from './graphql/schema.js';
-import { attachWebSocketServer } from './realtime/websocket.js';
-import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
-import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
-import { dashboardHandler } from './dashboard/serve.js';
 import { GRAPHIQL_ASSETS_PATH, renderGraphiQL, serveGraphiQLAsset } from './graphiql/graphiql.js';
 import { useBodySizeLimit } from './graphql/body-limit.js';
+import type { Context } from './graphql/builder.js';
 import { useCostLimit } from './graphql/cost.js';
-import { useInputGuard } from './graphql/input-guard.js';
-import { useStripOriginalError } from './graphql/strip-original-error.js';
-import { useCodedLimitErrors } from './graphql/limit-errors.js';
 import { maskError, useDomainErrors } from './graphql/errors.js';
+import { useInputGuard } from './graphql/input-guard.js';
+import { useCodedLimitErrors } from './graphql/limit-errors.js';
 import { useMalformedRequestErrors } from './graphql/request-errors.js';
-import { useRequestLimits } from './ratelimit/plugin.js';
-import { connectRedis } from './redis.js';
+import { schema } from './graphql/schema.js';
+import { useStripOriginalError } from './graphql/strip-original-error.js';
 import { createLogger, yogaLogger } from './observability/log.js';
+import { useRequestLimits } from './ratelimit/plugin.js';
+import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
+import { attachWebSocketServer } from './realtime/websocket.js';
+import { connectRedis } from './redis.js';
+import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
 import { createServices, type Services } from './services.js';
 import { bootstrapTeam } from './teams/bootstrap.js';
 
@@ -110,8 +110,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     // Replaced by useBodySizeLimit, which costs nothing when Content-Length is sent.
     maxRequestBodySize: false,
     context: (initial) => ({
-      principal:
-        (initial.principal as Principal | undefined) ?? (initial.request ? principals.get(initial.request) : undefined) ?? null,
+      principal: (initial.principal as Principal | undefined) ?? (initial.request ? principals.get(initial.request) : undefined) ?? null,
       clientAddress: (initial.clientAddress as string | undefined) ?? addressOf(initial),
       services,
     }),

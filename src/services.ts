@@ -3,34 +3,34 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticator.js';
 import { LastUsedRecorder } from './auth/last-used.js';
+import { CollectionService } from './collections/service.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { PrismaClient } from './generated/prisma/client.js';
+import { KeyChangeFeed } from './keys/change-feed.js';
 import { KeyEvents } from './keys/events.js';
+import { KeyGeneration } from './keys/generation.js';
 import { KeyLifecycle } from './keys/lifecycle.js';
 import { KeyService } from './keys/service.js';
-import { SocketRegistry } from './realtime/socket-registry.js';
-import { sharedExecutionStats } from './realtime/shared-execution.js';
-import { RevocationService } from './revocation/service.js';
-import { InvitationService } from './teams/invitations.js';
-import { CollectionService } from './collections/service.js';
+import { TeamKeyAdmin } from './keys/team-key-admin.js';
 import { TeamKeyQuery } from './keys/team-key-query.js';
-import { ExpiryJob } from './revocation/expiry-job.js';
-import { SettingsService } from './teams/settings-service.js';
+import { EmailDispatcher } from './notifications/email-dispatcher.js';
+import { NotificationService } from './notifications/service.js';
 import { Metrics } from './observability/metrics.js';
 import { AuthFailureLimiter } from './ratelimit/address-limiter.js';
 import { KeyRateLimiter } from './ratelimit/key-limiter.js';
 import { MonthlyQuota } from './ratelimit/quota.js';
 import { SubscriptionCap } from './ratelimit/subscriptions.js';
 import { createKeyplanePubSub, type KeyplanePubSub } from './realtime/pubsub.js';
-import { KeyChangeFeed } from './keys/change-feed.js';
+import { sharedExecutionStats } from './realtime/shared-execution.js';
+import { SocketRegistry } from './realtime/socket-registry.js';
 import { connectRedis } from './redis.js';
-import { EmailDispatcher } from './notifications/email-dispatcher.js';
-import { NotificationService } from './notifications/service.js';
+import { ExpiryJob } from './revocation/expiry-job.js';
+import { RevocationService } from './revocation/service.js';
 import { ScannerService } from './scanner/service.js';
-import { KeyGeneration } from './keys/generation.js';
-import { TeamKeyAdmin } from './keys/team-key-admin.js';
+import { InvitationService } from './teams/invitations.js';
 import { MemberService } from './teams/members.js';
+import { SettingsService } from './teams/settings-service.js';
 
 export interface Services {
   config: Config;
@@ -70,9 +70,7 @@ export interface Services {
 
 export function createServices(config: Config, db: Database, log: Logger, redis?: Redis): Services {
   const prisma = db.prisma;
-  const lastUsed = new LastUsedRecorder(prisma, (error) =>
-    log.error({ err: error }, 'could not write lastUsedAt; will retry'),
-  );
+  const lastUsed = new LastUsedRecorder(prisma, (error) => log.error({ err: error }, 'could not write lastUsedAt; will retry'));
   const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
   const keyEvents = new KeyEvents();
   const minted = (hash: string) => auth.index.add(hash);

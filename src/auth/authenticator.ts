@@ -6,22 +6,14 @@
 // index (a key born elsewhere an instant ago).
 import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import { hashKey, parseKey } from '../keys/format.js';
 import type { KeyChangedEvent } from '../keys/events.js';
+import { hashKey, parseKey } from '../keys/format.js';
 import { effectiveLifecycle, type KeyLifecycle } from '../keys/status.js';
 import { KeyHashIndex } from './key-index.js';
 import type { LastUsedRecorder } from './last-used.js';
 import type { Principal } from './principal.js';
 
-export type AuthFailureReason =
-  | 'blocked'
-  | 'missing'
-  | 'malformed'
-  | 'checksum'
-  | 'unknown'
-  | 'disabled'
-  | 'revoked'
-  | 'expired';
+export type AuthFailureReason = 'blocked' | 'missing' | 'malformed' | 'checksum' | 'unknown' | 'disabled' | 'revoked' | 'expired';
 
 export type AuthOutcome =
   | { ok: true; principal: Principal; expiresAt: Date | null }

@@ -4,8 +4,9 @@
 // one it never used); every failure is counted. A database read for a key outside the index is
 // counted before it is made (and given back when the key is valid), so an address's guesses cost at
 // most AUTH_FAILURES_PER_MINUTE reads a minute, concurrent or not.
-import type { Services } from '../services.js';
+
 import { tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
+import type { Services } from '../services.js';
 import type { AuthOutcome } from './authenticator.js';
 
 export type GateOutcome = AuthOutcome | { ok: false; reason: 'blocked'; message: string; retryAfterSeconds: number };

@@ -1,19 +1,20 @@
 // Authentication of HTTP and SSE requests, before any GraphQL work: a key that is sent must be
 // valid (401 at once otherwise, 429 once the address has used up its failures); a request without
 // a key may only run the operations that need none (acceptInvitation, introspection).
-import { setImmediate as nextCheckPhase } from 'node:timers/promises';
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
+import { setImmediate as nextCheckPhase } from 'node:timers/promises';
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { databaseUnavailableResponse, isDatabaseUnavailable } from '../db/outage.js';
-import type { Context } from '../graphql/builder.js';
 import { DomainError, unauthenticated } from '../domain/errors.js';
+import type { Context } from '../graphql/builder.js';
 import { toGraphQLError } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
+import { tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
 import type { Services } from '../services.js';
 import { clientAddressOfRequest } from './client-address.js';
-import { tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
 import { authenticateFrom, type GateOutcome } from './gate.js';
 import type { Principal } from './principal.js';
 
@@ -48,7 +49,12 @@ export function refuseKnownGuess(services: Services, req: IncomingMessage, res: 
   const retryAfterSeconds = services.authFailures.knownBlockedFor(clientAddressOfRequest(req, services.config.trustProxy));
   if (retryAfterSeconds === 0 || !services.auth.isGuess(header)) return false;
   services.metrics.authFailures.inc({ reason: 'blocked' });
-  const { status, headers, body } = refusalParts({ ok: false, reason: 'blocked', message: tooManyFailuresMessage(retryAfterSeconds), retryAfterSeconds });
+  const { status, headers, body } = refusalParts({
+    ok: false,
+    reason: 'blocked',
+    message: tooManyFailuresMessage(retryAfterSeconds),
+    retryAfterSeconds,
+  });
   // In the check phase, with the other answers of this poll phase (see ratelimit/plugin.ts).
   setImmediate(() => res.writeHead(status, headers).end(body));
   return true;

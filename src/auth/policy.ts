@@ -88,9 +88,7 @@ export function assertKeyAction(p: Principal, key: { createdById: string }, acti
   const admin = isAdminRole(p.role);
   if (!admin || rule.admin === 'forbidden') {
     throw forbidden(
-      key.createdById === p.userId
-        ? `You may not ${ACTION_WORDS[action]} this key`
-        : `Only the key's owner may ${ACTION_WORDS[action]} it`,
+      key.createdById === p.userId ? `You may not ${ACTION_WORDS[action]} this key` : `Only the key's owner may ${ACTION_WORDS[action]} it`,
     );
   }
   if (rule.admin === 'enterprise' && p.plan !== 'ENTERPRISE') {

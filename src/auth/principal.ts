@@ -1,7 +1,6 @@
 import type { ApiKey, Team, User } from '../generated/prisma/client.js';
 import type { KeyKind, Plan, TeamRole } from '../generated/prisma/enums.js';
 
-
 /**
  * Who is calling: the key that authenticated the request and what it stands for. It lives in the
  * verification cache (auth/authenticator.ts) with the rows `viewer` shows, so that `viewer` costs

@@ -2,13 +2,14 @@
 // Answered from the principal (the verification cache holds the caller's user, team and key rows,
 // kept true by the change feed): no database read. Relations below them (createdBy, collection…)
 // are loaded by plugin-prisma as usual when asked for.
-import { rules } from './policy.js';
-import type { Principal } from './principal.js';
+
 import { CollectionAccessKeyRef } from '../collections/access-key.js';
-import { ApiKeyRef } from '../keys/api-key.js';
 import { builder } from '../graphql/builder.js';
 import { KeyKindEnum } from '../graphql/enums.js';
+import { ApiKeyRef } from '../keys/api-key.js';
 import { TeamRef, UserRef } from '../teams/team.js';
+import { rules } from './policy.js';
+import type { Principal } from './principal.js';
 
 const ViewerRef = builder.objectRef<Principal>('Viewer').implement({
   fields: (t) => ({

@@ -1,9 +1,9 @@
 // The `keyplane` command line: administrative commands on the configured database.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLogger } from '../observability/log.js';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { DataDirLockedError, EmbeddedPostgresError } from '../db/embedded/embedded-postgres.js';
+import { createLogger } from '../observability/log.js';
 import type { ScanOptions } from './scan.js';
 
 const program = new Command('keyplane').description('Keyplane administration').showHelpAfterError();

@@ -20,7 +20,10 @@ async function report(url: string, key: string, finding: Finding): Promise<void>
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': key },
-      body: JSON.stringify({ query: REPORT, variables: { text: finding.key, location: `${finding.file}:${finding.line}:${finding.column}` } }),
+      body: JSON.stringify({
+        query: REPORT,
+        variables: { text: finding.key, location: `${finding.file}:${finding.line}:${finding.column}` },
+      }),
     });
     if (res.status === 429 && attempt < 5) {
       await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000));
@@ -43,7 +46,9 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   const scanned = await scanPaths(files);
   findings.push(...scanned.findings);
   for (const f of findings) {
-    process.stdout.write(`${f.file}:${f.line}:${f.column}: ${displayHint(f.kind, hintOf(f.key))} (${f.kind.toLowerCase().replace('_', ' ')} key)\n`);
+    process.stdout.write(
+      `${f.file}:${f.line}:${f.column}: ${displayHint(f.kind, hintOf(f.key))} (${f.kind.toLowerCase().replace('_', ' ')} key)\n`,
+    );
   }
   const seconds = (performance.now() - started) / 1000;
   const { totals } = scanned;

@@ -1,6 +1,7 @@
 // CollectionAccessKey: an ApiKey row of kind COLLECTION_ACCESS, seen through its own type.
-import type { ApiKey } from '../generated/prisma/client.js';
+
 import { rules } from '../auth/policy.js';
+import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { listArgs } from '../graphql/list-args.js';
 import { KeyRecordRef } from '../keys/api-key.js';
@@ -19,20 +20,19 @@ export const CollectionAccessKeyRef = builder.prismaObject('ApiKey', {
   }),
 });
 
-const GeneratedCollectionAccessKeyRef = builder
-  .objectRef<{ accessKey: ApiKey; secret: string }>('GeneratedCollectionAccessKey')
-  .implement({
-    description: 'A new collection access key. The secret is shown in this response only.',
-    fields: (t) => ({
-      accessKey: t.field({ type: CollectionAccessKeyRef, resolve: (g) => g.accessKey }),
-      secret: t.exposeString('secret'),
-    }),
-  });
+const GeneratedCollectionAccessKeyRef = builder.objectRef<{ accessKey: ApiKey; secret: string }>('GeneratedCollectionAccessKey').implement({
+  description: 'A new collection access key. The secret is shown in this response only.',
+  fields: (t) => ({
+    accessKey: t.field({ type: CollectionAccessKeyRef, resolve: (g) => g.accessKey }),
+    secret: t.exposeString('secret'),
+  }),
+});
 
 builder.queryField('collectionAccessKeys', (t) =>
   t.withAuth(rules.personalKey).prismaField({
     type: [CollectionAccessKeyRef],
-    description: "The whole team's collection access keys (or one collection's), newest first; `after` is the last id of the previous page.",
+    description:
+      "The whole team's collection access keys (or one collection's), newest first; `after` is the last id of the previous page.",
     args: { collectionId: t.arg.id(), ...listArgs(t) },
     resolve: (query, _root, { collectionId, ...page }, ctx) =>
       ctx.services.collections.listAccessKeys(ctx.principal, collectionId ?? null, page, query),

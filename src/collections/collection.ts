@@ -58,7 +58,8 @@ builder.mutationFields((t) => ({
   }),
   deleteCollection: t.withAuth(rules.personalKey).field({
     type: CollectionRef,
-    description: "By its creator or an admin. Revokes its access keys (COLLECTION_DELETED); the collection is kept as a tombstone (deletedAt).",
+    description:
+      'By its creator or an admin. Revokes its access keys (COLLECTION_DELETED); the collection is kept as a tombstone (deletedAt).',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => ctx.services.collections.delete(ctx.principal, id),
   }),

@@ -6,10 +6,10 @@ import { z } from 'zod';
 import { assertCollectionDelete, assertCollectionKeyRevoke } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
-import type { Collection, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { capReached, notFound } from '../domain/errors.js';
 import { nameField, parseOrThrow, requestUrl, validName } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
+import type { Collection, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { mintKey } from '../keys/service.js';
 import type { RevocationService } from '../revocation/service.js';
 
@@ -25,7 +25,10 @@ const requestSchema = z
     headers: z
       .record(
         z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/, 'must be an HTTP header name'),
-        z.string().max(8192).refine((v) => !HEADER_VALUE_FORBIDDEN.test(v), 'must not contain control characters'),
+        z
+          .string()
+          .max(8192)
+          .refine((v) => !HEADER_VALUE_FORBIDDEN.test(v), 'must not contain control characters'),
       )
       .optional(),
     body: z.unknown().optional(),
@@ -70,8 +73,7 @@ export class CollectionService {
     }
     return {
       name: validName('input.name', input.name),
-      description:
-        input.description === undefined ? undefined : parseOrThrow('input.description', descriptionSchema, input.description),
+      description: input.description === undefined ? undefined : parseOrThrow('input.description', descriptionSchema, input.description),
       requests,
     };
   }
@@ -94,7 +96,8 @@ export class CollectionService {
     const page = await listPage(
       args,
       // A collection deleted since the previous page still marks where it ended.
-      async (id) => (await this.prisma.collection.findFirst({ where: { teamId: p.teamId, id }, select: { createdAt: true } }))?.createdAt ?? null,
+      async (id) =>
+        (await this.prisma.collection.findFirst({ where: { teamId: p.teamId, id }, select: { createdAt: true } }))?.createdAt ?? null,
       'createdAt',
       'desc',
     );

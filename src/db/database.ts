@@ -58,8 +58,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 export function postgresConnection(client: pg.ClientBase): SqlConnection {
   return {
     exec: async (script) => void (await client.query(script)),
-    query: async <T>(sql: string, params?: unknown[]) =>
-      (await client.query(sql, params)).rows as T[],
+    query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
   };
 }
 

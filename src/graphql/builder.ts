@@ -1,16 +1,16 @@
 // The one SchemaBuilder: plugins, scalars, the context type and the auth scopes.
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
-import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
+import ScopeAuthPlugin, { type AuthFailure, AuthScopeFailureType } from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { type AccessScope, accessScopes, scopeRefusal } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
-import { getDatamodel } from '../generated/pothos-types.js';
-import { inputGuardPlugin } from './input-guard.js';
 import type PrismaTypes from '../generated/pothos-types.js';
+import { getDatamodel } from '../generated/pothos-types.js';
 import type { RateState } from '../ratelimit/key-limiter.js';
 import type { QuotaState } from '../ratelimit/quota.js';
 import type { Services } from '../services.js';
+import { inputGuardPlugin } from './input-guard.js';
 
 export interface Context {
   /** null only for operations that need no key (acceptInvitation, introspection). */
@@ -59,8 +59,7 @@ export const builder = new SchemaBuilder<{
     authorizeOnSubscribe: true,
     authScopes: (ctx) => accessScopes(ctx.principal),
     // Role before plan (SPEC §4): the first failing scope of a rule decides the error.
-    unauthorizedError: (_parent, ctx, _info, result) =>
-      scopeRefusal(firstFailedScope(result.failure), ctx.principal),
+    unauthorizedError: (_parent, ctx, _info, result) => scopeRefusal(firstFailedScope(result.failure), ctx.principal),
   },
 });
 

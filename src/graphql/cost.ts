@@ -24,10 +24,10 @@ import {
   valueFromASTUntyped,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from './builder.js';
 import { codedError } from '../domain/errors.js';
-import { toGraphQLError } from './errors.js';
 import { DEFAULT_PAGE } from '../domain/input.js';
+import type { Context } from './builder.js';
+import { toGraphQLError } from './errors.js';
 
 /**
  * The largest page of the largest connection (teamApiKeys, first: 500, every field: ~13,000)
@@ -48,7 +48,12 @@ interface FieldExtensions {
   listSize?: number;
 }
 
-export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Variables): number {
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Variables,
+): number {
   const operation = getOperationAST(document, operationName);
   if (!operation) return 0;
   const root = schema.getRootType(operation.operation);
@@ -62,7 +67,11 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
   }
   const variable = (name: string) => (variables && Object.hasOwn(variables, name) ? variables[name] : variableDefaults.get(name));
 
-  const intArg = (field: GraphQLField<unknown, unknown>, nodeArgs: readonly { name: { value: string }; value: ValueNode }[] | undefined, name: string): number | null => {
+  const intArg = (
+    field: GraphQLField<unknown, unknown>,
+    nodeArgs: readonly { name: { value: string }; value: ValueNode }[] | undefined,
+    name: string,
+  ): number | null => {
     const def = field.args.find((a) => a.name === name);
     if (!def) return null;
     const node = nodeArgs?.find((a) => a.name.value === name);
@@ -115,7 +124,13 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
 
 export function useCostLimit(maxCost = MAX_COST): Plugin {
   const spent = new WeakMap<Request, number>();
-  const check = (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: Variables; contextValue: unknown }) => {
+  const check = (args: {
+    schema: GraphQLSchema;
+    document: DocumentNode;
+    operationName?: string | null;
+    variableValues?: Variables;
+    contextValue: unknown;
+  }) => {
     const cost = operationCost(args.schema, args.document, args.operationName, args.variableValues);
     const request = (args.contextValue as Context).request;
     const total = cost + (request ? (spent.get(request) ?? 0) : 0);
@@ -134,4 +149,3 @@ export function useCostLimit(maxCost = MAX_COST): Plugin {
     },
   };
 }
-

@@ -23,7 +23,6 @@ import { stringProblem } from '../domain/input.js';
 
 export const MAX_INPUT_DEPTH = 32;
 
-
 type Variables = Record<string, unknown> | null | undefined;
 
 class Walker {

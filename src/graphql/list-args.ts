@@ -1,8 +1,8 @@
 // The arguments of every paged plain list (SPEC §5 bounded answers): first (default 50, at most
 // 500) and after (the last id of the previous page).
 import type { ArgBuilder } from '@pothos/core';
-import type { builder } from './builder.js';
 import { DEFAULT_PAGE, MAX_PAGE } from '../domain/input.js';
+import type { builder } from './builder.js';
 
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 

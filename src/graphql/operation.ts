@@ -1,9 +1,7 @@
 import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
 
 export function selectedOperation(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
-  const operations = document.definitions.filter(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
-  );
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   return operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
 }
 

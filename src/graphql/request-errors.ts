@@ -4,8 +4,8 @@
 // counts toward its address's failure limit, like a bad key: past it, 429.
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
 import type { AuthFailureLimiter } from '../ratelimit/address-limiter.js';
+import { tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
 
 export interface MalformedRequestOptions {
   authFailures: AuthFailureLimiter;

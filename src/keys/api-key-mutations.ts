@@ -8,8 +8,7 @@ builder.mutationFields((t) => ({
     type: ApiKeyRef,
     description: 'Owner only. null = never (a team expiry, when set, still applies).',
     args: { id: t.arg.id({ required: true }), expiresAt: t.arg({ type: 'DateTime' }) },
-    resolve: (_root, { id, expiresAt }, ctx) =>
-      ctx.services.lifecycle.setExpiry(ctx.principal, id, expiresAt ?? null),
+    resolve: (_root, { id, expiresAt }, ctx) => ctx.services.lifecycle.setExpiry(ctx.principal, id, expiresAt ?? null),
   }),
   regenerateApiKey: t.withAuth(rules.personalKey).field({
     type: GeneratedApiKeyRef,

@@ -47,15 +47,13 @@ export const ApiKeyRef = builder.prismaObject('ApiKey', {
   }),
 });
 
-export const GeneratedApiKeyRef = builder
-  .objectRef<{ apiKey: ApiKey; secret: string }>('GeneratedApiKey')
-  .implement({
-    description: 'A new key. The secret is shown in this response only: it is never stored.',
-    fields: (t) => ({
-      apiKey: t.field({ type: ApiKeyRef, resolve: (g) => g.apiKey }),
-      secret: t.exposeString('secret'),
-    }),
-  });
+export const GeneratedApiKeyRef = builder.objectRef<{ apiKey: ApiKey; secret: string }>('GeneratedApiKey').implement({
+  description: 'A new key. The secret is shown in this response only: it is never stored.',
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyRef, resolve: (g) => g.apiKey }),
+    secret: t.exposeString('secret'),
+  }),
+});
 
 const GenerateApiKeyInput = builder.inputType('GenerateApiKeyInput', {
   fields: (t) => ({
@@ -78,8 +76,7 @@ builder.queryFields((t) => ({
     description: 'An own key (admins: any key of the team).',
     args: { id: t.arg.id({ required: true }) },
     // With the plugin's query: the creator or revoker asked for comes in the same read.
-    resolve: (query, _root, { id }, ctx, info) =>
-      ctx.services.keys.findVisible(ctx.principal, id, selectAskedKeyColumns(info, [], query)),
+    resolve: (query, _root, { id }, ctx, info) => ctx.services.keys.findVisible(ctx.principal, id, selectAskedKeyColumns(info, [], query)),
   }),
 }));
 
@@ -99,7 +96,10 @@ builder.subscriptionField('apiKeyGenerated', (t) =>
       const principal = ctx.principal;
       const events = ctx.services.pubsub.subscribe('apiKeyGenerated', principal.teamId);
       if (isAdminRole(principal.role)) return events;
-      return pipe(events, filter((e: ApiKeyGeneratedPayload) => e.createdById === principal.userId));
+      return pipe(
+        events,
+        filter((e: ApiKeyGeneratedPayload) => e.createdById === principal.userId),
+      );
     },
     resolve: (query, event: ApiKeyGeneratedPayload, _args, ctx, info) =>
       ctx.services.prisma.apiKey.findUniqueOrThrow({ ...selectAskedKeyColumns(info, [], query), where: { id: event.keyId } }),

@@ -15,9 +15,7 @@ export const PREFIX_BY_KIND = {
   SCIM: 'kps_',
 } as const satisfies Record<KeyKind, string>;
 
-const KIND_BY_PREFIX = new Map(
-  Object.entries(PREFIX_BY_KIND).map(([kind, prefix]) => [prefix, kind as KeyKind]),
-);
+const KIND_BY_PREFIX = new Map(Object.entries(PREFIX_BY_KIND).map(([kind, prefix]) => [prefix, kind as KeyKind]));
 
 /** Matches every key of every kind in free text (the scanner's pattern). */
 export const KEY_PATTERN = /\bkp[cs]?_[0-9A-Za-z]{36}\b/g;
@@ -41,9 +39,7 @@ export function generateKey(kind: KeyKind): string {
   return PREFIX_BY_KIND[kind] + random + checksumOf(random);
 }
 
-export type KeyParseResult =
-  | { ok: true; kind: KeyKind; key: string }
-  | { ok: false; problem: 'malformed' | 'checksum' };
+export type KeyParseResult = { ok: true; kind: KeyKind; key: string } | { ok: false; problem: 'malformed' | 'checksum' };
 
 /** Checks shape and checksum offline: no database is needed to reject a typo or a forgery. */
 export function parseKey(candidate: string): KeyParseResult {
@@ -61,9 +57,7 @@ export function parseKey(candidate: string): KeyParseResult {
  * from being checked against leaked keys without the server's secret as well.
  */
 export function hashKey(key: string, pepper?: string): string {
-  return pepper
-    ? createHmac('sha256', pepper).update(key).digest('hex')
-    : hash('sha256', key, 'hex'); // one-shot: less than half the cost of createHash() per request
+  return pepper ? createHmac('sha256', pepper).update(key).digest('hex') : hash('sha256', key, 'hex'); // one-shot: less than half the cost of createHash() per request
 }
 
 /** The last 4 characters: shown as `kp_…Xy9Q` and searchable by admins. */

@@ -2,9 +2,9 @@
 // Every change that affects authentication is announced on KeyEvents once it is committed.
 import { assertKeyAction, type KeyAction } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
-import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
 import { badInput } from '../domain/errors.js';
 import { validName } from '../domain/input.js';
+import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { KeyEvents } from './events.js';
 import { type KeyService, mintKey } from './service.js';
@@ -57,7 +57,14 @@ export class KeyLifecycle {
     // The exposed secret no longer works: its findings are resolved, and a later REVOKE choice
     // on enabling auto revoke must not take the new secret with it.
     await this.prisma.apiKeyExposure.updateMany({ where: { keyId: id, resolvedAt: null }, data: { resolvedAt: new Date() } });
-    this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, newHash: material.hash, change: 'regenerated', expiresAt: key.expiresAt });
+    this.events.changed({
+      keyId: id,
+      teamId: key.teamId,
+      hash: key.hash,
+      newHash: material.hash,
+      change: 'regenerated',
+      expiresAt: key.expiresAt,
+    });
     const apiKey = await this.prisma.apiKey.findUniqueOrThrow({ where: { id } });
     return { apiKey, secret: material.secret };
   }
@@ -78,7 +85,13 @@ export class KeyLifecycle {
     });
     if (!updated) throw badInput('id', 'a revoked key cannot be changed');
     if (updated.status !== key.status) {
-      this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, change: enabled ? 'updated' : 'disabled', expiresAt: key.expiresAt });
+      this.events.changed({
+        keyId: id,
+        teamId: key.teamId,
+        hash: key.hash,
+        change: enabled ? 'updated' : 'disabled',
+        expiresAt: key.expiresAt,
+      });
     }
     return updated;
   }

@@ -1,11 +1,11 @@
 // Personal API keys: issuing, listing and finding them with the visibility rules of SPEC §4.
 import type { Principal } from '../auth/principal.js';
 import { isAdminRole } from '../auth/principal.js';
-import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import type { KeyKind } from '../generated/prisma/enums.js';
 import { badInput, notFound } from '../domain/errors.js';
 import { validName } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
+import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import type { KeyKind } from '../generated/prisma/enums.js';
 import { generateKey, hashKey, hintOf } from './format.js';
 
 const DAY_MS = 86_400_000;
@@ -125,7 +125,11 @@ export class KeyService {
   }
 
   /** `query`: plugin-prisma's selection for the field that returns it (whole row by default). */
-  async findVisible(principal: Principal, id: string, query: { select?: Prisma.ApiKeySelect; include?: Prisma.ApiKeyInclude } = {}): Promise<ApiKey> {
+  async findVisible(
+    principal: Principal,
+    id: string,
+    query: { select?: Prisma.ApiKeySelect; include?: Prisma.ApiKeyInclude } = {},
+  ): Promise<ApiKey> {
     const key = (await this.prisma.apiKey.findUnique({ ...query, where: this.visibleWhere(principal, id) })) as ApiKey | null;
     if (!key) throw notFound('API key', id);
     return key;

@@ -1,11 +1,11 @@
 // teamApiKeys: every personal key of a team, filtered, ordered and keyset-paginated (stable when
 // many keys share a timestamp: the id breaks ties). An expired key counts as REVOKED in filters.
 import type { Principal } from '../auth/principal.js';
+import { type Cursor, decodeCursor, encodeCursor } from '../domain/cursor.js';
+import { badInput } from '../domain/errors.js';
+import { pageSize } from '../domain/input.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { ApiKeyStatus } from '../generated/prisma/enums.js';
-import { badInput } from '../domain/errors.js';
-import { type Cursor, decodeCursor, encodeCursor } from '../domain/cursor.js';
-import { pageSize } from '../domain/input.js';
 import { parseKey } from './format.js';
 
 export type ApiKeyOrder = 'NEWEST' | 'OLDEST' | 'RECENTLY_USED';
@@ -27,7 +27,9 @@ function statusWhere(statuses: ApiKeyStatus[], now: Date): Prisma.ApiKeyWhereInp
   const live: Prisma.ApiKeyWhereInput | null = stored.length
     ? { status: stored.length === 1 ? stored[0] : { in: stored }, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] }
     : null;
-  const revoked: Prisma.ApiKeyWhereInput | null = statuses.includes('REVOKED') ? { OR: [{ status: 'REVOKED' }, { expiresAt: { lte: now } }] } : null;
+  const revoked: Prisma.ApiKeyWhereInput | null = statuses.includes('REVOKED')
+    ? { OR: [{ status: 'REVOKED' }, { expiresAt: { lte: now } }] }
+    : null;
   if (live && revoked) return stored.length === 2 ? {} : { OR: [live, revoked] }; // all three: every key
   return (live ?? revoked)!;
 }
@@ -186,9 +188,7 @@ class KeyEdge {
 }
 
 function orderBy(order: 'NEWEST' | 'OLDEST'): Prisma.ApiKeyOrderByWithRelationInput[] {
-  return order === 'OLDEST'
-    ? [{ createdAt: 'asc' }, { id: 'asc' }]
-    : [{ createdAt: 'desc' }, { id: 'desc' }];
+  return order === 'OLDEST' ? [{ createdAt: 'asc' }, { id: 'asc' }] : [{ createdAt: 'desc' }, { id: 'desc' }];
 }
 
 function cursorOf(order: ApiKeyOrder, key: ApiKey): Cursor {

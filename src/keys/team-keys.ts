@@ -41,19 +41,17 @@ const ApiKeyConnectionRef = builder
 /** A bulk payload lists at most this many of the keys it revoked; revokedCount counts them all (SPEC §5). */
 export const MAX_PAYLOAD_KEYS = 1_000;
 
-export const RevokeApiKeysPayloadRef = builder
-  .objectRef<{ apiKeys: ApiKey[] }>('RevokeApiKeysPayload')
-  .implement({
-    description: `The keys this call revoked (keys already revoked are left as they were, and not listed): revokedCount is exact, apiKeys lists at most ${MAX_PAYLOAD_KEYS} of them.`,
-    fields: (t) => ({
-      revokedCount: t.int({ resolve: (p) => p.apiKeys.length }),
-      apiKeys: t.field({
-        type: [ApiKeyRef],
-        extensions: { listSize: MAX_PAYLOAD_KEYS },
-        resolve: (p) => p.apiKeys.slice(0, MAX_PAYLOAD_KEYS),
-      }),
+export const RevokeApiKeysPayloadRef = builder.objectRef<{ apiKeys: ApiKey[] }>('RevokeApiKeysPayload').implement({
+  description: `The keys this call revoked (keys already revoked are left as they were, and not listed): revokedCount is exact, apiKeys lists at most ${MAX_PAYLOAD_KEYS} of them.`,
+  fields: (t) => ({
+    revokedCount: t.int({ resolve: (p) => p.apiKeys.length }),
+    apiKeys: t.field({
+      type: [ApiKeyRef],
+      extensions: { listSize: MAX_PAYLOAD_KEYS },
+      resolve: (p) => p.apiKeys.slice(0, MAX_PAYLOAD_KEYS),
     }),
-  });
+  }),
+});
 
 builder.queryField('teamApiKeys', (t) =>
   t.withAuth(rules.enterpriseAdmin).field({

@@ -54,15 +54,9 @@ export interface RenderedEmail {
 }
 
 /** One email for one owner, listing every key a revocation took from them. */
-export function revocationEmail(
-  owner: NoticePerson,
-  keys: NoticeKey[],
-  actor: NoticePerson | null,
-  ownerIsActor: boolean,
-): RenderedEmail {
+export function revocationEmail(owner: NoticePerson, keys: NoticeKey[], actor: NoticePerson | null, ownerIsActor: boolean): RenderedEmail {
   const first = keys[0]!;
-  const subject =
-    keys.length === 1 ? `Your ${describe(first)} was revoked` : `${keys.length} of your Keyplane keys were revoked`;
+  const subject = keys.length === 1 ? `Your ${describe(first)} was revoked` : `${keys.length} of your Keyplane keys were revoked`;
   const lines = keys.map((k) => `${describe(k)}: revoked ${k.revokedAt.toISOString()}; ${byWhom(k, actor, ownerIsActor)}`);
   const text = [
     `Hello ${owner.name},`,

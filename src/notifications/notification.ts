@@ -1,12 +1,13 @@
 // The Notification type and its root fields: the viewer's notifications, marking them read, and
 // the notificationAdded subscription.
-import type { Notification } from '../generated/prisma/client.js';
+
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { rules } from '../auth/policy.js';
+import { CollectionAccessKeyRef } from '../collections/access-key.js';
+import type { Notification } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
 import { PageInfoRef } from '../graphql/page-info.js';
 import { ApiKeyRef } from '../keys/api-key.js';
-import { CollectionAccessKeyRef } from '../collections/access-key.js';
 import type { NotificationAddedPayload } from '../realtime/pubsub.js';
 import type { NotificationPage } from './service.js';
 
@@ -60,11 +61,7 @@ builder.queryField('notifications', (t) =>
       after: t.arg.string(),
     },
     resolve: (_root, args, ctx, info) =>
-      ctx.services.notifications.page(
-        ctx.principal,
-        args,
-        queryFromInfo({ context: ctx, info, path: ['edges', 'node'] }),
-      ),
+      ctx.services.notifications.page(ctx.principal, args, queryFromInfo({ context: ctx, info, path: ['edges', 'node'] })),
   }),
 );
 
@@ -72,8 +69,7 @@ builder.mutationField('markNotificationsRead', (t) =>
   t.withAuth(rules.personalKey).int({
     description: 'Marks these notifications read (null = all); returns how many changed.',
     args: { ids: t.arg.idList() },
-    resolve: (_root, { ids }, ctx) =>
-      ctx.services.notifications.markRead(ctx.principal, ids ?? null),
+    resolve: (_root, { ids }, ctx) => ctx.services.notifications.markRead(ctx.principal, ids ?? null),
   }),
 );
 

@@ -32,7 +32,10 @@ export interface WrittenNotification {
   userId: string;
 }
 
-export async function writeRevocationNotices(db: Db, keys: RevokedKey[]): Promise<{ notifications: WrittenNotification[]; emailIds: string[] }> {
+export async function writeRevocationNotices(
+  db: Db,
+  keys: RevokedKey[],
+): Promise<{ notifications: WrittenNotification[]; emailIds: string[] }> {
   if (keys.length === 0) return { notifications: [], emailIds: [] };
   const userIds = new Set<string>();
   const collectionIds = new Set<string>();
@@ -43,9 +46,7 @@ export async function writeRevocationNotices(db: Db, keys: RevokedKey[]): Promis
   }
   const [users, collections] = await Promise.all([
     db.user.findMany({ where: { id: { in: [...userIds] } }, select: { id: true, name: true, email: true } }),
-    collectionIds.size
-      ? db.collection.findMany({ where: { id: { in: [...collectionIds] } }, select: { id: true, name: true } })
-      : [],
+    collectionIds.size ? db.collection.findMany({ where: { id: { in: [...collectionIds] } }, select: { id: true, name: true } }) : [],
   ]);
   const person = new Map<string, NoticePerson>(users.map((u) => [u.id, u]));
   const collectionName = new Map(collections.map((c) => [c.id, c.name]));
@@ -64,7 +65,12 @@ export async function writeRevocationNotices(db: Db, keys: RevokedKey[]): Promis
     };
     const actor = key.revokedById ? (person.get(key.revokedById) ?? null) : null;
     const ownerIsActor = key.revokedById === key.createdById;
-    notifications.push({ id: randomUUID(), userId: key.createdById, keyId: key.id, message: revocationMessage(notice, actor, ownerIsActor) });
+    notifications.push({
+      id: randomUUID(),
+      userId: key.createdById,
+      keyId: key.id,
+      message: revocationMessage(notice, actor, ownerIsActor),
+    });
     const groups = byOwner.get(key.createdById) ?? [];
     let group = groups.find((g) => g.actorId === key.revokedById && g.keys[0]!.reason === notice.reason);
     if (!group) groups.push((group = { keys: [], actorId: key.revokedById }));

@@ -1,9 +1,9 @@
 // The apiKeyRevoked subscription: a member hears of their own keys, an admin of every key of
 // the team; nobody of another team's (the channel is per team).
 import { filter, pipe } from 'graphql-yoga';
+import { rules } from '../auth/policy.js';
 import { isAdminRole } from '../auth/principal.js';
 import { CollectionAccessKeyRef } from '../collections/access-key.js';
-import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { RevocationReasonEnum } from '../graphql/enums.js';
 import { ApiKeyRef } from '../keys/api-key.js';
@@ -44,10 +44,19 @@ builder.subscriptionField('apiKeyRevoked', (t) =>
     subscribe: (_root, _args, ctx) => {
       const principal = ctx.principal;
       const all = ctx.services.pubsub.subscribe('apiKeyRevoked', principal.teamId);
-      const events = isAdminRole(principal.role) ? all : pipe(all, filter((e: ApiKeyRevokedPayload) => e.ownerId === principal.userId));
+      const events = isAdminRole(principal.role)
+        ? all
+        : pipe(
+            all,
+            filter((e: ApiKeyRevokedPayload) => e.ownerId === principal.userId),
+          );
       // The subscriber's own key's revocation is delivered before its connection closes (4401,
       // or the SSE stream ends): the close waits for this stream, which ends after that event.
-      return endingAfter(events, (e) => e.keyId === principal.keyId, () => ctx.services.sockets.holdClose(ctx));
+      return endingAfter(
+        events,
+        (e) => e.keyId === principal.keyId,
+        () => ctx.services.sockets.holdClose(ctx),
+      );
     },
     resolve: (e) => e,
   }),

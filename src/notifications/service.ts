@@ -1,9 +1,9 @@
 // The viewer's in-app notifications: newest first, keyset-paged, and marked read.
 import type { Principal } from '../auth/principal.js';
-import type { Notification, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { decodeCursor, encodeCursor, type PageInfoShape } from '../domain/cursor.js';
 import { badInput, codedError } from '../domain/errors.js';
 import { boundedList, pageSize } from '../domain/input.js';
+import type { Notification, Prisma, PrismaClient } from '../generated/prisma/client.js';
 
 const MAX_MARK = 1_000;
 

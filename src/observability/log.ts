@@ -25,13 +25,23 @@ function safeMessage(error: Error): string {
   let message = typeof error.message === 'string' ? error.message : '';
   // Prisma: "Invalid `prisma.x.y()` invocation in /path:line … <code frame> … <cause>": the cause
   // is the last paragraph; everything before it quotes our code and the call's arguments.
-  if (isPrismaError(error)) message = message.trim().split(/\n\s*\n/).pop() ?? '';
+  if (isPrismaError(error))
+    message =
+      message
+        .trim()
+        .split(/\n\s*\n/)
+        .pop() ?? '';
   message = message.replace(SECRET_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
   return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message;
 }
 
 function isSafeError(value: unknown): value is SafeError {
-  return typeof value === 'object' && value !== null && typeof (value as SafeError).type === 'string' && typeof (value as SafeError).message === 'string';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as SafeError).type === 'string' &&
+    typeof (value as SafeError).message === 'string'
+  );
 }
 
 /** What a log may say of an error. */

@@ -1,5 +1,5 @@
 // Prometheus metrics (GET /metrics). Labels never carry a key, a hint or a team name.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type RequestOutcome = 'ok' | 'error' | 'unauthenticated' | 'rate_limited' | 'quota_exceeded';
 

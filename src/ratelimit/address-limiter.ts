@@ -7,8 +7,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 const MAX_REMEMBERED = 100_000;
 
 /** The refusal an address hears once it used up its failures (keys and invitation tokens alike). */
-export const tooManyFailuresMessage = (seconds: number) =>
-  `Too many failed authentications from this address: retry in ${seconds} s`;
+export const tooManyFailuresMessage = (seconds: number) => `Too many failed authentications from this address: retry in ${seconds} s`;
 
 export class AuthFailureLimiter {
   private readonly limiter: RateLimiterMemory | RateLimiterRedis;

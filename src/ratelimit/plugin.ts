@@ -4,8 +4,8 @@
 import { setImmediate as nextCheckPhase } from 'node:timers/promises';
 import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from '../graphql/builder.js';
 import { type DomainError, tooManyRequests } from '../domain/errors.js';
+import type { Context } from '../graphql/builder.js';
 import { toGraphQLError } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
 import type { Services } from '../services.js';
@@ -81,9 +81,7 @@ export function useRequestLimits(services: Services): Plugin {
       if (!subscriptions.tryOpen(keyId)) {
         metrics.requests.inc({ outcome: 'rate_limited' });
         setResultAndStopExecution({
-          errors: [
-            toGraphQLError(tooManyRequests('RATE_LIMITED', `At most ${subscriptions.perKey} subscriptions may be open per key`, 1)),
-          ],
+          errors: [toGraphQLError(tooManyRequests('RATE_LIMITED', `At most ${subscriptions.perKey} subscriptions may be open per key`, 1))],
         });
         return;
       }

@@ -104,7 +104,10 @@ export class MonthlyQuota {
     if (this.redis?.status === 'ready') {
       try {
         const ttl = Math.ceil((resetAt.getTime() - at) / 1000) + 86_400;
-        const [ok, after] = (await this.redis.eval(CONSUME_SCRIPT, 1, `${this.redisPrefix}:quota:${key}`, points, limit, seed, ttl)) as [number, number];
+        const [ok, after] = (await this.redis.eval(CONSUME_SCRIPT, 1, `${this.redisPrefix}:quota:${key}`, points, limit, seed, ttl)) as [
+          number,
+          number,
+        ];
         allowed = ok === 1;
         total = after;
         this.totals.set(key, Math.max(total, this.totals.get(key) ?? 0));
@@ -135,13 +138,11 @@ export class MonthlyQuota {
     if (known !== undefined) return known;
     let pending = this.seeding.get(key);
     if (!pending) {
-      pending = this.prisma.monthlyUsage
-        .findUnique({ where: { teamId_month: { teamId, month } }, select: { used: true } })
-        .then((row) => {
-          if (!this.totals.has(key)) this.totals.set(key, row?.used ?? 0);
-          this.seeding.delete(key);
-          return row?.used ?? 0;
-        });
+      pending = this.prisma.monthlyUsage.findUnique({ where: { teamId_month: { teamId, month } }, select: { used: true } }).then((row) => {
+        if (!this.totals.has(key)) this.totals.set(key, row?.used ?? 0);
+        this.seeding.delete(key);
+        return row?.used ?? 0;
+      });
       this.seeding.set(key, pending);
     }
     return pending;

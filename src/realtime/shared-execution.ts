@@ -11,16 +11,16 @@
 import {
   createSourceEventStream,
   type DocumentNode,
-  execute,
   type ExecutionArgs,
   type ExecutionResult,
+  execute,
   type FieldNode,
-  getDirectiveValues,
-  getOperationAST,
-  getVariableValues,
   GraphQLError,
   GraphQLIncludeDirective,
   GraphQLSkipDirective,
+  getDirectiveValues,
+  getOperationAST,
+  getVariableValues,
   type OperationDefinitionNode,
   print,
   type SelectionSetNode,
@@ -28,8 +28,8 @@ import {
 import { type Plugin, Repeater } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
-import type { Context } from '../graphql/builder.js';
 import { badInput } from '../domain/errors.js';
+import type { Context } from '../graphql/builder.js';
 import { toGraphQLError } from '../graphql/errors.js';
 
 const printed = new WeakMap<DocumentNode, string>();
@@ -121,9 +121,7 @@ function rootFields(args: ExecutionArgs, operation: OperationDefinitionNode, var
       else if (selection.kind === 'InlineFragment') visit(selection.selectionSet);
       else if (!seen.has(selection.name.value)) {
         seen.add(selection.name.value);
-        const fragment = args.document.definitions.find(
-          (d) => d.kind === 'FragmentDefinition' && d.name.value === selection.name.value,
-        );
+        const fragment = args.document.definitions.find((d) => d.kind === 'FragmentDefinition' && d.name.value === selection.name.value);
         if (fragment?.kind === 'FragmentDefinition') visit(fragment.selectionSet);
       }
     }
@@ -140,7 +138,11 @@ function rootFields(args: ExecutionArgs, operation: OperationDefinitionNode, var
 function skippedRoot(args: ExecutionArgs): GraphQLError | null {
   const operation = getOperationAST(args.document, args.operationName);
   if (!operation) return null; // graphql-js reports it
-  const variables = getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
+  const variables = getVariableValues(
+    args.schema,
+    operation.variableDefinitions ?? [],
+    (args.variableValues ?? {}) as Record<string, unknown>,
+  );
   if (variables.errors) return null; // graphql-js reports them, coded
   return rootFields(args, operation, variables.coerced).length === 0 ? toGraphQLError(badInput('subscription', SKIPPED_ROOT)) : null;
 }
@@ -182,7 +184,8 @@ async function subscribeShared(args: ExecutionArgs) {
         sharedExecutionStats.deliveries += 1;
         const outcome = executeOnce(event, key, async () => execute({ ...args, rootValue: event }) as ExecutionResult);
         const json = send ? await outcome.json : null;
-        if (json !== null) send!(json, outcome); // queued on the socket before any close that follows
+        if (json !== null)
+          send!(json, outcome); // queued on the socket before any close that follows
         else await push(outcome.result); // settles when the consumer asks for more: the result was sent
         // Only then is the source pulled again: a stream that must deliver an event before its
         // connection closes (apiKeyRevoked) ends on that pull and lets the close go on.

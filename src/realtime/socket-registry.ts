@@ -14,7 +14,12 @@ export const DELIVERY_GRACE_MS = 5_000;
 /** A close reason must fit in 123 bytes. */
 export function closeReason(text: string): string {
   const bytes = Buffer.from(text);
-  return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '')}...`;
+  return bytes.length <= 123
+    ? text
+    : `${bytes
+        .subarray(0, 120)
+        .toString('utf8')
+        .replace(/\uFFFD+$/, '')}...`;
 }
 
 /** Changes that come with an apiKeyRevoked event: only those wait for the holds. */

@@ -7,11 +7,11 @@ import { type ExecutionArgs, GraphQLError } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { clientAddressOfRequest } from '../auth/client-address.js';
 import { authenticateFrom } from '../auth/gate.js';
-import { isDatabaseUnavailable } from '../db/outage.js';
 import type { Principal } from '../auth/principal.js';
+import { isDatabaseUnavailable } from '../db/outage.js';
 import type { Services } from '../services.js';
 import { AddressSlots, CLOSE_TOO_MANY } from './socket-caps.js';
 import { closeReason, SocketRegistry } from './socket-registry.js';
@@ -57,7 +57,10 @@ export function attachWebSocketServer(
     const address = clientAddressOfRequest(request, config.trustProxy);
     addresses.set(socket, address);
     if (!addressSlots.tryAdmit(address, socket)) {
-      socket.close(CLOSE_TOO_MANY, closeReason(`Too many sockets from this address: at most ${config.socketsPerAddress} may be open at once`));
+      socket.close(
+        CLOSE_TOO_MANY,
+        closeReason(`Too many sockets from this address: at most ${config.socketsPerAddress} may be open at once`),
+      );
     }
   });
 
@@ -76,7 +79,9 @@ export function attachWebSocketServer(
       metrics.requests.inc({ outcome: 'rate_limited' });
       socket.close(
         CLOSE_TOO_MANY,
-        closeReason(`Rate limit of ${rate.limit} requests per ${config.rateLimitWindowSeconds} s exceeded for this key: retry in ${rate.retryAfterSeconds} s`),
+        closeReason(
+          `Rate limit of ${rate.limit} requests per ${config.rateLimitWindowSeconds} s exceeded for this key: retry in ${rate.retryAfterSeconds} s`,
+        ),
       );
       return false;
     }

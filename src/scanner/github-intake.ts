@@ -56,7 +56,12 @@ function answer(res: ServerResponse, status: number, body: unknown) {
 }
 
 /** Whether `signature` (base64 DER) over `body` verifies with the key GitHub names. */
-export function signedByGitHub(keys: Record<string, string> | undefined, keyId: string | undefined, signature: string | undefined, body: Buffer): boolean {
+export function signedByGitHub(
+  keys: Record<string, string> | undefined,
+  keyId: string | undefined,
+  signature: string | undefined,
+  body: Buffer,
+): boolean {
   const pem = keyId && keys && Object.hasOwn(keys, keyId) ? keys[keyId] : undefined;
   if (!pem || !signature) return false;
   try {
@@ -77,7 +82,9 @@ export async function handleGitHubIntake(services: Services, req: IncomingMessag
   const { body } = read;
   const keyId = req.headers['github-public-key-identifier'];
   const signature = req.headers['github-public-key-signature'];
-  if (!signedByGitHub(services.config.githubScanningPublicKeys, String(keyId ?? '') || undefined, String(signature ?? '') || undefined, body)) {
+  if (
+    !signedByGitHub(services.config.githubScanningPublicKeys, String(keyId ?? '') || undefined, String(signature ?? '') || undefined, body)
+  ) {
     services.metrics.authFailures.inc({ reason: 'scanner_signature' });
     return answer(res, 401, { message: 'missing or invalid GitHub signature' });
   }

@@ -1,11 +1,11 @@
 // The file side of `keyplane scan`: walks paths (respecting .gitignore files, skipping binaries,
 // node_modules and .git) and finds keys with valid checksums in each file. No database, no
 // network: it works as a pre-commit hook or a CI step on any checkout.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { isBinaryFileSync } from 'isbinaryfile';
-import { findKeys, type FoundKey } from './find.js';
+import { type FoundKey, findKeys } from './find.js';
 
 export interface Finding extends FoundKey {
   file: string;

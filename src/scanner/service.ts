@@ -3,9 +3,9 @@
 // autoRevokeExposedKeys on, revokes the live ones at once (reason EXPOSED) through the one
 // revocation path, so that their owners are notified and the findings resolved.
 import type { Principal } from '../auth/principal.js';
-import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { badInput, capReached } from '../domain/errors.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
+import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { hashKey, parseKey } from '../keys/format.js';
 import type { RevocationService } from '../revocation/service.js';
 import { findKeys } from './find.js';

@@ -43,11 +43,7 @@ export async function bootstrapTeam(
         role: 'SUPER_ADMIN',
       },
     });
-    const { secret } = await keys.issuePersonalKey(
-      { userId: user.id, teamId: team.id },
-      { name: 'Bootstrap admin key' },
-      tx,
-    );
+    const { secret } = await keys.issuePersonalKey({ userId: user.id, teamId: team.id }, { name: 'Bootstrap admin key' }, tx);
     return { teamId: team.id, userId: user.id, apiKey: secret };
   });
 }

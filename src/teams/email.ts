@@ -28,7 +28,4 @@ export function isRfc5321Mailbox(value: string): boolean {
   return domain.split('.').every((label) => label.length <= 63);
 }
 
-export const emailSchema = z
-  .string()
-  .trim()
-  .refine(isRfc5321Mailbox, 'must be an email address (RFC 5321)');
+export const emailSchema = z.string().trim().refine(isRfc5321Mailbox, 'must be an email address (RFC 5321)');

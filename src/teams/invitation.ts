@@ -25,8 +25,7 @@ builder.mutationFields((t) => ({
       name: t.arg.string({ required: true }),
       role: t.arg({ type: TeamRoleEnum, defaultValue: 'MEMBER' }),
     },
-    resolve: (_root, { email, name, role }, ctx) =>
-      ctx.services.invitations.invite(ctx.principal, { email, name, role: role ?? 'MEMBER' }),
+    resolve: (_root, { email, name, role }, ctx) => ctx.services.invitations.invite(ctx.principal, { email, name, role: role ?? 'MEMBER' }),
   }),
   acceptInvitation: t.field({
     type: GeneratedApiKeyRef,

@@ -3,10 +3,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
-import type { TeamRole } from '../generated/prisma/enums.js';
 import { badInput, DomainError, forbidden, tooManyRequests, unauthenticated } from '../domain/errors.js';
 import { parseOrThrow, validName } from '../domain/input.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { TeamRole } from '../generated/prisma/enums.js';
 import type { KeyService } from '../keys/service.js';
 import { type AuthFailureLimiter, tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
 import { emailSchema } from './email.js';
@@ -97,4 +97,3 @@ export class InvitationService {
     });
   }
 }
-

@@ -2,8 +2,8 @@
 // max(createdAt + N days, now); null restores each key's own choice (SPEC §4 "Expiry"). Every
 // change is recorded (who, when, before/after).
 import type { Principal } from '../auth/principal.js';
-import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
 import { badInput } from '../domain/errors.js';
+import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
 import type { KeyEvents } from '../keys/events.js';
 import type { RevocationService, Revoker } from '../revocation/service.js';
 
@@ -56,9 +56,7 @@ export class SettingsService {
       if (after.keyExpiryDays !== before.keyExpiryDays) {
         // Live personal keys only: revoked and already expired keys stay as they are.
         const expiry =
-          after.keyExpiryDays === null
-            ? `"chosenExpiresAt"`
-            : `GREATEST("createdAt" + make_interval(days => $3::int), $2::timestamptz)`;
+          after.keyExpiryDays === null ? `"chosenExpiresAt"` : `GREATEST("createdAt" + make_interval(days => $3::int), $2::timestamptz)`;
         changed = await tx.$queryRawUnsafe(
           `UPDATE "ApiKey" SET "expiresAt" = ${expiry}, "updatedAt" = $2::timestamptz
             WHERE "teamId" = $1 AND "kind" = 'PERSONAL' AND "status" <> 'REVOKED'

@@ -3,10 +3,10 @@
 // (which revokes its access keys) is for its creator or an admin only (SPEC §5).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
+import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
 import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { graphql } from '../generated/index.js';
 
 const ReadOne = graphql(`query MxRead($id: ID!) { collection(id: $id) { id name requests } }`);
 const List = graphql(`query MxList { collections { id } }`);
@@ -18,17 +18,96 @@ const Revoke = graphql(`mutation MxRevoke($id: ID!) { revokeCollectionAccessKey(
 const Generate = graphql(`mutation MxGenerate { generateApiKey(input: { name: "mx" }) { apiKey { id } } }`);
 
 type Actor = 'anonymous' | 'collection key of A' | 'collection key of B' | 'member' | 'creator' | 'admin' | 'admin of another team';
-type Op = 'read A' | 'read B' | 'list collections' | 'update A' | 'delete A' | 'share A' | 'list access keys' | "revoke A's key" | 'generate a personal key';
+type Op =
+  | 'read A'
+  | 'read B'
+  | 'list collections'
+  | 'update A'
+  | 'delete A'
+  | 'share A'
+  | 'list access keys'
+  | "revoke A's key"
+  | 'generate a personal key';
 
 // prettier-ignore
 const TABLE: Record<Actor, Record<Op, string>> = {
-  'anonymous':             { 'read A': '401',       'read B': '401',       'list collections': '401',       'update A': '401',       'delete A': '401',       'share A': '401',       'list access keys': '401',       "revoke A's key": '401',       'generate a personal key': '401' },
-  'collection key of A':   { 'read A': 'OK',        'read B': 'NOT_FOUND', 'list collections': 'FORBIDDEN', 'update A': 'FORBIDDEN', 'delete A': 'FORBIDDEN', 'share A': 'FORBIDDEN', 'list access keys': 'FORBIDDEN', "revoke A's key": 'FORBIDDEN', 'generate a personal key': 'FORBIDDEN' },
-  'collection key of B':   { 'read A': 'NOT_FOUND', 'read B': 'OK',        'list collections': 'FORBIDDEN', 'update A': 'FORBIDDEN', 'delete A': 'FORBIDDEN', 'share A': 'FORBIDDEN', 'list access keys': 'FORBIDDEN', "revoke A's key": 'FORBIDDEN', 'generate a personal key': 'FORBIDDEN' },
-  'member':                { 'read A': 'OK',        'read B': 'OK',        'list collections': 'OK',        'update A': 'OK',        'delete A': 'FORBIDDEN', 'share A': 'OK',        'list access keys': 'OK',        "revoke A's key": 'FORBIDDEN', 'generate a personal key': 'OK' },
-  'creator':               { 'read A': 'OK',        'read B': 'OK',        'list collections': 'OK',        'update A': 'OK',        'delete A': 'OK',        'share A': 'OK',        'list access keys': 'OK',        "revoke A's key": 'OK',        'generate a personal key': 'OK' },
-  'admin':                 { 'read A': 'OK',        'read B': 'OK',        'list collections': 'OK',        'update A': 'OK',        'delete A': 'OK',        'share A': 'OK',        'list access keys': 'OK',        "revoke A's key": 'OK',        'generate a personal key': 'OK' },
-  'admin of another team': { 'read A': 'NOT_FOUND', 'read B': 'NOT_FOUND', 'list collections': 'OK',        'update A': 'NOT_FOUND', 'delete A': 'NOT_FOUND', 'share A': 'NOT_FOUND', 'list access keys': 'OK',        "revoke A's key": 'NOT_FOUND', 'generate a personal key': 'OK' },
+  anonymous: {
+    'read A': '401',
+    'read B': '401',
+    'list collections': '401',
+    'update A': '401',
+    'delete A': '401',
+    'share A': '401',
+    'list access keys': '401',
+    "revoke A's key": '401',
+    'generate a personal key': '401',
+  },
+  'collection key of A': {
+    'read A': 'OK',
+    'read B': 'NOT_FOUND',
+    'list collections': 'FORBIDDEN',
+    'update A': 'FORBIDDEN',
+    'delete A': 'FORBIDDEN',
+    'share A': 'FORBIDDEN',
+    'list access keys': 'FORBIDDEN',
+    "revoke A's key": 'FORBIDDEN',
+    'generate a personal key': 'FORBIDDEN',
+  },
+  'collection key of B': {
+    'read A': 'NOT_FOUND',
+    'read B': 'OK',
+    'list collections': 'FORBIDDEN',
+    'update A': 'FORBIDDEN',
+    'delete A': 'FORBIDDEN',
+    'share A': 'FORBIDDEN',
+    'list access keys': 'FORBIDDEN',
+    "revoke A's key": 'FORBIDDEN',
+    'generate a personal key': 'FORBIDDEN',
+  },
+  member: {
+    'read A': 'OK',
+    'read B': 'OK',
+    'list collections': 'OK',
+    'update A': 'OK',
+    'delete A': 'FORBIDDEN',
+    'share A': 'OK',
+    'list access keys': 'OK',
+    "revoke A's key": 'FORBIDDEN',
+    'generate a personal key': 'OK',
+  },
+  creator: {
+    'read A': 'OK',
+    'read B': 'OK',
+    'list collections': 'OK',
+    'update A': 'OK',
+    'delete A': 'OK',
+    'share A': 'OK',
+    'list access keys': 'OK',
+    "revoke A's key": 'OK',
+    'generate a personal key': 'OK',
+  },
+  admin: {
+    'read A': 'OK',
+    'read B': 'OK',
+    'list collections': 'OK',
+    'update A': 'OK',
+    'delete A': 'OK',
+    'share A': 'OK',
+    'list access keys': 'OK',
+    "revoke A's key": 'OK',
+    'generate a personal key': 'OK',
+  },
+  'admin of another team': {
+    'read A': 'NOT_FOUND',
+    'read B': 'NOT_FOUND',
+    'list collections': 'OK',
+    'update A': 'NOT_FOUND',
+    'delete A': 'NOT_FOUND',
+    'share A': 'NOT_FOUND',
+    'list access keys': 'OK',
+    "revoke A's key": 'NOT_FOUND',
+    'generate a personal key': 'OK',
+  },
 };
 
 let server: TestServer;

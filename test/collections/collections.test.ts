@@ -139,7 +139,11 @@ describe('collection access keys', () => {
     const { secret, accessKey } = await share(c.id);
     expect((await gql(server.url, Read, { id: c.id }, { key: secret })).status).toBe(200);
     const revoked = await gql(server.url, Revoke, { id: accessKey.id }, { key: owner.key });
-    expect(revoked.data!.revokeCollectionAccessKey).toMatchObject({ status: 'REVOKED', revocationReason: 'REVOKED_BY_OWNER', revokedBy: { id: owner.user.id } });
+    expect(revoked.data!.revokeCollectionAccessKey).toMatchObject({
+      status: 'REVOKED',
+      revocationReason: 'REVOKED_BY_OWNER',
+      revokedBy: { id: owner.user.id },
+    });
     const after = await gql(server.url, Read, { id: c.id }, { key: secret });
     expect(after.status).toBe(401);
     expect(after.errors![0].extensions?.reason).toBe('revoked');
@@ -193,7 +197,10 @@ async function raw(query: string, variables: Record<string, unknown>, key: strin
     headers: { 'content-type': 'application/json', 'x-api-key': key },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await res.json()) as { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+  const body = (await res.json()) as {
+    data?: Record<string, any> | null;
+    errors?: { message: string; extensions?: Record<string, unknown> }[];
+  };
   return { status: res.status, ...body };
 }
 
@@ -277,7 +284,11 @@ describe('collections are paged (SPEC §4, §5): newest first, first (default 50
     const newestFirst = [...shared].reverse();
     const first = await raw('query($c: ID) { collectionAccessKeys(collectionId: $c, first: 2) { id } }', { c: c.id }, owner.key);
     expect(first.data!.collectionAccessKeys.map((k: { id: string }) => k.id)).toEqual(newestFirst.slice(0, 2));
-    const second = await raw('query($c: ID, $a: ID) { collectionAccessKeys(collectionId: $c, first: 2, after: $a) { id } }', { c: c.id, a: newestFirst[1] }, owner.key);
+    const second = await raw(
+      'query($c: ID, $a: ID) { collectionAccessKeys(collectionId: $c, first: 2, after: $a) { id } }',
+      { c: c.id, a: newestFirst[1] },
+      owner.key,
+    );
     expect(second.data!.collectionAccessKeys.map((k: { id: string }) => k.id)).toEqual(newestFirst.slice(2, 4));
 
     const mine = await raw('{ apiKeys(first: 1) { id } }', {}, owner.key);
@@ -287,11 +298,20 @@ describe('collections are paged (SPEC §4, §5): newest first, first (default 50
 
     const members = await raw('{ teamMembers(first: 1) { id } }', {}, server.adminKey);
     expect(members.data!.teamMembers).toHaveLength(1);
-    const rest = await raw('query($a: ID) { teamMembers(first: 500, after: $a) { id } }', { a: members.data!.teamMembers[0].id }, server.adminKey);
+    const rest = await raw(
+      'query($a: ID) { teamMembers(first: 500, after: $a) { id } }',
+      { a: members.data!.teamMembers[0].id },
+      server.adminKey,
+    );
     expect(rest.data!.teamMembers.map((u: { id: string }) => u.id)).toContain(owner.user.id);
     expect(rest.data!.teamMembers.map((u: { id: string }) => u.id)).not.toContain(members.data!.teamMembers[0].id);
 
-    for (const q of ['{ exposedApiKeys(first: 501) { id } }', '{ teamMembers(first: 501) { id } }', '{ apiKeys(first: 501) { id } }', '{ collectionAccessKeys(first: 501) { id } }']) {
+    for (const q of [
+      '{ exposedApiKeys(first: 501) { id } }',
+      '{ teamMembers(first: 501) { id } }',
+      '{ apiKeys(first: 501) { id } }',
+      '{ collectionAccessKeys(first: 501) { id } }',
+    ]) {
       const refused = await raw(q, {}, server.adminKey);
       expect(refused.errors![0].extensions, q).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first', limit: 'maxPageSize' });
     }
@@ -330,12 +350,15 @@ describe('caps (SPEC §5): collections per team, bytes per collection', () => {
     const gone = ok[0]!.data!.createCollection.id;
     expect((await call(team.apiKey, 'mutation($id: ID!) { deleteCollection(id: $id) { id } }', { id: gone })).errors).toBeUndefined();
     expect((await call(team.apiKey, create, { i: { name: 'again' } })).errors).toBeUndefined();
-    expect((await call(team.apiKey, create, { i: { name: 'one too many' } })).errors![0].extensions).toMatchObject({ limit: 'maxCollectionsPerTeam' });
+    expect((await call(team.apiKey, create, { i: { name: 'one too many' } })).errors![0].extensions).toMatchObject({
+      limit: 'maxCollectionsPerTeam',
+    });
   });
 
   it('at most MAX_COLLECTION_BYTES of requests, on create and on update', async () => {
     const team = await addTeam(capped);
-    const requests = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `r${i}`, method: 'GET', url: `https://example.com/${'p'.repeat(80)}/${i}` }));
+    const requests = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ name: `r${i}`, method: 'GET', url: `https://example.com/${'p'.repeat(80)}/${i}` }));
     const fits = await call(team.apiKey, create, { i: { name: 'fits', requests: requests(50) } });
     expect(fits.errors).toBeUndefined();
     const tooBig = await call(team.apiKey, create, { i: { name: 'big', requests: requests(120) } });

@@ -15,9 +15,17 @@ const MEMBER = '{ id name email role }';
  */
 const PATHS: [name: string, query: string, expected: 'FORBIDDEN' | 'null'][] = [
   ['viewer.accessKey.createdBy', `{ viewer { accessKey { id createdBy ${MEMBER} } } }`, 'FORBIDDEN'],
-  ['viewer.accessKey.createdBy through the KeyRecord interface', `{ viewer { accessKey { ... on KeyRecord { createdBy ${MEMBER} } } } }`, 'FORBIDDEN'],
+  [
+    'viewer.accessKey.createdBy through the KeyRecord interface',
+    `{ viewer { accessKey { ... on KeyRecord { createdBy ${MEMBER} } } } }`,
+    'FORBIDDEN',
+  ],
   ['viewer.accessKey.revokedBy (own key: live, so null)', `{ viewer { accessKey { id revokedBy ${MEMBER} } } }`, 'null'],
-  ['viewer.accessKey.collection.createdBy', `query($id: ID!) { viewer { accessKey { collection { createdBy ${MEMBER} } } } collection(id: $id) { id } }`, 'FORBIDDEN'],
+  [
+    'viewer.accessKey.collection.createdBy',
+    `query($id: ID!) { viewer { accessKey { collection { createdBy ${MEMBER} } } } collection(id: $id) { id } }`,
+    'FORBIDDEN',
+  ],
   ['collection(id).createdBy', `query($id: ID!) { collection(id: $id) { id name createdBy ${MEMBER} } }`, 'FORBIDDEN'],
   ['viewer.user (null: it stands for no user)', `{ viewer { user ${MEMBER} } }`, 'null'],
   ['viewer.apiKey.createdBy (null: not a personal key)', `{ viewer { apiKey { createdBy ${MEMBER} } } }`, 'null'],
@@ -26,8 +34,16 @@ const PATHS: [name: string, query: string, expected: 'FORBIDDEN' | 'null'][] = [
   ['apiKey(id).createdBy', `query($creatorKeyId: ID!) { apiKey(id: $creatorKeyId) { createdBy ${MEMBER} } }`, 'FORBIDDEN'],
   ['teamApiKeys.edges.node.createdBy', `{ teamApiKeys { edges { node { createdBy ${MEMBER} revokedBy ${MEMBER} } } } }`, 'FORBIDDEN'],
   ['collectionAccessKeys.createdBy', `{ collectionAccessKeys { createdBy ${MEMBER} revokedBy ${MEMBER} } }`, 'FORBIDDEN'],
-  ['exposedApiKeys.apiKey.createdBy', `{ exposedApiKeys(includeResolved: true) { apiKey { createdBy ${MEMBER} } accessKey { createdBy ${MEMBER} } } }`, 'FORBIDDEN'],
-  ['notifications.edges.node.apiKey.createdBy', `{ notifications { edges { node { apiKey { createdBy ${MEMBER} } accessKey { createdBy ${MEMBER} } } } } }`, 'FORBIDDEN'],
+  [
+    'exposedApiKeys.apiKey.createdBy',
+    `{ exposedApiKeys(includeResolved: true) { apiKey { createdBy ${MEMBER} } accessKey { createdBy ${MEMBER} } } }`,
+    'FORBIDDEN',
+  ],
+  [
+    'notifications.edges.node.apiKey.createdBy',
+    `{ notifications { edges { node { apiKey { createdBy ${MEMBER} } accessKey { createdBy ${MEMBER} } } } } }`,
+    'FORBIDDEN',
+  ],
 ];
 
 let server: TestServer;
@@ -71,11 +87,14 @@ describe('a collection access key does not see team members', () => {
       for (const [, query, expected] of PATHS) {
         const result = await new Promise<{ data?: unknown; errors?: { extensions?: { code?: unknown } }[] }>((resolve, reject) => {
           let got: unknown;
-          client.subscribe({ query, variables: { id: collectionId, creatorKeyId: creator.apiKey.id } }, {
-            next: (value) => (got = value),
-            error: reject,
-            complete: () => resolve(got as never),
-          });
+          client.subscribe(
+            { query, variables: { id: collectionId, creatorKeyId: creator.apiKey.id } },
+            {
+              next: (value) => (got = value),
+              error: reject,
+              complete: () => resolve(got as never),
+            },
+          );
         });
         expectNoMember(result);
         if (expected === 'FORBIDDEN') expect(codes(result)).toContain('FORBIDDEN');
@@ -86,7 +105,11 @@ describe('a collection access key does not see team members', () => {
   });
 
   it('apiKeyRevoked { revokedBy } over SSE is refused', async () => {
-    const sse = await openSse(server.url, accessKey, `subscription { apiKeyRevoked { revokedBy ${MEMBER} apiKey { createdBy ${MEMBER} } } }`);
+    const sse = await openSse(
+      server.url,
+      accessKey,
+      `subscription { apiKeyRevoked { revokedBy ${MEMBER} apiKey { createdBy ${MEMBER} } } }`,
+    );
     const { text } = await sse.readUntil('complete', 2_000);
     sse.close();
     expect(text).toContain('FORBIDDEN');
@@ -94,7 +117,12 @@ describe('a collection access key does not see team members', () => {
   });
 
   it('the creator still sees members (a personal key)', async () => {
-    const res = await gql(server.url, parse(`query($id: ID!) { collection(id: $id) { createdBy ${MEMBER} } viewer { apiKey { createdBy { email } } } }`), { id: collectionId }, { key: creator.key });
+    const res = await gql(
+      server.url,
+      parse(`query($id: ID!) { collection(id: $id) { createdBy ${MEMBER} } viewer { apiKey { createdBy { email } } } }`),
+      { id: collectionId },
+      { key: creator.key },
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data).toMatchObject({ collection: { createdBy: { email: creator.user.email, role: 'TEAM_ADMIN' } } });
   });

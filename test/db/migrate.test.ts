@@ -48,9 +48,9 @@ async function exercise(conn: SqlConnection, advisoryLock: boolean) {
   expect(recorded.map((r) => r.migration_name)).not.toContain(broken.name);
 
   // An applied migration that changed afterwards is refused.
-  await expect(
-    migrate(conn, { advisoryLock, migrations: [...real, { ...multiStatement, checksum: 'changed' }] }),
-  ).rejects.toThrow(/was changed after it was applied/);
+  await expect(migrate(conn, { advisoryLock, migrations: [...real, { ...multiStatement, checksum: 'changed' }] })).rejects.toThrow(
+    /was changed after it was applied/,
+  );
 }
 
 describe('migrations on PostgreSQL', () => {

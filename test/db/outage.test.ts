@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable } from '../../src/db/outage.js';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
 import { createOwnPostgres, type OwnPostgres, postgresBinDir } from '../helpers/own-postgres.js';
-import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
+import { freePort, type ServerProcess, spawnServer } from '../helpers/process.js';
 
 interface Answer {
   started: number;
@@ -131,7 +131,10 @@ describe.runIf(postgresBinDir())('PostgreSQL restarted under load', () => {
     expect(server.child.exitCode).toBeNull();
     expect(server.output()).not.toMatch(/Unhandled|uncaught/i);
     // Every 503 is one masked error for yoga: logged once per 5 s with a count, not once each.
-    const yogaLines = server.output().split('\n').filter((line) => line.includes('"source":"yoga"'));
+    const yogaLines = server
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"source":"yoga"'));
     expect(yogaLines.length, yogaLines.join('\n')).toBeLessThanOrEqual(3);
 
     const outageMs = duringOutage.map((a) => a.ended - a.started).sort((x, y) => x - y);
@@ -160,12 +163,20 @@ describe('what counts as the database being unavailable', () => {
     }
     expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
     expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
-    expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
-    expect(isDatabaseUnavailable(Object.assign(new Error('x'), { code: 'P2010', meta: { driverAdapterError: { cause: { originalCode: '57P01' } } } }))).toBe(true);
+    expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(
+      true,
+    );
+    expect(
+      isDatabaseUnavailable(
+        Object.assign(new Error('x'), { code: 'P2010', meta: { driverAdapterError: { cause: { originalCode: '57P01' } } } }),
+      ),
+    ).toBe(true);
 
     expect(isDatabaseUnavailable(Object.assign(new Error('Unique constraint failed'), { code: 'P2002' }))).toBe(false);
     // An SMTP server or a webhook endpoint refusing is no database outage.
-    expect(isDatabaseUnavailable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:25'), { code: 'ECONNREFUSED', syscall: 'connect' }))).toBe(false);
+    expect(
+      isDatabaseUnavailable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:25'), { code: 'ECONNREFUSED', syscall: 'connect' })),
+    ).toBe(false);
     expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);
     expect(isDatabaseUnavailable(undefined)).toBe(false);
   });

@@ -1,7 +1,7 @@
 // A plain GraphQL-over-HTTP client for the tests, typed by the codegen documents.
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type GraphQLFormattedError, print } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
 export interface GqlResponse<R> {
@@ -32,8 +32,7 @@ export async function gql<R, V>(
 }
 
 /** The codes of a response's errors, in order. */
-export const codes = (r: { errors?: { extensions?: { code?: unknown } }[] }) =>
-  (r.errors ?? []).map((e) => e.extensions?.code);
+export const codes = (r: { errors?: { extensions?: { code?: unknown } }[] }) => (r.errors ?? []).map((e) => e.extensions?.code);
 
 export function wsClient(url: string, key: string | null, options: { lazy?: boolean } = {}): Client {
   return createClient({

@@ -84,8 +84,7 @@ export function run(command: string, args: string[], env: Record<string, string>
 export const keyplaneCli = (args: string[], env: Record<string, string>, input?: string) =>
   run(path.join(ROOT, 'node_modules/.bin/keyplane'), args, env, 60_000, input);
 
-export const startServerExpectingFailure = (env: Record<string, string>) =>
-  run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
+export const startServerExpectingFailure = (env: Record<string, string>) => run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
 
 /** A TCP port that was free a moment ago (for servers a test starts and stops itself). */
 export function freePort(): Promise<number> {

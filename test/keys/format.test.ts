@@ -1,16 +1,7 @@
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BASE62,
-  checksumOf,
-  displayHint,
-  generateKey,
-  hashKey,
-  hintOf,
-  KEY_PATTERN,
-  parseKey,
-} from '../../src/keys/format.js';
+import { BASE62, checksumOf, displayHint, generateKey, hashKey, hintOf, KEY_PATTERN, parseKey } from '../../src/keys/format.js';
 
 // An independent base62 encoder (BigInt, most significant digit first) to check SPEC §2's encoding.
 function base62Padded(n: number): string {

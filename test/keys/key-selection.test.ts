@@ -2,7 +2,14 @@
 // field still answers right: derived fields (an expired key reads REVOKED/EXPIRED at once) bring
 // the columns they derive from, whatever else is asked.
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, isObjectType, type OperationDefinitionNode, parse } from 'graphql';
+import {
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLResolveInfo,
+  isObjectType,
+  type OperationDefinitionNode,
+  parse,
+} from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/graphql/schema.js';
 import { API_KEY_FIELD_COLUMNS, selectAskedKeyColumns, USER_FIELD_COLUMNS } from '../../src/keys/key-selection.js';
@@ -24,10 +31,16 @@ function infoOf(doc: string): GraphQLResolveInfo {
 
 describe('the columns of each field', () => {
   it('every field of ApiKey and User is in the tables (a missing one reads whole rows again)', () => {
-    for (const [type, table] of [['ApiKey', API_KEY_FIELD_COLUMNS], ['User', USER_FIELD_COLUMNS]] as const) {
+    for (const [type, table] of [
+      ['ApiKey', API_KEY_FIELD_COLUMNS],
+      ['User', USER_FIELD_COLUMNS],
+    ] as const) {
       const t = schema.getType(type);
       if (!isObjectType(t)) throw new Error(`${type} is not an object type`);
-      expect(Object.keys(t.getFields()).filter((f) => !(f in table)), `fields of ${type} missing from key-selection.ts`).toEqual([]);
+      expect(
+        Object.keys(t.getFields()).filter((f) => !(f in table)),
+        `fields of ${type} missing from key-selection.ts`,
+      ).toEqual([]);
     }
   });
 
@@ -36,7 +49,15 @@ describe('the columns of each field', () => {
       '{ teamApiKeys(first: 50, filter: {statuses: [ENABLED]}) { totalCount edges { node { id name hint createdBy { name } lastUsedAt } } } }',
     );
     expect(selectAskedKeyColumns(info, ['edges', 'node'], { include: { createdBy: true } })).toEqual({
-      select: { id: true, kind: true, name: true, hint: true, lastUsedAt: true, createdById: true, createdBy: { select: { id: true, name: true } } },
+      select: {
+        id: true,
+        kind: true,
+        name: true,
+        hint: true,
+        lastUsedAt: true,
+        createdById: true,
+        createdBy: { select: { id: true, name: true } },
+      },
     });
   });
 
@@ -89,18 +110,33 @@ describe('answers with narrowed reads', () => {
 
     for (const field of ['status', 'revokedAt', 'revocationReason'] as const) {
       const expected = { status: 'REVOKED', revokedAt: expiresAt.toISOString(), revocationReason: 'EXPIRED' }[field];
-      const team = await gql(server.url, q(`{ teamApiKeys(filter: {createdBy: "${member.user.id}"}) { edges { node { id ${field} } } } }`), {}, { key: admin.key });
+      const team = await gql(
+        server.url,
+        q(`{ teamApiKeys(filter: {createdBy: "${member.user.id}"}) { edges { node { id ${field} } } } }`),
+        {},
+        { key: admin.key },
+      );
       expect(team.errors).toBeUndefined();
       expect(team.data.teamApiKeys.edges.find((e: any) => e.node.id === member.apiKey.id).node[field]).toBe(expected);
       const own = await gql(server.url, q(`{ apiKeys { id ... on KeyRecord { ${field} } } }`), {}, { key: second.secret });
       expect(own.errors).toBeUndefined();
       expect(own.data.apiKeys.find((k: any) => k.id === member.apiKey.id)[field]).toBe(expected);
-      const one = await gql(server.url, q(`query { apiKey(id: "${member.apiKey.id}") { ...F } } fragment F on ApiKey { ${field} }`), {}, { key: admin.key });
+      const one = await gql(
+        server.url,
+        q(`query { apiKey(id: "${member.apiKey.id}") { ...F } } fragment F on ApiKey { ${field} }`),
+        {},
+        { key: admin.key },
+      );
       expect(one.errors).toBeUndefined();
       expect(one.data.apiKey[field]).toBe(expected);
     }
     // The filter agrees: it is REVOKED, not ENABLED.
-    const revoked = await gql(server.url, q(`{ teamApiKeys(filter: {statuses: [REVOKED]}) { totalCount edges { node { id hint name } } } }`), {}, { key: admin.key });
+    const revoked = await gql(
+      server.url,
+      q(`{ teamApiKeys(filter: {statuses: [REVOKED]}) { totalCount edges { node { id hint name } } } }`),
+      {},
+      { key: admin.key },
+    );
     expect(revoked.data.teamApiKeys.edges.map((e: any) => e.node.id)).toEqual([member.apiKey.id]);
     expect(revoked.data.teamApiKeys.edges[0].node).toMatchObject({ name: member.apiKey.name, hint: `kp_…${member.apiKey.hint}` });
   });
@@ -109,7 +145,12 @@ describe('answers with narrowed reads', () => {
     const t = await addTeam(server, 'ENTERPRISE');
     const admin = await addUser(server, t.teamId, 'TEAM_ADMIN');
     const member = await addUser(server, t.teamId);
-    const revoke = await gql(server.url, q(`mutation { revokeApiKeys(ids: ["${member.apiKey.id}"]) { revokedCount } }`), {}, { key: admin.key });
+    const revoke = await gql(
+      server.url,
+      q(`mutation { revokeApiKeys(ids: ["${member.apiKey.id}"]) { revokedCount } }`),
+      {},
+      { key: admin.key },
+    );
     expect(revoke.data.revokeApiKeys.revokedCount).toBe(1);
     const one = await gql(
       server.url,
@@ -126,7 +167,9 @@ describe('answers with narrowed reads', () => {
     });
     const page = await gql(
       server.url,
-      q(`{ teamApiKeys(orderBy: RECENTLY_USED, first: 1) { pageInfo { endCursor hasNextPage } edges { cursor node { createdBy { email } } } } }`),
+      q(
+        `{ teamApiKeys(orderBy: RECENTLY_USED, first: 1) { pageInfo { endCursor hasNextPage } edges { cursor node { createdBy { email } } } } }`,
+      ),
       {},
       { key: admin.key },
     );
@@ -135,7 +178,9 @@ describe('answers with narrowed reads', () => {
     expect(page.data.teamApiKeys.edges[0].cursor).toBe(page.data.teamApiKeys.pageInfo.endCursor);
     const next = await gql(
       server.url,
-      q(`{ teamApiKeys(orderBy: RECENTLY_USED, first: 1, after: "${page.data.teamApiKeys.pageInfo.endCursor}") { edges { node { id } } } }`),
+      q(
+        `{ teamApiKeys(orderBy: RECENTLY_USED, first: 1, after: "${page.data.teamApiKeys.pageInfo.endCursor}") { edges { node { id } } } }`,
+      ),
       {},
       { key: admin.key },
     );

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmailDispatcher } from '../../src/notifications/email-dispatcher.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { freePort } from '../helpers/process.js';
 import { addUser, viewerTeamId } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startSmtp } from '../helpers/smtp.js';
 
@@ -28,7 +28,11 @@ let server: TestServer;
 let teamId: string;
 beforeAll(async () => {
   smtpPort = await freePort();
-  server = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, EMAIL_RETRY_SECONDS: '0.2', EMAIL_FROM: 'Keyplane <noreply@example.com>' });
+  server = await startTestServer({
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    EMAIL_RETRY_SECONDS: '0.2',
+    EMAIL_FROM: 'Keyplane <noreply@example.com>',
+  });
   teamId = await viewerTeamId(server, server.adminKey);
 });
 afterAll(() => server?.close());
@@ -50,7 +54,10 @@ describe('revocation emails', () => {
 
     const smtp = await startSmtp(smtpPort);
     try {
-      const mails = await until(() => smtp.received.filter((m) => m.subject?.includes('Deploy bot')), (m) => m.length >= 1);
+      const mails = await until(
+        () => smtp.received.filter((m) => m.subject?.includes('Deploy bot')),
+        (m) => m.length >= 1,
+      );
       await new Promise((r) => setTimeout(r, 1_000)); // time for a duplicate to show up, if any
       expect(smtp.received.filter((m) => m.subject?.includes('Deploy bot'))).toHaveLength(1);
       const { mail } = mails[0]!;
@@ -83,12 +90,20 @@ describe('revocation emails', () => {
       data: Array.from({ length: 60 }, (_, i) => ({ to: `r${i}@example.com`, subject: `${tag} ${i}`, text: 't', html: '<p>t</p>' })),
     });
     const dispatchers = [1, 2, 3].map(
-      () => new EmailDispatcher(prisma, pino({ level: 'silent' }), { smtpUrl: `smtp://127.0.0.1:${smtpPort2}`, from: 'k@example.com', retrySeconds: 0.2, batch: 7 }),
+      () =>
+        new EmailDispatcher(prisma, pino({ level: 'silent' }), {
+          smtpUrl: `smtp://127.0.0.1:${smtpPort2}`,
+          from: 'k@example.com',
+          retrySeconds: 0.2,
+          batch: 7,
+        }),
     );
     try {
-      await Promise.all(dispatchers.map(async (d) => {
-        while ((await d.sendBatch()) > 0);
-      }));
+      await Promise.all(
+        dispatchers.map(async (d) => {
+          while ((await d.sendBatch()) > 0);
+        }),
+      );
       const subjects = smtp.received.map((m) => m.subject).filter((s) => s?.startsWith(tag));
       expect(subjects).toHaveLength(60);
       expect(new Set(subjects).size).toBe(60);

@@ -61,7 +61,12 @@ interface Cluster {
 }
 
 async function startThree(env: Record<string, string> = {}): Promise<Cluster> {
-  const testEnv = await makeTestEnv({ RATE_LIMIT_PER_MINUTE: '100000', AUTH_FAILURES_PER_MINUTE: String(AUTH_LIMIT), TRUST_PROXY: '127.0.0.1', ...env });
+  const testEnv = await makeTestEnv({
+    RATE_LIMIT_PER_MINUTE: '100000',
+    AUTH_FAILURES_PER_MINUTE: String(AUTH_LIMIT),
+    TRUST_PROXY: '127.0.0.1',
+    ...env,
+  });
   const servers: KeyplaneServer[] = [];
   const logs: string[][] = [];
   for (let i = 0; i < 3; i++) {
@@ -135,7 +140,10 @@ async function measureRevocations(c: Cluster, rounds: number, label: string) {
   const stopped: number[] = [];
   const refused: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    const { apiKey, secret } = await c.servers[0]!.services.keys.issuePersonalKey({ userId: c.adminId, teamId: c.teamId }, { name: `k${i}` });
+    const { apiKey, secret } = await c.servers[0]!.services.keys.issuePersonalKey(
+      { userId: c.adminId, teamId: c.teamId },
+      { name: `k${i}` },
+    );
     // Each refusal counts as a failed authentication: an address of its own per round.
     const from = `10.0.${i}.1`;
     const revoker = c.servers[i % 3]!;
@@ -146,7 +154,9 @@ async function measureRevocations(c: Cluster, rounds: number, label: string) {
       expect(warm, JSON.stringify(warm.body)).toMatchObject({ status: 200 });
     }
     const stops = others.map((s) => stopsWorking(s, apiKey.id));
-    const res = await post(revoker.url, c.adminKey, 'mutation($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount } }', { ids: [apiKey.id] });
+    const res = await post(revoker.url, c.adminKey, 'mutation($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount } }', {
+      ids: [apiKey.id],
+    });
     const answered = Date.now();
     expect(res.body.data?.revokeApiKeys.revokedCount).toBe(1);
     refused.push(...(await Promise.all(others.map((s) => refusedAfter(s.url, secret, answered, from)))));
@@ -226,7 +236,10 @@ describe('three instances, Redis down', () => {
     const admin = new pg.Client({ connectionString: c.databaseUrl });
     await admin.connect();
     try {
-      const { apiKey, secret } = await c.servers[0]!.services.keys.issuePersonalKey({ userId: c.adminId, teamId: c.teamId }, { name: 'lost' });
+      const { apiKey, secret } = await c.servers[0]!.services.keys.issuePersonalKey(
+        { userId: c.adminId, teamId: c.teamId },
+        { name: 'lost' },
+      );
       for (const s of c.servers) expect(await viewer(s.url, secret, '10.1.0.1')).toBe(200);
       // Kill the listening connections: the instances notice, fall back to a 1 s cache, reconnect.
       const killed = await admin.query(

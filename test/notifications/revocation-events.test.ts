@@ -3,12 +3,12 @@
 // and the revoked key's own socket gets its event before it is closed with 4401.
 import type { ResultOf } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedExecutionStats } from '../../src/realtime/shared-execution.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql, openSse } from '../helpers/client.js';
 import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
-import { sharedExecutionStats } from '../../src/realtime/shared-execution.js';
 
 const RevokeApiKeys = graphql(`
   mutation NoticeRevoke($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount } }
@@ -302,7 +302,11 @@ describe('notifications', () => {
       await server.services.prisma.apiKey.update({ where: { id: doomed.apiKey.id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
       expect(await server.services.expiryJob.run()).toBeGreaterThanOrEqual(1);
       const [event] = await ws.nexts<RevokedEvent>('r', 1);
-      expect(event!.data.apiKeyRevoked).toMatchObject({ apiKey: { id: doomed.apiKey.id, status: 'REVOKED' }, reason: 'EXPIRED', revokedBy: null });
+      expect(event!.data.apiKeyRevoked).toMatchObject({
+        apiKey: { id: doomed.apiKey.id, status: 'REVOKED' },
+        reason: 'EXPIRED',
+        revokedBy: null,
+      });
       const list = await gql(server.url, Notifications, { first: 1 }, { key: liam.key });
       expect(list.data!.notifications.edges[0]!.node.message).toMatch(/expired/);
     } finally {

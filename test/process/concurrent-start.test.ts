@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readMigrations } from '../../src/db/migrate.js';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
+import { type ServerProcess, spawnServer } from '../helpers/process.js';
 import { createPostgresDatabase } from '../helpers/server.js';
 
 describe('three instances starting together on an empty database', () => {
@@ -39,7 +39,13 @@ describe('three instances starting together on an empty database', () => {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
-      const { rows } = await client.query<{ migration_name: string; checksum: string; finished: boolean; rolled_back: boolean; steps: number }>(
+      const { rows } = await client.query<{
+        migration_name: string;
+        checksum: string;
+        finished: boolean;
+        rolled_back: boolean;
+        steps: number;
+      }>(
         `SELECT migration_name, checksum, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back,
                 applied_steps_count AS steps
            FROM "_prisma_migrations" ORDER BY migration_name`,

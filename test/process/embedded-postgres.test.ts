@@ -10,7 +10,7 @@ import { appendFile, chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { keyplaneCli, spawnServer, startServerExpectingFailure, type ServerProcess } from '../helpers/process.js';
+import { keyplaneCli, type ServerProcess, spawnServer, startServerExpectingFailure } from '../helpers/process.js';
 import { makeDataDir } from '../helpers/server.js';
 
 const dirs: string[] = [];
@@ -107,7 +107,7 @@ describe('npm start on the embedded PostgreSQL', () => {
     const dataDir = await newDataDir();
     const first = await start(dataDir);
     expect(first.server.bootstrapKey).toMatch(/^kp_/);
-    expect((await readFile(path.join(dataDir, 'embedded-postgres.json'), 'utf8'))).toMatch(/"port": \d+/);
+    expect(await readFile(path.join(dataDir, 'embedded-postgres.json'), 'utf8')).toMatch(/"port": \d+/);
     const pgPid = await postgresPid(dataDir);
     expect(pgPid).not.toBeNull();
     const key = first.server.bootstrapKey!;
@@ -125,7 +125,9 @@ describe('npm start on the embedded PostgreSQL', () => {
     const read = await post(warm.server.url, key, `{ apiKey(id: "${made.body.data.generateApiKey.apiKey.id}") { lastUsedAt } }`);
     expect(read.body.data.apiKey.lastUsedAt).not.toBeNull();
     expect(await warm.server.stop()).toBe(0);
-    console.log(`[embedded] first start to listening ${first.ms} ms, warm start ${warm.ms} ms; idle memory (PSS): node ${idle.node} MB, postgres ${idle.postgres} MB`);
+    console.log(
+      `[embedded] first start to listening ${first.ms} ms, warm start ${warm.ms} ms; idle memory (PSS): node ${idle.node} MB, postgres ${idle.postgres} MB`,
+    );
   }, 90_000);
 
   it('kill -9 of Keyplane: PostgreSQL stays up; the next start takes it over, nothing committed is lost', async () => {
@@ -207,10 +209,16 @@ describe('npm start on the embedded PostgreSQL', () => {
     const key = first.server.bootstrapKey!;
     expect(await first.server.stop()).toBe(0);
     // A live process of the user PostgreSQL runs as, whose pid the old lock file now names.
-    const asPostgres = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {};
+    const asPostgres =
+      process.getuid?.() === 0
+        ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) }
+        : {};
     const squatter = spawn('sleep', ['60'], { stdio: 'ignore', ...asPostgres });
     try {
-      await writeFile(path.join(dataDir, 'postgres', 'postmaster.pid'), `${squatter.pid}\n${path.join(dataDir, 'postgres')}\n0\n1\n\n127.0.0.1\n0 0\nready\n`);
+      await writeFile(
+        path.join(dataDir, 'postgres', 'postmaster.pid'),
+        `${squatter.pid}\n${path.join(dataDir, 'postgres')}\n0\n1\n\n127.0.0.1\n0 0\nready\n`,
+      );
       const next = await start(dataDir);
       expect((await post(next.server.url, key, '{ viewer { keyKind } }')).status).toBe(200);
       expect(await next.server.stop()).toBe(0);
@@ -232,7 +240,7 @@ describe('npm start on the embedded PostgreSQL', () => {
     expect(await server.stop()).toBe(0);
   }, 60_000);
 
-  it('the CLI uses the running server\'s PostgreSQL, or starts and stops one of its own', async () => {
+  it("the CLI uses the running server's PostgreSQL, or starts and stops one of its own", async () => {
     const dataDir = await newDataDir();
     const { server } = await start(dataDir);
     const during = await keyplaneCli(['bootstrap', '--team', 'While running', '--email', 'run@example.com'], envFor(dataDir));
@@ -269,12 +277,16 @@ describe('npm start on the embedded PostgreSQL', () => {
     expect(existsSync(path.join(dataDir, 'postgres'))).toBe(false);
   }, 30_000);
 
-  it.runIf(process.getuid?.() === 0)('as root: a DATA_DIR the postgres user cannot reach is refused with the fix', async () => {
-    const closed = await newDataDir();
-    await chmod(closed, 0o700); // like a clone under /root
-    const result = await startServerExpectingFailure(envFor(path.join(closed, 'data')));
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/runs as the unprivileged user "postgres", which cannot reach\s+DATA_DIR/);
-    expect(result.stderr).toMatch(/Set DATA_DIR to a directory that user can reach/);
-  }, 30_000);
+  it.runIf(process.getuid?.() === 0)(
+    'as root: a DATA_DIR the postgres user cannot reach is refused with the fix',
+    async () => {
+      const closed = await newDataDir();
+      await chmod(closed, 0o700); // like a clone under /root
+      const result = await startServerExpectingFailure(envFor(path.join(closed, 'data')));
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/runs as the unprivileged user "postgres", which cannot reach\s+DATA_DIR/);
+      expect(result.stderr).toMatch(/Set DATA_DIR to a directory that user can reach/);
+    },
+    30_000,
+  );
 });

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/keys/service.js';
-import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
+import { freePort, type ServerProcess, spawnServer } from '../helpers/process.js';
 import { makeTestEnv, onRedis } from '../helpers/server.js';
 import { startSmtp } from '../helpers/smtp.js';
 
@@ -46,7 +46,8 @@ describe.runIf(onRedis)('kill -9 of one of three instances', () => {
   /** Waits until PostgreSQL has no session left of the killed instance (nothing more can commit). */
   const sessionsGone = (name: string) =>
     until(
-      async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name])).rows[0]!.n,
+      async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name])).rows[0]!.n,
       (n) => n === 0,
       15_000,
     );
@@ -140,15 +141,22 @@ describe.runIf(onRedis)('kill -9 of one of three instances', () => {
     const committed = state.revoked === KEYS;
     // All or nothing: keys, one notification per key, one email per owner.
     expect(state).toEqual(
-      committed ? { revoked: KEYS, notifications: KEYS, emails: OWNERS, unsent: state.unsent } : { revoked: 0, notifications: 0, emails: 0, unsent: 0 },
+      committed
+        ? { revoked: KEYS, notifications: KEYS, emails: OWNERS, unsent: state.unsent }
+        : { revoked: 0, notifications: 0, emails: 0, unsent: 0 },
     );
     // An answer means it committed (a 10,000-key transaction once outlived Prisma's 5 s default
     // under load and was answered INTERNAL_SERVER_ERROR).
-    if ('status' in reply) expect({ committed, body: JSON.stringify(reply.body).slice(0, 300) }).toEqual({ committed: true, body: expect.any(String) });
+    if ('status' in reply)
+      expect({ committed, body: JSON.stringify(reply.body).slice(0, 300) }).toEqual({ committed: true, body: expect.any(String) });
 
     let lastMail = 0;
     if (committed) {
-      const done = await until(() => outcome('k9'), (s) => s.unsent === 0 && new Set(mailsTo('k9').map((m) => m.to)).size === OWNERS, 45_000);
+      const done = await until(
+        () => outcome('k9'),
+        (s) => s.unsent === 0 && new Set(mailsTo('k9').map((m) => m.to)).size === OWNERS,
+        45_000,
+      );
       expect(done.unsent).toBe(0);
       await sleep(1_500); // time for a third copy to show up, if there were one
       const perOwner = countBy(mailsTo('k9').map((m) => m.to));
@@ -188,7 +196,11 @@ describe.runIf(onRedis)('kill -9 of one of three instances', () => {
     expect(reply.body.data?.revokeApiKeys.revokedCount).toBe(owners);
     // Kill B once one of ITS emails is on the wire (C dispatches the same outbox: an email of C's
     // would say nothing about B's claims); B's batch is then held, waiting for its acks.
-    await until(async () => mailsTo('lease').filter((m) => m.from === 'b@keyplane.test').length, (n) => n > 0, 10_000);
+    await until(
+      async () => mailsTo('lease').filter((m) => m.from === 'b@keyplane.test').length,
+      (n) => n > 0,
+      10_000,
+    );
     const killedAt = Date.now();
     b.child.kill('SIGKILL');
     expect(await sessionsGone('kp-b')).toBe(0);
@@ -198,7 +210,11 @@ describe.runIf(onRedis)('kill -9 of one of three instances', () => {
     );
     expect(held.length).toBeGreaterThan(0); // claimed by the dead instance (or by C, mid-send)
 
-    const done = await until(() => outcome('lease'), (s) => s.unsent === 0 && new Set(mailsTo('lease').map((m) => m.to)).size === owners, 30_000);
+    const done = await until(
+      () => outcome('lease'),
+      (s) => s.unsent === 0 && new Set(mailsTo('lease').map((m) => m.to)).size === owners,
+      30_000,
+    );
     expect(done).toEqual({ revoked: owners, notifications: owners, emails: owners, unsent: 0 });
     const recovered = Date.now() - killedAt;
     const perOwner = countBy(mailsTo('lease').map((m) => m.to));

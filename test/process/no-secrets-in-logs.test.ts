@@ -59,7 +59,11 @@ describe.each(['trace', 'info'])('at LOG_LEVEL=%s', (level) => {
     post = poster(server.url);
     try {
       // Literals in the document: the printed source around a failing field would quote them.
-      const exposed = await post(`mutation { reportExposedApiKeys(text: "leaked ${secret}", location: "https://example.com/x") { id } }`, {}, adminKey);
+      const exposed = await post(
+        `mutation { reportExposedApiKeys(text: "leaked ${secret}", location: "https://example.com/x") { id } }`,
+        {},
+        adminKey,
+      );
       const accepted = await post(`mutation { acceptInvitation(token: "${secondToken}", keyName: "k2") { secret } }`, {});
       for (const failed of [exposed, accepted]) {
         expect(failed.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');

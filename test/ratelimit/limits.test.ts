@@ -113,7 +113,11 @@ describe('per-key rate limit', () => {
     expect(await res.json()).toHaveLength(3);
     expect(rateHeaders(res.headers).remaining).toBe(LIMIT - 3);
 
-    const tooMany = await raw(server.url, Array.from({ length: 6 }, () => one), user.key);
+    const tooMany = await raw(
+      server.url,
+      Array.from({ length: 6 }, () => one),
+      user.key,
+    );
     expect(tooMany.status).toBeLessThan(500);
     const body = (await tooMany.json()) as { errors: { message: string }[] };
     expect(body.errors[0].message).toMatch(/batch/i);
@@ -259,7 +263,11 @@ describe('query abuse limits', () => {
   it.each([
     ['two default pages of collections with their requests', '{ a: collections { requests } b: collections { requests } }', undefined],
     ['a page of 100 collections with their requests', '{ collections(first: 100) { id requests } }', undefined],
-    ['access keys with their collections\' requests', '{ a: collectionAccessKeys { collection { requests } } b: collectionAccessKeys { collection { requests } } }', undefined],
+    [
+      "access keys with their collections' requests",
+      '{ a: collectionAccessKeys { collection { requests } } b: collectionAccessKeys { collection { requests } } }',
+      undefined,
+    ],
     [
       'teamApiKeys pages sized by a variable',
       `query($n: Int) { ${Array.from({ length: 3 }, (_, i) => `c${i}: teamApiKeys(first: $n) { edges { node { ${EVERY_KEY_FIELD} } } }`).join(' ')} }`,
@@ -270,7 +278,11 @@ describe('query abuse limits', () => {
       `query($n: Int = 500) { a: teamApiKeys(first: $n) { edges { node { ${EVERY_KEY_FIELD} } } } b: teamApiKeys(first: $n) { edges { node { ${EVERY_KEY_FIELD} } } } }`,
       {},
     ],
-    ['lists in a fragment', `query { ...Q } fragment Q on Query { a: collections(first: 40) { requests } b: collections(first: 40) { requests } }`, undefined],
+    [
+      'lists in a fragment',
+      `query { ...Q } fragment Q on Query { a: collections(first: 40) { requests } b: collections(first: 40) { requests } }`,
+      undefined,
+    ],
   ])('cost: %s is refused', async (_name, query, variables) => {
     const res = await raw(server.url, { query, variables }, server.adminKey);
     expect(res.status).toBeLessThan(500);
@@ -328,7 +340,10 @@ describe('subscriptions', () => {
     const results: unknown[] = [];
     const errors: unknown[] = [];
     const subscribe = () =>
-      client.subscribe({ query: 'subscription { apiKeyGenerated { id } }' }, { next: (v) => results.push(v), error: (e) => errors.push(e), complete: () => {} });
+      client.subscribe(
+        { query: 'subscription { apiKeyGenerated { id } }' },
+        { next: (v) => results.push(v), error: (e) => errors.push(e), complete: () => {} },
+      );
     try {
       const before = (await gql(server.url, Usage, {}, { key: server.adminKey })).data!.usage.remaining;
       const stop1 = subscribe();

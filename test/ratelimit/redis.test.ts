@@ -4,17 +4,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
+import { freePort, type ServerProcess, spawnServer } from '../helpers/process.js';
 import { makeTestEnv, onRedis } from '../helpers/server.js';
 
 const query = JSON.stringify({ query: '{ viewer { keyKind } }' });
 const call = (url: string, key: string) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: query }).then(
-    async (r) => {
-      await r.arrayBuffer();
-      return r.status;
-    },
-  );
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: query }).then(async (r) => {
+    await r.arrayBuffer();
+    return r.status;
+  });
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {

@@ -55,7 +55,8 @@ describe('reportExposedApiKeys and exposedApiKeys', () => {
   it('takes a report that asks for every field (the cost limit prices it as a page, not as 1,000)', async () => {
     const { teamId, adminKey } = await team(server);
     const member = await addUser(server, teamId);
-    const key = 'id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role }';
+    const key =
+      'id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role }';
     const res = await fetch(server.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': adminKey },
@@ -113,7 +114,12 @@ describe('reportExposedApiKeys and exposedApiKeys', () => {
     const { adminKey } = await team(server);
     const collection = await gql(server.url, CreateCollection, {}, { key: adminKey });
     const shared = await gql(server.url, Share, { id: collection.data!.createCollection.id }, { key: adminKey });
-    const res = await gql(server.url, Report, { text: `curl -H "X-API-Key: ${shared.data!.shareCollection.secret}"`, location: 'pastebin' }, { key: adminKey });
+    const res = await gql(
+      server.url,
+      Report,
+      { text: `curl -H "X-API-Key: ${shared.data!.shareCollection.secret}"`, location: 'pastebin' },
+      { key: adminKey },
+    );
     expect(res.data!.reportExposedApiKeys[0]).toMatchObject({ apiKey: null, accessKey: { id: shared.data!.shareCollection.accessKey.id } });
   });
 
@@ -137,10 +143,20 @@ describe('regeneration', () => {
     const { teamId, adminKey } = await team(server);
     const owner = await addUser(server, teamId);
     await gql(server.url, Report, { text: owner.key, location: 'chat' }, { key: adminKey });
-    const regenerated = await gql(server.url, graphql(`mutation ScanRegenerate($id: ID!) { regenerateApiKey(id: $id) { secret } }`), { id: owner.apiKey.id }, { key: owner.key });
+    const regenerated = await gql(
+      server.url,
+      graphql(`mutation ScanRegenerate($id: ID!) { regenerateApiKey(id: $id) { secret } }`),
+      { id: owner.apiKey.id },
+      { key: owner.key },
+    );
     const fresh = regenerated.data!.regenerateApiKey.secret;
     expect((await gql(server.url, Exposed, {}, { key: adminKey })).data!.exposedApiKeys).toEqual([]);
-    const enabled = await gql(server.url, Settings, { input: { autoRevokeExposedKeys: true, exposedKeysAction: 'REVOKE' } }, { key: adminKey });
+    const enabled = await gql(
+      server.url,
+      Settings,
+      { input: { autoRevokeExposedKeys: true, exposedKeysAction: 'REVOKE' } },
+      { key: adminKey },
+    );
     expect(enabled.data!.updateApiKeySettings).toMatchObject({ openExposureCount: 0, settings: { autoRevokeExposedKeys: true } });
     expect((await gql(server.url, Viewer, {}, { key: fresh })).status).toBe(200);
   });
@@ -176,8 +192,17 @@ describe('auto revoke', () => {
     expect(warned.data!.updateApiKeySettings).toMatchObject({ settings: { autoRevokeExposedKeys: false }, openExposureCount: 2 });
     expect(warned.data!.updateApiKeySettings.warning).toMatch(/REVOKE|IGNORE/);
 
-    const ignored = await gql(server.url, Settings, { input: { autoRevokeExposedKeys: true, exposedKeysAction: 'IGNORE' } }, { key: adminKey });
-    expect(ignored.data!.updateApiKeySettings).toMatchObject({ settings: { autoRevokeExposedKeys: true }, openExposureCount: 2, warning: null });
+    const ignored = await gql(
+      server.url,
+      Settings,
+      { input: { autoRevokeExposedKeys: true, exposedKeysAction: 'IGNORE' } },
+      { key: adminKey },
+    );
+    expect(ignored.data!.updateApiKeySettings).toMatchObject({
+      settings: { autoRevokeExposedKeys: true },
+      openExposureCount: 2,
+      warning: null,
+    });
     expect((await gql(server.url, Exposed, {}, { key: adminKey })).data!.exposedApiKeys.map((e) => e.ignored)).toEqual([true, true]);
     expect((await gql(server.url, Viewer, {}, { key: a.key })).status).toBe(200);
     // Reported again at the same place with auto revoke on: still the admin's choice (ignored).
@@ -188,8 +213,17 @@ describe('auto revoke', () => {
     await gql(server.url, Settings, { input: { autoRevokeExposedKeys: false } }, { key: adminKey });
     const c = await addUser(server, teamId);
     await gql(server.url, Report, { text: c.key, location: 'wiki' }, { key: adminKey });
-    const revoked = await gql(server.url, Settings, { input: { autoRevokeExposedKeys: true, exposedKeysAction: 'REVOKE' } }, { key: adminKey });
-    expect(revoked.data!.updateApiKeySettings).toMatchObject({ settings: { autoRevokeExposedKeys: true }, openExposureCount: 1, warning: null });
+    const revoked = await gql(
+      server.url,
+      Settings,
+      { input: { autoRevokeExposedKeys: true, exposedKeysAction: 'REVOKE' } },
+      { key: adminKey },
+    );
+    expect(revoked.data!.updateApiKeySettings).toMatchObject({
+      settings: { autoRevokeExposedKeys: true },
+      openExposureCount: 1,
+      warning: null,
+    });
     expect((await gql(server.url, Viewer, {}, { key: c.key })).status).toBe(401);
     expect((await gql(server.url, Viewer, {}, { key: a.key })).status).toBe(200);
     const key = await server.services.prisma.apiKey.findUniqueOrThrow({ where: { id: c.apiKey.id } });

@@ -9,7 +9,9 @@ describe('findKeys', () => {
   it('finds every generated key of every kind, wherever it sits in the text', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom('PERSONAL', 'COLLECTION_ACCESS', 'SCIM' as const), fc.string({ maxLength: 30 })), { maxLength: 8 }),
+        fc.array(fc.tuple(fc.constantFrom('PERSONAL', 'COLLECTION_ACCESS', 'SCIM' as const), fc.string({ maxLength: 30 })), {
+          maxLength: 8,
+        }),
         (parts) => {
           const keys = parts.map(([kind]) => generateKey(kind));
           const text = parts.map(([, filler], i) => `${filler.replace(/[0-9A-Za-z_]/g, ' ')} ${keys[i]}\n`).join('');

@@ -42,7 +42,9 @@ describe('POST /scanner/github', () => {
     await server.services.revocation.revoke({ id: revoked.apiKey.id }, { reason: 'REVOKED_BY_ADMIN', actorId: null });
     const unknown = generateKey('PERSONAL');
     const tokens = [live.key, revoked.key, unknown, 'kp_not_even_close'];
-    const body = JSON.stringify(tokens.map((token, i) => ({ token, type: 'keyplane_api_key', url: `https://github.com/o/r/blob/main/f${i}`, source: 'content' })));
+    const body = JSON.stringify(
+      tokens.map((token, i) => ({ token, type: 'keyplane_api_key', url: `https://github.com/o/r/blob/main/f${i}`, source: 'content' })),
+    );
     const res = await post(body, signed(body));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(
@@ -52,7 +54,9 @@ describe('POST /scanner/github', () => {
         label: i === 0 ? 'true_positive' : 'false_positive',
       })),
     );
-    const exposures = await server.services.prisma.apiKeyExposure.findMany({ where: { keyId: { in: [live.apiKey.id, revoked.apiKey.id] } } });
+    const exposures = await server.services.prisma.apiKeyExposure.findMany({
+      where: { keyId: { in: [live.apiKey.id, revoked.apiKey.id] } },
+    });
     expect(exposures.map((e) => [e.keyId, e.location, e.source, e.resolvedAt === null]).sort()).toEqual(
       [
         [live.apiKey.id, 'https://github.com/o/r/blob/main/f0', 'github:content', true],
@@ -78,7 +82,13 @@ describe('POST /scanner/github', () => {
 
   it('answers 400 with a JSON error to a signed body that is not the expected array, recording nothing', async () => {
     const live = await addUser(server, teamId);
-    const item = (over: Record<string, unknown> = {}) => ({ token: live.key, type: 'keyplane_api_key', url: 'https://github.com/o/r', source: 'content', ...over });
+    const item = (over: Record<string, unknown> = {}) => ({
+      token: live.key,
+      type: 'keyplane_api_key',
+      url: 'https://github.com/o/r',
+      source: 'content',
+      ...over,
+    });
     const bodies = [
       JSON.stringify({ token: 'x' }),
       'not json',

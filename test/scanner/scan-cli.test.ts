@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/keys/format.js';
+import { addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { keyplaneCli } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
 
 let tree: string;
 const visible = generateKey('PERSONAL');

@@ -25,7 +25,9 @@ function guess(): string {
 }
 
 const unreachable = (port: number) =>
-  new PrismaClient({ adapter: new PrismaPg({ connectionString: `postgres://postgres@127.0.0.1:${port}/x`, connectionTimeoutMillis: 1_000 }) });
+  new PrismaClient({
+    adapter: new PrismaPg({ connectionString: `postgres://postgres@127.0.0.1:${port}/x`, connectionTimeoutMillis: 1_000 }),
+  });
 
 describe('brute-force limit with the database partly there', () => {
   let server: TestServer;

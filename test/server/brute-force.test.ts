@@ -1,11 +1,12 @@
 // The brute-force limit by address (SPEC §4): after AUTH_FAILURES_PER_MINUTE failures an address
 // gets 429 for guesses, at no database cost, while any valid key still works from it at once,
 // even one it never used, even right after a restart (issue 14, finding 3).
+
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticateFrom } from '../../src/auth/gate.js';
 import { checksumOf } from '../../src/keys/format.js';
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { parse } from 'graphql';
 import { codes, gql } from '../helpers/client.js';
 import { addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

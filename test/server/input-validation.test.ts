@@ -19,7 +19,11 @@ interface Answer {
 async function post(body: string, key: string | null = server.adminKey): Promise<Answer> {
   const res = await fetch(server.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(key ? { 'x-api-key': key } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(key ? { 'x-api-key': key } : {}),
+    },
     body,
   });
   const text = await res.text();
@@ -76,19 +80,33 @@ describe('NUL and unpaired surrogates in any string', () => {
   });
 
   it('fields that are not names: location, description, a filter, a JSON body and its keys', async () => {
-    expectBadInput(await op('mutation($l: String!) { reportExposedApiKeys(text: "nothing", location: $l) { id } }', { l: 'repo/\u0000' }), 'location');
-    expectBadInput(await op('mutation($i: CollectionInput!) { createCollection(input: $i) { id } }', { i: { name: 'x', description: 'd\u0000' } }), 'input.description');
-    expectBadInput(await op('query($v: String) { teamApiKeys(filter: { keyValue: $v }) { totalCount } }', { v: 'Xy9\u0000' }), 'filter.keyValue');
+    expectBadInput(
+      await op('mutation($l: String!) { reportExposedApiKeys(text: "nothing", location: $l) { id } }', { l: 'repo/\u0000' }),
+      'location',
+    );
+    expectBadInput(
+      await op('mutation($i: CollectionInput!) { createCollection(input: $i) { id } }', { i: { name: 'x', description: 'd\u0000' } }),
+      'input.description',
+    );
+    expectBadInput(
+      await op('query($v: String) { teamApiKeys(filter: { keyValue: $v }) { totalCount } }', { v: 'Xy9\u0000' }),
+      'filter.keyValue',
+    );
     const withBody = (body: unknown) => ({ i: { name: 'x', requests: [{ name: 'r', method: 'POST', url: 'https://example.com', body }] } });
     const create = 'mutation($i: CollectionInput!) { createCollection(input: $i) { id } }';
     expectBadInput(await op(create, withBody({ a: ['ok', 'n\u0000'] })), 'input.requests.0.body.a.1');
     expectBadInput(await op(create, withBody({ 'k\u0000': 1 })), 'input.requests.0.body');
-    const inline = await op('mutation { createCollection(input: { name: "x", requests: [{ name: "r", method: "GET", url: "https://e.com", body: { a: "\\u0000" } }] }) { id } }');
+    const inline = await op(
+      'mutation { createCollection(input: { name: "x", requests: [{ name: "r", method: "GET", url: "https://e.com", body: { a: "\\u0000" } }] }) { id } }',
+    );
     expectBadInput(inline, 'input.requests.0.body.a');
   });
 
   it('an operation without a key (acceptInvitation) is checked too', async () => {
-    expectBadInput(await op('mutation($t: String!) { acceptInvitation(token: $t, keyName: "k") { secret } }', { t: 'kpinv_\u0000' }, null), 'token');
+    expectBadInput(
+      await op('mutation($t: String!) { acceptInvitation(token: $t, keyName: "k") { secret } }', { t: 'kpinv_\u0000' }, null),
+      'token',
+    );
   });
 });
 
@@ -114,7 +132,18 @@ describe('JSON nested too deep', () => {
 });
 
 describe('names: no control or bidi characters', () => {
-  const bad = ['prod\u202Egnp.exe', 'a\rb', 'line\nBcc: x', 'tab\there', 'del\u007f', 'c1\u0085', 'iso\u2066x\u2069', 'mark\u200F', 'alm\u061C', 'lre\u202A'];
+  const bad = [
+    'prod\u202Egnp.exe',
+    'a\rb',
+    'line\nBcc: x',
+    'tab\there',
+    'del\u007f',
+    'c1\u0085',
+    'iso\u2066x\u2069',
+    'mark\u200F',
+    'alm\u061C',
+    'lre\u202A',
+  ];
 
   it.each(NAME_MUTATIONS)('%s', async (_name, query, vars, field) => {
     const before = await counts();
@@ -131,8 +160,14 @@ describe('names: no control or bidi characters', () => {
     const token = (invite.body.data!.inviteTeamMember as { token: string }).token;
     for (const name of bad) {
       expectBadInput(await op('mutation($id: ID!, $n: String!) { renameApiKey(id: $id, name: $n) { id } }', { id, n: name }), 'name');
-      expectBadInput(await op('mutation($id: ID!, $n: String!) { updateCollection(id: $id, input: { name: $n }) { id } }', { id: cid, n: name }), 'input.name');
-      expectBadInput(await op('mutation($t: String!, $n: String!) { acceptInvitation(token: $t, keyName: $n) { secret } }', { t: token, n: name }, null), 'keyName');
+      expectBadInput(
+        await op('mutation($id: ID!, $n: String!) { updateCollection(id: $id, input: { name: $n }) { id } }', { id: cid, n: name }),
+        'input.name',
+      );
+      expectBadInput(
+        await op('mutation($t: String!, $n: String!) { acceptInvitation(token: $t, keyName: $n) { secret } }', { t: token, n: name }, null),
+        'keyName',
+      );
     }
     // Ordinary names still pass: accents, emoji, right-to-left scripts.
     for (const name of ['Zoë’s key 🔑', 'مفتاح الإنتاج', 'a - b (c)']) {
@@ -144,7 +179,9 @@ describe('names: no control or bidi characters', () => {
 
 describe('request URLs', () => {
   const create = 'mutation($i: CollectionInput!) { createCollection(input: $i) { id } }';
-  const withUrls = (...urls: string[]) => ({ i: { name: 'urls', requests: urls.map((url, i) => ({ name: `r${i}`, method: 'GET', url })) } });
+  const withUrls = (...urls: string[]) => ({
+    i: { name: 'urls', requests: urls.map((url, i) => ({ name: `r${i}`, method: 'GET', url })) },
+  });
 
   it.each([
     'javascript:alert(1)',
@@ -165,7 +202,10 @@ describe('request URLs', () => {
   });
 
   it('http(s) URLs and Postman variables pass', async () => {
-    const a = await op(create, withUrls('https://api.example.com/users?x=1', 'http://localhost:8080/a', 'HTTPS://EXAMPLE.COM/', '{{baseUrl}}/users', '{{base_url}}'));
+    const a = await op(
+      create,
+      withUrls('https://api.example.com/users?x=1', 'http://localhost:8080/a', 'HTTPS://EXAMPLE.COM/', '{{baseUrl}}/users', '{{base_url}}'),
+    );
     expect(a.body.errors, a.text).toBeUndefined();
   });
 });
@@ -218,8 +258,17 @@ async function counts() {
 
 describe('request bodies that are not JSON', () => {
   it('answer a coded error without extensions.originalError (no parser internals)', async () => {
-    for (const [body, key] of [['{bad', server.adminKey], ['[1,', server.adminKey], ['', server.adminKey], ['{"query": "{ viewer { keyKind } }"', null]] as const) {
-      const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) }, body });
+    for (const [body, key] of [
+      ['{bad', server.adminKey],
+      ['[1,', server.adminKey],
+      ['', server.adminKey],
+      ['{"query": "{ viewer { keyKind } }"', null],
+    ] as const) {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
+        body,
+      });
       const text = await res.text();
       expect(res.status, text).toBeLessThan(500);
       expect(JSON.parse(text).errors[0].extensions.code, text).toBe('BAD_REQUEST');
@@ -232,9 +281,15 @@ describe('SPEC §4 order: role and plan before input', () => {
   it('a member sending hostile input to an admin field hears FORBIDDEN, an admin BAD_USER_INPUT', async () => {
     const nul = 'a\u0000b';
     const asMember = await op('mutation($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount } }', { ids: [nul] }, member.key);
-    expect(asMember.body.errors?.map((e) => e.extensions?.code), asMember.text).toEqual(['FORBIDDEN']);
+    expect(
+      asMember.body.errors?.map((e) => e.extensions?.code),
+      asMember.text,
+    ).toEqual(['FORBIDDEN']);
     const invite = await op('mutation($n: String!) { inviteTeamMember(email: "y@example.com", name: $n) { id } }', { n: nul }, member.key);
-    expect(invite.body.errors?.map((e) => e.extensions?.code), invite.text).toEqual(['FORBIDDEN']);
+    expect(
+      invite.body.errors?.map((e) => e.extensions?.code),
+      invite.text,
+    ).toEqual(['FORBIDDEN']);
     expectBadInput(await op('mutation($n: String!) { inviteTeamMember(email: "y@example.com", name: $n) { id } }', { n: nul }), 'name');
   });
 

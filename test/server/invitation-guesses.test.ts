@@ -22,7 +22,9 @@ it('concurrent batches of guesses: exactly AUTH_FAILURES_PER_MINUTE are read, th
   const guess = (i: number) => ({ query: `mutation { acceptInvitation(token: "kpinv_guess${i}", keyName: "k") { secret } }` });
   // 4 requests at once, each a batch of 5 operations: 20 guesses racing the limit of 3.
   const batches = await Promise.all([0, 1, 2, 3].map((b) => post([0, 1, 2, 3, 4].map((i) => guess(b * 5 + i)))));
-  const codes = batches.flatMap(({ body }) => (body as unknown as { errors?: { extensions?: { code?: string } }[] }[]).map((r) => r.errors?.[0]?.extensions?.code));
+  const codes = batches.flatMap(({ body }) =>
+    (body as unknown as { errors?: { extensions?: { code?: string } }[] }[]).map((r) => r.errors?.[0]?.extensions?.code),
+  );
   expect(codes).toHaveLength(20);
   expect(codes.filter((c) => c === 'UNAUTHENTICATED')).toHaveLength(3);
   expect(codes.filter((c) => c === 'RATE_LIMITED')).toHaveLength(17);

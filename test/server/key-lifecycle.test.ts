@@ -65,7 +65,12 @@ describe('expiry at creation', () => {
     expect(codes(both)).toEqual(['BAD_USER_INPUT']);
     expect(both.errors![0].message).toMatch(/at most one/);
 
-    const past = await gql(server.url, Generate, { input: { name: 'x', expiresAt: new Date(Date.now() - 1000).toISOString() } }, { key: owner.key });
+    const past = await gql(
+      server.url,
+      Generate,
+      { input: { name: 'x', expiresAt: new Date(Date.now() - 1000).toISOString() } },
+      { key: owner.key },
+    );
     expect(codes(past)).toEqual(['BAD_USER_INPUT']);
     expect(past.errors![0].message).toMatch(/^input\.expiresAt: must be in the future/);
 
@@ -136,7 +141,10 @@ describe('deleteApiKey', () => {
 
     // Still listed for its owner, as revoked.
     const list = await gql(server.url, MyKeys, {}, { key: owner.key });
-    expect(list.data!.apiKeys.find((k) => k.id === key.apiKey.id)).toMatchObject({ status: 'REVOKED', revocationReason: 'REVOKED_BY_OWNER' });
+    expect(list.data!.apiKeys.find((k) => k.id === key.apiKey.id)).toMatchObject({
+      status: 'REVOKED',
+      revocationReason: 'REVOKED_BY_OWNER',
+    });
   });
 
   it('a key may delete itself; that request succeeds and the next fails', async () => {
@@ -214,7 +222,12 @@ describe('expiry', () => {
     expect(set.data!.setApiKeyExpiry).toMatchObject({ expiresAt: later, status: 'ENABLED' });
     const cleared = await gql(server.url, SetExpiry, { id: key.apiKey.id, expiresAt: null }, { key: owner.key });
     expect(cleared.data!.setApiKeyExpiry.expiresAt).toBeNull();
-    const past = await gql(server.url, SetExpiry, { id: key.apiKey.id, expiresAt: new Date(Date.now() - 1000).toISOString() }, { key: owner.key });
+    const past = await gql(
+      server.url,
+      SetExpiry,
+      { id: key.apiKey.id, expiresAt: new Date(Date.now() - 1000).toISOString() },
+      { key: owner.key },
+    );
     expect(codes(past)).toEqual(['BAD_USER_INPUT']);
   });
 });

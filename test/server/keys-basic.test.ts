@@ -84,11 +84,7 @@ describe('reading keys', () => {
     const second = await gql(server.url, Generate, { input: { name: 'm2' } }, { key: member.key });
     const list = await gql(server.url, MyKeys, {}, { key: member.key });
     const ids = list.data!.apiKeys.map((k) => k.id);
-    expect(ids).toEqual([
-      second.data!.generateApiKey.apiKey.id,
-      first.data!.generateApiKey.apiKey.id,
-      member.apiKey.id,
-    ]);
+    expect(ids).toEqual([second.data!.generateApiKey.apiKey.id, first.data!.generateApiKey.apiKey.id, member.apiKey.id]);
   });
 
   it('apiKey(id): own key yes; another member key or another team key NOT_FOUND like a missing id', async () => {

@@ -1,7 +1,7 @@
 // Malformed requests (issue 14, findings 9 and "originalError"): 400 with a coded error, nothing
 // logged, and without a key they count toward the address's failure limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
+import { type ServerProcess, spawnServer } from '../helpers/process.js';
 import { makeTestEnv } from '../helpers/server.js';
 
 let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
@@ -40,7 +40,7 @@ describe('malformed GET parameters', () => {
     expect(server.output().slice(before)).not.toMatch(/"level":50|unexpected error/);
   });
 
-  it('an invalid JSON body answers 400 without the parser\'s error', async () => {
+  it("an invalid JSON body answers 400 without the parser's error", async () => {
     const res = await fetch(server.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': server.bootstrapKey! },
@@ -51,7 +51,7 @@ describe('malformed GET parameters', () => {
     expect(text).not.toMatch(/originalError|SyntaxError|kp_/);
   });
 
-  it('without a key, count toward the address\'s failure limit: past it, 429', async () => {
+  it("without a key, count toward the address's failure limit: past it, 429", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 8; i += 1) statuses.push((await get('query=%7B__typename%7D&variables=%7Bbad')).status);
     expect(statuses.slice(0, 6)).toEqual([400, 400, 400, 400, 400, 400]);

@@ -53,9 +53,15 @@ describe('graphql-ws', () => {
   });
 
   it('refuses a malformed or unknown key with 4401 naming the problem', async () => {
-    expect(await wsCloseOf(server.url, { 'x-api-key': 'kp_short' })).toMatchObject({ code: 4401, reason: expect.stringMatching(/malformed/i) });
+    expect(await wsCloseOf(server.url, { 'x-api-key': 'kp_short' })).toMatchObject({
+      code: 4401,
+      reason: expect.stringMatching(/malformed/i),
+    });
     const tampered = server.adminKey.slice(0, -1) + (server.adminKey.endsWith('0') ? '1' : '0');
-    expect(await wsCloseOf(server.url, { 'x-api-key': tampered })).toMatchObject({ code: 4401, reason: expect.stringMatching(/checksum/i) });
+    expect(await wsCloseOf(server.url, { 'x-api-key': tampered })).toMatchObject({
+      code: 4401,
+      reason: expect.stringMatching(/checksum/i),
+    });
   });
 
   it('answers queries and pushes apiKeyGenerated to the owner and to admins, not to other members', async () => {
@@ -70,10 +76,17 @@ describe('graphql-ws', () => {
       );
       expect(viewer).toEqual({ data: { viewer: { keyKind: 'PERSONAL', user: { id: alice.user.id } } } });
 
-      const forAdmin = firstEvents<{ apiKeyGenerated: { name: string } }>(adminWs, 'subscription { apiKeyGenerated { name createdBy { id } } }', 2);
+      const forAdmin = firstEvents<{ apiKeyGenerated: { name: string } }>(
+        adminWs,
+        'subscription { apiKeyGenerated { name createdBy { id } } }',
+        2,
+      );
       const forAlice = firstEvents<{ apiKeyGenerated: { name: string } }>(aliceWs, 'subscription { apiKeyGenerated { name } }', 1);
       const bobGot: unknown[] = [];
-      bobWs.subscribe({ query: 'subscription { apiKeyGenerated { name } }' }, { next: (v) => bobGot.push(v), error: () => {}, complete: () => {} });
+      bobWs.subscribe(
+        { query: 'subscription { apiKeyGenerated { name } }' },
+        { next: (v) => bobGot.push(v), error: () => {}, complete: () => {} },
+      );
       await settle(); // the subscriptions are live once the server has processed them
 
       await gql(server.url, Generate, { name: 'alice-live' }, { key: alice.key });

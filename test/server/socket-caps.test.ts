@@ -143,7 +143,10 @@ describe('opening a socket counts against the key rate limit', () => {
     const socks = [open(server, key), open(server, key), open(server, key)];
     for (const s of socks) expect(await s.outcome).toBe('ack');
     const refused = open(server, key);
-    expect(await refused.outcome).toEqual({ code: 4429, reason: expect.stringMatching(/Rate limit of 4 requests per 60 s exceeded for this key: retry in \d+ s/) });
+    expect(await refused.outcome).toEqual({
+      code: 4429,
+      reason: expect.stringMatching(/Rate limit of 4 requests per 60 s exceeded for this key: retry in \d+ s/),
+    });
     expect((await gql(server.url, Viewer, {}, { key })).status).toBe(429);
     // The refusal closed only the new socket.
     for (const s of socks) expect(s.socket.readyState).toBe(WebSocket.OPEN);

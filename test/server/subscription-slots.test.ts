@@ -15,11 +15,26 @@ const LIVE = 'subscription { apiKeyRevoked { reason } }';
 type Failure = { kind: string; query: string; key: 'member' | 'collection'; code: string };
 const FAILURES: Failure[] = [
   { kind: 'skipped root field', query: 'subscription { apiKeyRevoked @skip(if: true) { reason } }', key: 'member', code: 'BAD_USER_INPUT' },
-  { kind: 'root field skipped by a variable', query: 'subscription S($s: Boolean = true) { apiKeyRevoked @skip(if: $s) { reason } }', key: 'member', code: 'BAD_USER_INPUT' },
-  { kind: 'root field not included (fragment)', query: 'subscription { ...F } fragment F on Subscription { apiKeyRevoked @include(if: false) { reason } }', key: 'member', code: 'BAD_USER_INPUT' },
+  {
+    kind: 'root field skipped by a variable',
+    query: 'subscription S($s: Boolean = true) { apiKeyRevoked @skip(if: $s) { reason } }',
+    key: 'member',
+    code: 'BAD_USER_INPUT',
+  },
+  {
+    kind: 'root field not included (fragment)',
+    query: 'subscription { ...F } fragment F on Subscription { apiKeyRevoked @include(if: false) { reason } }',
+    key: 'member',
+    code: 'BAD_USER_INPUT',
+  },
   { kind: 'forbidden (collection access key)', query: LIVE, key: 'collection', code: 'FORBIDDEN' },
   { kind: 'invalid document', query: 'subscription { noSuchField }', key: 'member', code: 'GRAPHQL_VALIDATION_FAILED' },
-  { kind: 'two root fields', query: 'subscription { apiKeyRevoked { reason } apiKeyGenerated { id } }', key: 'member', code: 'GRAPHQL_VALIDATION_FAILED' },
+  {
+    kind: 'two root fields',
+    query: 'subscription { apiKeyRevoked { reason } apiKeyGenerated { id } }',
+    key: 'member',
+    code: 'GRAPHQL_VALIDATION_FAILED',
+  },
 ];
 
 let server: TestServer;
@@ -62,7 +77,11 @@ function outcomeOf(session: WsSession, id: string, timeoutMs = 5_000) {
   return (async () => {
     for (;;) {
       const mine = session.log.filter((m) => 'id' in m && m.id === id);
-      if (mine.some((m) => m.type === 'error' || m.type === 'complete') || session.log.some((m) => m.type === 'close') || Date.now() > deadline) {
+      if (
+        mine.some((m) => m.type === 'error' || m.type === 'complete') ||
+        session.log.some((m) => m.type === 'close') ||
+        Date.now() > deadline
+      ) {
         return mine;
       }
       await settle(10);
@@ -85,7 +104,10 @@ describe('subscription slots over graphql-ws', () => {
           expect(JSON.stringify(messages), failure.kind).toContain(`"code":"${failure.code}"`);
           expect(messages.at(-1)!.type).toMatch(/^(error|complete)$/);
         }
-        expect(session.log.find((m) => m.type === 'close'), failure.kind).toBeUndefined();
+        expect(
+          session.log.find((m) => m.type === 'close'),
+          failure.kind,
+        ).toBeUndefined();
       }
       expect(await gaugeReaches(0)).toBe(0);
 

@@ -2,8 +2,8 @@
 // socket with 4500 and the error's message. A syntax error quotes the offending token, so a key
 // written into a malformed document must be answered to that operation only, and never printed.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openWsSession, settle } from '../helpers/ws-session.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { openWsSession, settle } from '../helpers/ws-session.js';
 
 describe('graphql-ws hook errors', () => {
   let server: TestServer;
@@ -14,7 +14,8 @@ describe('graphql-ws hook errors', () => {
 
   it('a malformed document holding a key gets an error for its id; the socket stays usable; nothing is printed', async () => {
     const printed: string[] = [];
-    const grab = (...args: unknown[]) => void printed.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(' '));
+    const grab = (...args: unknown[]) =>
+      void printed.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(' '));
     const spies = [
       vi.spyOn(console, 'error').mockImplementation(grab),
       vi.spyOn(console, 'warn').mockImplementation(grab),

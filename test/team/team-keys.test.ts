@@ -31,7 +31,9 @@ const UpdateSettings = graphql(`
 const Generate = graphql(`
   mutation TkGenerate($input: GenerateApiKeyInput!) { generateApiKey(input: $input) { secret apiKey { id createdAt expiresAt } } }
 `);
-const SetEnabled = graphql(`mutation TkSetEnabled($id: ID!, $enabled: Boolean!) { setApiKeyEnabled(id: $id, enabled: $enabled) { id status } }`);
+const SetEnabled = graphql(
+  `mutation TkSetEnabled($id: ID!, $enabled: Boolean!) { setApiKeyEnabled(id: $id, enabled: $enabled) { id status } }`,
+);
 const Me = graphql(`query TkMe { viewer { keyKind } }`);
 
 let server: TestServer;
@@ -92,7 +94,14 @@ describe('teamApiKeys', () => {
     const other = await team();
     const res = await list(t.admin.key);
     expect(res.data!.teamApiKeys.totalCount).toBe(4);
-    expect(new Set(ids(res))).toEqual(new Set([t.admin.apiKey.id, t.alice.apiKey.id, t.bob.apiKey.id, (await server.services.prisma.apiKey.findFirstOrThrow({ where: { teamId: t.teamId, createdBy: { role: 'SUPER_ADMIN' } } })).id]));
+    expect(new Set(ids(res))).toEqual(
+      new Set([
+        t.admin.apiKey.id,
+        t.alice.apiKey.id,
+        t.bob.apiKey.id,
+        (await server.services.prisma.apiKey.findFirstOrThrow({ where: { teamId: t.teamId, createdBy: { role: 'SUPER_ADMIN' } } })).id,
+      ]),
+    );
     expect(ids(res)).not.toContain(other.alice.apiKey.id);
     const alice = res.data!.teamApiKeys.edges.find((e) => e.node.id === t.alice.apiKey.id)!.node;
     expect(alice.createdBy).toEqual({ id: t.alice.user.id, role: 'MEMBER' });
@@ -143,7 +152,8 @@ describe('teamApiKeys', () => {
 
   it('pages over many keys sharing one timestamp without gaps or duplicates, in every order', async () => {
     const t = await team();
-    for (let i = 0; i < 22; i++) await server.services.keys.issuePersonalKey({ userId: t.alice.user.id, teamId: t.teamId }, { name: `tie ${i}` });
+    for (let i = 0; i < 22; i++)
+      await server.services.keys.issuePersonalKey({ userId: t.alice.user.id, teamId: t.teamId }, { name: `tie ${i}` });
     const same = new Date('2026-01-01T00:00:00.000Z');
     await server.services.prisma.apiKey.updateMany({ where: { teamId: t.teamId }, data: { createdAt: same, lastUsedAt: null } });
     for (const orderBy of ['NEWEST', 'OLDEST', 'RECENTLY_USED'] as const) {
@@ -204,7 +214,10 @@ describe('totalCount and RECENTLY_USED pages', () => {
     const at = new Date('2026-06-01T00:00:00.000Z');
     for (const [i, k] of all.entries()) {
       if (k.id === t.admin.apiKey.id) continue; // the admin's own key is used by the listing itself
-      await server.services.prisma.apiKey.update({ where: { id: k.id }, data: { lastUsedAt: i % 2 ? new Date(at.getTime() - (i % 4 === 1 ? 0 : i) * 1000) : null } });
+      await server.services.prisma.apiKey.update({
+        where: { id: k.id },
+        data: { lastUsedAt: i % 2 ? new Date(at.getTime() - (i % 4 === 1 ? 0 : i) * 1000) : null },
+      });
     }
     const seen: string[] = [];
     let after: string | null = null;
@@ -238,7 +251,8 @@ describe('revoking', () => {
 
     const ok = await gql(server.url, RevokeSome, { ids: [t.alice.apiKey.id, t.bob.apiKey.id] }, { key: t.admin.key });
     expect(ok.data!.revokeApiKeys.revokedCount).toBe(2);
-    for (const k of ok.data!.revokeApiKeys.apiKeys) expect(k).toMatchObject({ status: 'REVOKED', revocationReason: 'REVOKED_BY_ADMIN', revokedBy: { id: t.admin.user.id } });
+    for (const k of ok.data!.revokeApiKeys.apiKeys)
+      expect(k).toMatchObject({ status: 'REVOKED', revocationReason: 'REVOKED_BY_ADMIN', revokedBy: { id: t.admin.user.id } });
     expect((await gql(server.url, Me, {}, { key: t.alice.key })).status).toBe(401);
     // Already revoked: left as it was, not listed.
     const again = await gql(server.url, RevokeSome, { ids: [t.alice.apiKey.id] }, { key: t.admin.key });
@@ -295,14 +309,19 @@ describe('settings', () => {
     expect((await gql(server.url, Generate, { input: { name: 'x' } }, { key: t.admin.key })).errors).toBeUndefined();
     const log = await server.services.prisma.settingsChange.findMany({ where: { teamId: t.teamId } });
     expect(log).toHaveLength(1);
-    expect(log[0]).toMatchObject({ actorId: t.admin.user.id, before: { allowMembersToGenerateKeys: true }, after: { allowMembersToGenerateKeys: false } });
+    expect(log[0]).toMatchObject({
+      actorId: t.admin.user.id,
+      before: { allowMembersToGenerateKeys: true },
+      after: { allowMembersToGenerateKeys: false },
+    });
   });
 
   it('keyExpiryDays: max(createdAt + N, now) for live keys, new keys get createdAt + N, null restores each choice', async () => {
     const t = await team();
     const day = 86_400_000;
     const chosen = new Date(Date.now() + 100 * day).toISOString();
-    const mine = (await gql(server.url, Generate, { input: { name: 'chosen', expiresAt: chosen } }, { key: t.alice.key })).data!.generateApiKey;
+    const mine = (await gql(server.url, Generate, { input: { name: 'chosen', expiresAt: chosen } }, { key: t.alice.key })).data!
+      .generateApiKey;
     // Bob's key is 40 days old: a 30-day team expiry ends it at the moment of the change.
     await server.services.prisma.apiKey.update({ where: { id: t.bob.apiKey.id }, data: { createdAt: new Date(Date.now() - 40 * day) } });
     expect((await gql(server.url, Me, {}, { key: t.bob.key })).status).toBe(200);
@@ -320,7 +339,8 @@ describe('settings', () => {
     expect(aliceKey.expiresAt!.getTime()).toBe(aliceKey.createdAt.getTime() + 30 * day);
     expect(aliceKey.chosenExpiresAt!.toISOString()).toBe(chosen);
 
-    const later = (await gql(server.url, Generate, { input: { name: 'asks for 90', expiresInDays: 90 } }, { key: t.alice.key })).data!.generateApiKey;
+    const later = (await gql(server.url, Generate, { input: { name: 'asks for 90', expiresInDays: 90 } }, { key: t.alice.key })).data!
+      .generateApiKey;
     expect(new Date(later.apiKey.expiresAt!).getTime()).toBe(new Date(later.apiKey.createdAt).getTime() + 30 * day);
 
     const restored = await gql(server.url, UpdateSettings, { input: { keyExpiryDays: null } }, { key: t.admin.key });
@@ -344,7 +364,9 @@ describe('the expiry job', () => {
     const n = await server.services.prisma.apiKey.count({ where: { teamId: t.teamId } });
     const counts = await Promise.all([server.services.expiryJob.run(), server.services.expiryJob.run()]);
     const mine = await server.services.prisma.apiKey.findMany({ where: { teamId: t.teamId } });
-    expect(mine.every((k) => k.status === 'REVOKED' && k.revocationReason === 'EXPIRED' && k.revokedAt?.getTime() === past.getTime())).toBe(true);
+    expect(mine.every((k) => k.status === 'REVOKED' && k.revocationReason === 'EXPIRED' && k.revokedAt?.getTime() === past.getTime())).toBe(
+      true,
+    );
     expect(counts[0] + counts[1]).toBeGreaterThanOrEqual(n); // other files' keys may expire too
     expect(await server.services.expiryJob.run()).toBe(0);
   });
@@ -368,7 +390,10 @@ describe('totalCount from the maintained counters', () => {
     for (const who of [t.alice, t.bob, t.alice, t.admin]) {
       made.push((await keys.issuePersonalKey({ userId: who.user.id, teamId: t.teamId }, { name: 'counted' })).apiKey);
     }
-    const adminPrincipal = (await server.services.auth.authenticate(t.admin.key)) as { ok: true; principal: Parameters<typeof lifecycle.setEnabled>[0] };
+    const adminPrincipal = (await server.services.auth.authenticate(t.admin.key)) as {
+      ok: true;
+      principal: Parameters<typeof lifecycle.setEnabled>[0];
+    };
     await lifecycle.setEnabled(adminPrincipal.principal, made[0]!.id, false);
     await revocation.revoke({ id: made[1]!.id }, { reason: 'REVOKED_BY_ADMIN', actorId: t.admin.user.id });
     // one key expired but not persisted yet, one expired and persisted by the job

@@ -16,7 +16,16 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.resolve(import.meta.dirname, '../../artifacts/screenshots');
 // The flags that work on these machines (closed network, root): see the node machine notes.
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const Report = graphql(`
   mutation WebReport($text: String!, $location: String!) { reportExposedApiKeys(text: $text, location: $location) { id } }
@@ -100,10 +109,20 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'I have saved it' }).click();
     expect(await page.getByTestId('one-time-secret').count()).toBe(0);
     // A rename that is refused keeps the edit open and says why under the field.
-    await page.getByRole('row', { name: /Laptop/ }).getByRole('button', { name: 'Rename' }).click();
+    await page
+      .getByRole('row', { name: /Laptop/ })
+      .getByRole('button', { name: 'Rename' })
+      .click();
     await page.getByLabel('New name').fill(' ');
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.locator('[id$="-error"].field-error').filter({ hasText: /must not be empty/ }).count()).toBe(1);
+    await expect
+      .poll(() =>
+        page
+          .locator('[id$="-error"].field-error')
+          .filter({ hasText: /must not be empty/ })
+          .count(),
+      )
+      .toBe(1);
     expect(await page.getByLabel('New name').inputValue()).toBe(' ');
   });
 
@@ -138,7 +157,10 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     await shot(memberPage, 'live-revocation-toast');
     // The unread counter follows notificationAdded; the notifications page lists it.
     await expect.poll(() => memberPage.getByTestId('unread-count').textContent()).toBe('1');
-    await memberPage.getByRole('navigation', { name: 'Pages' }).getByRole('button', { name: /^Notifications/ }).click();
+    await memberPage
+      .getByRole('navigation', { name: 'Pages' })
+      .getByRole('button', { name: /^Notifications/ })
+      .click();
     await memberPage.getByText(/"CI runner".*was revoked/).waitFor();
     await shot(memberPage, 'notifications');
 

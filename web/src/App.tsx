@@ -70,7 +70,10 @@ export function App() {
         (v) => {
           setViewer(v);
           if (v.viewer.keyKind === 'PERSONAL') {
-            void request(apiKey, UnreadDoc).then((u) => setUnread(u.notifications.unreadCount), () => {});
+            void request(apiKey, UnreadDoc).then(
+              (u) => setUnread(u.notifications.unreadCount),
+              () => {},
+            );
           }
         },
         (e: unknown) => {
@@ -86,7 +89,11 @@ export function App() {
   }, [key, refreshViewer]);
   // The usage meters follow the page's own calls: read again on each page change and live event.
   useEffect(() => {
-    if (key && viewer) void request(key, UsageDoc).then((u) => setViewer((v) => (v ? { ...v, usage: u.usage } : v)), () => {});
+    if (key && viewer)
+      void request(key, UsageDoc).then(
+        (u) => setViewer((v) => (v ? { ...v, usage: u.usage } : v)),
+        () => {},
+      );
     // eslint-disable-next-line react-hooks/exhaustive-deps -- on page or revision change only
   }, [page, revision]);
 
@@ -104,7 +111,8 @@ export function App() {
         const what = e.apiKey ? `API key “${e.apiKey.name}” (${e.apiKey.hint})` : `Access key ${e.accessKey?.hint}`;
         toast(`${what} ${REASON_WORDS[e.reason] ?? e.reason}${e.revokedBy ? ` (${e.revokedBy.name})` : ''}.`);
         setRevision((r) => r + 1);
-        if (e.apiKey && e.apiKey.id === ownKeyId) signOut(`You were signed out: the key this page used was ${REASON_WORDS[e.reason] ?? 'revoked'}.`);
+        if (e.apiKey && e.apiKey.id === ownKeyId)
+          signOut(`You were signed out: the key this page used was ${REASON_WORDS[e.reason] ?? 'revoked'}.`);
       }),
       subscribe(client, NotificationAddedDoc, () => setUnread((n) => n + 1)),
     ];
@@ -117,16 +125,38 @@ export function App() {
   if (key && !viewer && loadError) {
     return (
       <main className="sign-in">
-        <p className="error" role="alert">{loadError}</p>
+        <p className="error" role="alert">
+          {loadError}
+        </p>
         <div className="row">
-          <button type="button" onClick={() => { setLoadError(null); void refreshViewer(key); }}>Retry</button>
-          <button type="button" onClick={() => signOut(null)}>Sign out</button>
+          <button
+            type="button"
+            onClick={() => {
+              setLoadError(null);
+              void refreshViewer(key);
+            }}
+          >
+            Retry
+          </button>
+          <button type="button" onClick={() => signOut(null)}>
+            Sign out
+          </button>
         </div>
       </main>
     );
   }
   if (!key || !viewer) {
-    return <SignIn busy={Boolean(key)} reason={signedOutReason} onKey={(k) => { session.set(k); setSignedOutReason(null); setKey(k); }} />;
+    return (
+      <SignIn
+        busy={Boolean(key)}
+        reason={signedOutReason}
+        onKey={(k) => {
+          session.set(k);
+          setSignedOutReason(null);
+          setKey(k);
+        }}
+      />
+    );
   }
 
   const { viewer: v, usage } = viewer;
@@ -135,7 +165,12 @@ export function App() {
   const pages: [Page, string][] = [
     ['keys', 'My API keys'],
     ['collections', 'Collections'],
-    ...(admin && enterprise ? ([['team', 'Team keys'], ['settings', 'Settings']] as [Page, string][]) : []),
+    ...(admin && enterprise
+      ? ([
+          ['team', 'Team keys'],
+          ['settings', 'Settings'],
+        ] as [Page, string][])
+      : []),
     ['notifications', `Notifications${unread ? ` (${unread})` : ''}`],
   ];
 
@@ -143,10 +178,14 @@ export function App() {
     <div className="app">
       <header>
         <h1>Keyplane</h1>
-        <span>{v.user ? `${v.user.name} · ${v.user.role.replace('_', ' ').toLowerCase()}` : 'Collection access key'} · {v.team.name} ({v.team.plan.toLowerCase()})</span>
+        <span>
+          {v.user ? `${v.user.name} · ${v.user.role.replace('_', ' ').toLowerCase()}` : 'Collection access key'} · {v.team.name} (
+          {v.team.plan.toLowerCase()})
+        </span>
         <div className="meters">
           <label>
-            Requests this minute <meter min={0} max={usage.limit} value={usage.limit - usage.remaining} /> {usage.limit - usage.remaining}/{usage.limit}
+            Requests this minute <meter min={0} max={usage.limit} value={usage.limit - usage.remaining} /> {usage.limit - usage.remaining}/
+            {usage.limit}
           </label>
           <label>
             This month <meter min={0} max={usage.monthlyLimit} value={usage.monthlyUsed} /> {usage.monthlyUsed}/{usage.monthlyLimit}
@@ -155,11 +194,16 @@ export function App() {
         <button type="button" className="bell" aria-label={`Notifications: ${unread} unread`} onClick={() => setPage('notifications')}>
           Unread <span data-testid="unread-count">{unread}</span>
         </button>
-        <button type="button" onClick={() => signOut(null)}>Sign out</button>
+        <button type="button" onClick={() => signOut(null)}>
+          Sign out
+        </button>
       </header>
       {liveLost && (
         <p className="warning-box" role="alert">
-          Live updates stopped (the connection was closed). <button type="button" onClick={() => location.reload()}>Reload</button>
+          Live updates stopped (the connection was closed).{' '}
+          <button type="button" onClick={() => location.reload()}>
+            Reload
+          </button>
         </p>
       )}
       {v.keyKind !== 'PERSONAL' ? (
@@ -171,7 +215,9 @@ export function App() {
         <>
           <nav aria-label="Pages">
             {pages.map(([id, label]) => (
-              <button type="button" key={id} aria-current={page === id ? 'page' : undefined} onClick={() => setPage(id)}>{label}</button>
+              <button type="button" key={id} aria-current={page === id ? 'page' : undefined} onClick={() => setPage(id)}>
+                {label}
+              </button>
             ))}
           </nav>
           <main>
@@ -205,15 +251,33 @@ function SignIn(props: { busy: boolean; reason: string | null; onKey: (key: stri
   return (
     <main className="sign-in">
       <h1>Keyplane</h1>
-      {props.reason && <p className="notice" role="alert">{props.reason}</p>}
+      {props.reason && (
+        <p className="notice" role="alert">
+          {props.reason}
+        </p>
+      )}
       <form onSubmit={submit} className="card">
         <div className="field">
           <label htmlFor="api-key">API key</label>
-          <input id="api-key" type="text" className="masked" autoComplete="off" spellCheck={false} value={value} onChange={(e) => setValue(e.target.value)} aria-invalid={Boolean(error)} aria-describedby="api-key-error" />
-          <span id="api-key-error" className="field-error">{error}</span>
+          <input
+            id="api-key"
+            type="text"
+            className="masked"
+            autoComplete="off"
+            spellCheck={false}
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            aria-invalid={Boolean(error)}
+            aria-describedby="api-key-error"
+          />
+          <span id="api-key-error" className="field-error">
+            {error}
+          </span>
         </div>
         <p className="hint">Kept in this tab only (sessionStorage), never in a URL.</p>
-        <button type="submit" disabled={props.busy}>Sign in</button>
+        <button type="submit" disabled={props.busy}>
+          Sign in
+        </button>
       </form>
     </main>
   );

@@ -1,6 +1,6 @@
 // GraphQL over HTTP for queries and mutations, graphql-ws for subscriptions; every document is
 // typed by codegen from the checked-in schema, so a contract change breaks the build.
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import type { TypedDocumentString } from './gql/graphql';
 
 export interface ApiErrorDetail {

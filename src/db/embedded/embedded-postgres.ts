@@ -12,7 +12,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { acquireDataDirLock, type DataDirLock, DataDirLockedError, type LockHolder } from './data-dir-lock.js';
 import { clearLeftover, initdb, isInitialised, type StartedPostgres, startPostgres } from './postgres-process.js';
-import { EmbeddedPostgresError, resolveRuntime, type Runtime } from './runtime.js';
+import { EmbeddedPostgresError, type Runtime, resolveRuntime } from './runtime.js';
 
 export { DataDirLockedError } from './data-dir-lock.js';
 export { EmbeddedPostgresError } from './runtime.js';
@@ -158,7 +158,11 @@ async function startOwned(options: EmbeddedOptions, lock: DataDirLock): Promise<
   let current: EmbeddedConnection = connection;
 
   const leftover = await clearLeftover(pgData);
-  if (leftover) log.warn({ postgresPid: leftover }, 'stopped a PostgreSQL left running on DATA_DIR by a Keyplane that did not stop it (committed data kept)');
+  if (leftover)
+    log.warn(
+      { postgresPid: leftover },
+      'stopped a PostgreSQL left running on DATA_DIR by a Keyplane that did not stop it (committed data kept)',
+    );
 
   /** Only the first start of a process may move the port: after that, clients hold the URL. */
   const start = async (mayMovePort: boolean): Promise<StartedPostgres> => {
@@ -288,7 +292,9 @@ export async function useEmbeddedPostgres(options: EmbeddedOptions): Promise<Emb
       } catch (error) {
         await client.end().catch(() => {});
         if (Date.now() > deadline) {
-          throw new EmbeddedPostgresError(`A Keyplane server owns DATA_DIR ${options.dataDir}, but its PostgreSQL does not answer: ${(error as Error).message}`);
+          throw new EmbeddedPostgresError(
+            `A Keyplane server owns DATA_DIR ${options.dataDir}, but its PostgreSQL does not answer: ${(error as Error).message}`,
+          );
         }
       }
     } else if (Date.now() > deadline) {

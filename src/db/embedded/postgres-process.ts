@@ -31,7 +31,9 @@ export class OutputTail {
   /** The lines that say what went wrong, else the last few. */
   cause(): string {
     const bad = this.lines.filter(
-      (l) => /\b(FATAL|PANIC|ERROR|DETAIL|HINT)\b|invalid|could not|No such file|Permission denied/.test(l) && !/unexpected postmaster exit/.test(l),
+      (l) =>
+        /\b(FATAL|PANIC|ERROR|DETAIL|HINT)\b|invalid|could not|No such file|Permission denied/.test(l) &&
+        !/unexpected postmaster exit/.test(l),
     );
     return (bad.length > 0 ? bad : this.lines).slice(-5).join('\n') || '(no output)';
   }
@@ -54,7 +56,15 @@ export async function initdb(runtime: Runtime, pgData: string, user: string, pas
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(
         path.join(runtime.binDir, 'initdb'),
-        [`--pgdata=${partial}`, '--auth=scram-sha-256', `--username=${user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--no-locale', '--no-instructions'],
+        [
+          `--pgdata=${partial}`,
+          '--auth=scram-sha-256',
+          `--username=${user}`,
+          `--pwfile=${pwFile}`,
+          '--encoding=UTF8',
+          '--no-locale',
+          '--no-instructions',
+        ],
         { env: ENV, stdio: ['ignore', 'pipe', 'pipe'], ...(runtime.runAs ? { uid: runtime.runAs.uid, gid: runtime.runAs.gid } : {}) },
       );
       child.stdout!.on('data', (c: Buffer) => tail.push(c.toString()));
@@ -168,7 +178,12 @@ export interface StartedPostgres {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(runtime: Runtime, pgData: string, port: number, settings: Record<string, string>): Promise<StartedPostgres> {
+export async function startPostgres(
+  runtime: Runtime,
+  pgData: string,
+  port: number,
+  settings: Record<string, string>,
+): Promise<StartedPostgres> {
   const flags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
   const tail = new OutputTail();
   const child = spawn(path.join(runtime.binDir, 'postgres'), ['-D', pgData, '-p', String(port), ...flags], {

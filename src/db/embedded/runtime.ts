@@ -53,10 +53,7 @@ async function packagedBinaries(): Promise<{ nativeDir: string; version: string 
 
 async function systemUser(): Promise<RunAs> {
   const id = async () => {
-    const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
-      run('id', ['-u', SYSTEM_USER]),
-      run('id', ['-g', SYSTEM_USER]),
-    ]);
+    const [{ stdout: uid }, { stdout: gid }] = await Promise.all([run('id', ['-u', SYSTEM_USER]), run('id', ['-g', SYSTEM_USER])]);
     return { uid: Number(uid.trim()), gid: Number(gid.trim()), name: SYSTEM_USER };
   };
   try {

@@ -11,11 +11,18 @@ export function OneTimeSecret(props: { label: string; secret: string; onDone: ()
       <div className="row">
         <button
           type="button"
-          onClick={() => navigator.clipboard?.writeText(props.secret).then(() => setCopied(true), () => setCopied(false))}
+          onClick={() =>
+            navigator.clipboard?.writeText(props.secret).then(
+              () => setCopied(true),
+              () => setCopied(false),
+            )
+          }
         >
           {copied ? 'Copied' : 'Copy'}
         </button>
-        <button type="button" onClick={props.onDone}>I have saved it</button>
+        <button type="button" onClick={props.onDone}>
+          I have saved it
+        </button>
       </div>
     </section>
   );

@@ -12,9 +12,18 @@ export function StatusTag(props: { status: string; reason?: string | null; revok
       ? `${REASONS[props.reason] ?? props.reason}${props.revokedAt ? ` on ${new Date(props.revokedAt).toLocaleString()}` : ''}`
       : undefined;
   return (
-    <span className={`tag tag-${props.status.toLowerCase()}`} title={detail} tabIndex={detail ? 0 : undefined} aria-label={detail ? `${props.status}: ${detail}` : props.status}>
+    <span
+      className={`tag tag-${props.status.toLowerCase()}`}
+      title={detail}
+      tabIndex={detail ? 0 : undefined}
+      aria-label={detail ? `${props.status}: ${detail}` : props.status}
+    >
       {props.status}
-      {detail && <span className="tag-detail" role="tooltip">{detail}</span>}
+      {detail && (
+        <span className="tag-detail" role="tooltip">
+          {detail}
+        </span>
+      )}
     </span>
   );
 }

@@ -10,7 +10,9 @@ export function Toasts(props: { toasts: Toast[]; dismiss: (id: number) => void }
       {props.toasts.map((t) => (
         <div className="toast" key={t.id}>
           <span>{t.text}</span>
-          <button type="button" onClick={() => props.dismiss(t.id)} aria-label="Dismiss">×</button>
+          <button type="button" onClick={() => props.dismiss(t.id)} aria-label="Dismiss">
+            ×
+          </button>
         </div>
       ))}
     </div>

@@ -59,7 +59,11 @@ export function Collections(props: { apiKey: string; revision: number }) {
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       const requestsError = e.errors.find((x) => x.field?.includes('requests'))?.message;
-      setFieldErrors({ name: e.forField('name'), requests: requestsError, form: e.forField('name') || requestsError ? undefined : e.readable });
+      setFieldErrors({
+        name: e.forField('name'),
+        requests: requestsError,
+        form: e.forField('name') || requestsError ? undefined : e.readable,
+      });
     }
   };
 
@@ -70,30 +74,67 @@ export function Collections(props: { apiKey: string; revision: number }) {
     <section aria-labelledby="collections-title">
       <h2 id="collections-title">Collections</h2>
       {secret && <OneTimeSecret label={secret.label} secret={secret.value} onDone={() => setSecret(null)} />}
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       {editing ? (
         <form className="card stack" onSubmit={save} aria-label={editing.id ? 'Edit collection' : 'New collection'}>
           <div className="field">
             <label htmlFor="collection-name">Name</label>
-            <input id="collection-name" value={editing.name} onChange={(e) => setEditing({ ...editing, name: e.target.value })} aria-invalid={Boolean(fieldErrors.name)} aria-describedby="collection-name-error" />
-            <span id="collection-name-error" className="field-error">{fieldErrors.name}</span>
+            <input
+              id="collection-name"
+              value={editing.name}
+              onChange={(e) => setEditing({ ...editing, name: e.target.value })}
+              aria-invalid={Boolean(fieldErrors.name)}
+              aria-describedby="collection-name-error"
+            />
+            <span id="collection-name-error" className="field-error">
+              {fieldErrors.name}
+            </span>
           </div>
           <div className="field wide">
             <label htmlFor="collection-requests">Requests (JSON)</label>
-            <textarea id="collection-requests" rows={8} value={editing.requests} onChange={(e) => setEditing({ ...editing, requests: e.target.value })} aria-invalid={Boolean(fieldErrors.requests)} aria-describedby="collection-requests-error" />
-            <span id="collection-requests-error" className="field-error">{fieldErrors.requests}</span>
+            <textarea
+              id="collection-requests"
+              rows={8}
+              value={editing.requests}
+              onChange={(e) => setEditing({ ...editing, requests: e.target.value })}
+              aria-invalid={Boolean(fieldErrors.requests)}
+              aria-describedby="collection-requests-error"
+            />
+            <span id="collection-requests-error" className="field-error">
+              {fieldErrors.requests}
+            </span>
           </div>
           <div className="row">
             <button type="submit">Save collection</button>
-            <button type="button" onClick={() => setEditing(null)}>Cancel</button>
+            <button type="button" onClick={() => setEditing(null)}>
+              Cancel
+            </button>
           </div>
-          {fieldErrors.form && <p className="error" role="alert">{fieldErrors.form}</p>}
+          {fieldErrors.form && (
+            <p className="error" role="alert">
+              {fieldErrors.form}
+            </p>
+          )}
         </form>
       ) : (
-        <button type="button" onClick={() => edit(null)}>New collection</button>
+        <button type="button" onClick={() => edit(null)}>
+          New collection
+        </button>
       )}
       <table aria-label="Collections">
-        <thead><tr><th>Name</th><th>Requests</th><th>Created by</th><th>Created</th><th>Actions</th></tr></thead>
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Requests</th>
+            <th>Created by</th>
+            <th>Created</th>
+            <th>Actions</th>
+          </tr>
+        </thead>
         <tbody>
           {data?.collections.map((c) => (
             <tr key={c.id}>
@@ -102,7 +143,9 @@ export function Collections(props: { apiKey: string; revision: number }) {
               <td>{c.createdBy.name}</td>
               <td>{new Date(c.createdAt).toLocaleDateString()}</td>
               <td className="actions">
-                <button type="button" onClick={() => edit(c)}>Edit</button>
+                <button type="button" onClick={() => edit(c)}>
+                  Edit
+                </button>
                 <button
                   type="button"
                   onClick={() =>
@@ -114,7 +157,14 @@ export function Collections(props: { apiKey: string; revision: number }) {
                 >
                   Share
                 </button>
-                <button type="button" className="danger" onClick={() => confirm(`Delete “${c.name}”? Its access keys are revoked.`) && void act(() => request(props.apiKey, DeleteDoc, { id: c.id }))}>
+                <button
+                  type="button"
+                  className="danger"
+                  onClick={() =>
+                    confirm(`Delete “${c.name}”? Its access keys are revoked.`) &&
+                    void act(() => request(props.apiKey, DeleteDoc, { id: c.id }))
+                  }
+                >
                   Delete
                 </button>
               </td>
@@ -124,18 +174,38 @@ export function Collections(props: { apiKey: string; revision: number }) {
       </table>
       <h2 id="access-keys-title">Collection access keys</h2>
       <table aria-labelledby="access-keys-title">
-        <thead><tr><th>Key</th><th>Collection</th><th>Created by</th><th>Created</th><th>Status</th><th>Actions</th></tr></thead>
+        <thead>
+          <tr>
+            <th>Key</th>
+            <th>Collection</th>
+            <th>Created by</th>
+            <th>Created</th>
+            <th>Status</th>
+            <th>Actions</th>
+          </tr>
+        </thead>
         <tbody>
           {data?.collectionAccessKeys.map((k) => (
             <tr key={k.id}>
-              <td><code>{k.hint}</code></td>
-              <td>{k.collection.name}{k.collection.deletedAt && <small> (deleted)</small>}</td>
+              <td>
+                <code>{k.hint}</code>
+              </td>
+              <td>
+                {k.collection.name}
+                {k.collection.deletedAt && <small> (deleted)</small>}
+              </td>
               <td>{k.createdBy.name}</td>
               <td>{new Date(k.createdAt).toLocaleDateString()}</td>
-              <td><StatusTag status={k.status} reason={k.revocationReason} revokedAt={k.revokedAt} /></td>
+              <td>
+                <StatusTag status={k.status} reason={k.revocationReason} revokedAt={k.revokedAt} />
+              </td>
               <td>
                 {k.status !== 'REVOKED' && (
-                  <button type="button" className="danger" onClick={() => confirm(`Revoke ${k.hint}?`) && void act(() => request(props.apiKey, RevokeAccessDoc, { id: k.id }))}>
+                  <button
+                    type="button"
+                    className="danger"
+                    onClick={() => confirm(`Revoke ${k.hint}?`) && void act(() => request(props.apiKey, RevokeAccessDoc, { id: k.id }))}
+                  >
                     Revoke
                   </button>
                 )}
@@ -162,7 +232,12 @@ export function SharedCollection(props: { apiKey: string; collectionId: string }
       (e: unknown) => setError(e instanceof ApiError ? e.readable : String(e)),
     );
   }, [props.apiKey, props.collectionId]);
-  if (error) return <p className="error" role="alert">{error}</p>;
+  if (error)
+    return (
+      <p className="error" role="alert">
+        {error}
+      </p>
+    );
   if (!collection) return <p>Loading…</p>;
   const requests = Array.isArray(collection.requests) ? (collection.requests as { name?: string; method?: string; url?: string }[]) : [];
   return (
@@ -170,10 +245,22 @@ export function SharedCollection(props: { apiKey: string; collectionId: string }
       <h2 id="shared-title">Collection “{collection.name}” (read-only)</h2>
       {collection.description && <p>{collection.description}</p>}
       <table>
-        <thead><tr><th>Name</th><th>Method</th><th>URL</th></tr></thead>
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Method</th>
+            <th>URL</th>
+          </tr>
+        </thead>
         <tbody>
           {requests.map((r, i) => (
-            <tr key={i}><td>{r.name}</td><td>{r.method}</td><td><code>{r.url}</code></td></tr>
+            <tr key={i}>
+              <td>{r.name}</td>
+              <td>{r.method}</td>
+              <td>
+                <code>{r.url}</code>
+              </td>
+            </tr>
           ))}
         </tbody>
       </table>

@@ -62,18 +62,44 @@ export function MyKeys(props: { apiKey: string; ownKeyId: string | null; revisio
       <form className="card" onSubmit={generate} aria-label="Generate an API key">
         <div className="field">
           <label htmlFor="key-name">Name</label>
-          <input id="key-name" value={name} onChange={(e) => setName(e.target.value)} aria-invalid={Boolean(fieldErrors.name)} aria-describedby="key-name-error" />
-          <span id="key-name-error" className="field-error">{fieldErrors.name}</span>
+          <input
+            id="key-name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            aria-invalid={Boolean(fieldErrors.name)}
+            aria-describedby="key-name-error"
+          />
+          <span id="key-name-error" className="field-error">
+            {fieldErrors.name}
+          </span>
         </div>
         <div className="field">
           <label htmlFor="key-days">Expires in (days, empty = never)</label>
-          <input id="key-days" type="number" min="1" value={days} onChange={(e) => setDays(e.target.value)} aria-invalid={Boolean(fieldErrors.expiresInDays)} aria-describedby="key-days-error" />
-          <span id="key-days-error" className="field-error">{fieldErrors.expiresInDays}</span>
+          <input
+            id="key-days"
+            type="number"
+            min="1"
+            value={days}
+            onChange={(e) => setDays(e.target.value)}
+            aria-invalid={Boolean(fieldErrors.expiresInDays)}
+            aria-describedby="key-days-error"
+          />
+          <span id="key-days-error" className="field-error">
+            {fieldErrors.expiresInDays}
+          </span>
         </div>
         <button type="submit">Generate key</button>
-        {fieldErrors.form && <p className="error" role="alert">{fieldErrors.form}</p>}
+        {fieldErrors.form && (
+          <p className="error" role="alert">
+            {fieldErrors.form}
+          </p>
+        )}
       </form>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       {keys && keys.length >= 500 && <p>Showing your 500 newest keys (the API pages the rest).</p>}
       {keys === null ? (
         <p>Loading…</p>
@@ -82,7 +108,15 @@ export function MyKeys(props: { apiKey: string; ownKeyId: string | null; revisio
       ) : (
         <table>
           <thead>
-            <tr><th>Name</th><th>Key</th><th>Status</th><th>Created</th><th>Expires</th><th>Last used</th><th>Actions</th></tr>
+            <tr>
+              <th>Name</th>
+              <th>Key</th>
+              <th>Status</th>
+              <th>Created</th>
+              <th>Expires</th>
+              <th>Last used</th>
+              <th>Actions</th>
+            </tr>
           </thead>
           <tbody>
             {keys.map((k) => (
@@ -97,28 +131,51 @@ export function MyKeys(props: { apiKey: string; ownKeyId: string | null; revisio
                             setRenaming(null);
                             load();
                           },
-                          (err: unknown) => setRenaming({ ...renaming, error: err instanceof ApiError ? (err.forField('name') ?? err.readable) : String(err) }),
+                          (err: unknown) =>
+                            setRenaming({
+                              ...renaming,
+                              error: err instanceof ApiError ? (err.forField('name') ?? err.readable) : String(err),
+                            }),
                         );
                       }}
                     >
-                      <label className="sr-only" htmlFor={`rename-${k.id}`}>New name</label>
-                      <input id={`rename-${k.id}`} value={renaming.name} onChange={(e) => setRenaming({ id: k.id, name: e.target.value })} aria-invalid={Boolean(renaming.error)} aria-describedby={`rename-${k.id}-error`} />
+                      <label className="sr-only" htmlFor={`rename-${k.id}`}>
+                        New name
+                      </label>
+                      <input
+                        id={`rename-${k.id}`}
+                        value={renaming.name}
+                        onChange={(e) => setRenaming({ id: k.id, name: e.target.value })}
+                        aria-invalid={Boolean(renaming.error)}
+                        aria-describedby={`rename-${k.id}-error`}
+                      />
                       <button type="submit">Save</button>
-                      <span id={`rename-${k.id}-error`} className="field-error">{renaming.error}</span>
+                      <span id={`rename-${k.id}-error`} className="field-error">
+                        {renaming.error}
+                      </span>
                     </form>
                   ) : (
-                    <>{k.name}{k.id === props.ownKeyId && <em> (this session)</em>}</>
+                    <>
+                      {k.name}
+                      {k.id === props.ownKeyId && <em> (this session)</em>}
+                    </>
                   )}
                 </td>
-                <td><code>{k.hint}</code></td>
-                <td><StatusTag status={k.status} reason={k.revocationReason} revokedAt={k.revokedAt} /></td>
+                <td>
+                  <code>{k.hint}</code>
+                </td>
+                <td>
+                  <StatusTag status={k.status} reason={k.revocationReason} revokedAt={k.revokedAt} />
+                </td>
                 <td>{day(k.createdAt)}</td>
                 <td>{day(k.expiresAt)}</td>
                 <td>{day(k.lastUsedAt)}</td>
                 <td className="actions">
                   {k.status !== 'REVOKED' && (
                     <>
-                      <button type="button" onClick={() => setRenaming({ id: k.id, name: k.name })}>Rename</button>
+                      <button type="button" onClick={() => setRenaming({ id: k.id, name: k.name })}>
+                        Rename
+                      </button>
                       <button
                         type="button"
                         onClick={() =>
@@ -131,13 +188,19 @@ export function MyKeys(props: { apiKey: string; ownKeyId: string | null; revisio
                       >
                         Regenerate
                       </button>
-                      <button type="button" onClick={() => void act(() => request(props.apiKey, SetEnabledDoc, { id: k.id, enabled: k.status !== 'ENABLED' }))}>
+                      <button
+                        type="button"
+                        onClick={() => void act(() => request(props.apiKey, SetEnabledDoc, { id: k.id, enabled: k.status !== 'ENABLED' }))}
+                      >
                         {k.status === 'ENABLED' ? 'Disable' : 'Enable'}
                       </button>
                       <button
                         type="button"
                         className="danger"
-                        onClick={() => confirm(`Delete “${k.name}”? It stops working at once; this cannot be undone.`) && void act(() => request(props.apiKey, DeleteDoc, { id: k.id }))}
+                        onClick={() =>
+                          confirm(`Delete “${k.name}”? It stops working at once; this cannot be undone.`) &&
+                          void act(() => request(props.apiKey, DeleteDoc, { id: k.id }))
+                        }
                       >
                         Delete
                       </button>

@@ -16,10 +16,23 @@ export function Notifications(props: { apiKey: string; revision: number; onRead:
   return (
     <section aria-labelledby="notifications-title">
       <h2 id="notifications-title">Notifications</h2>
-      <button type="button" disabled={!data?.unreadCount} onClick={() => void act(async () => { await request(props.apiKey, MarkAllDoc); props.onRead(); })}>
+      <button
+        type="button"
+        disabled={!data?.unreadCount}
+        onClick={() =>
+          void act(async () => {
+            await request(props.apiKey, MarkAllDoc);
+            props.onRead();
+          })
+        }
+      >
         Mark all read
       </button>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       <ul className="notifications">
         {data?.edges.map(({ node: n }) => (
           <li key={n.id} className={n.readAt ? 'read' : 'unread'}>

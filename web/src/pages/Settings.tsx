@@ -39,7 +39,10 @@ export function Settings(props: { apiKey: string; revision: number }) {
     );
   }, [props.apiKey]);
   const loadExposures = useCallback(() => {
-    request(props.apiKey, ExposuresDoc).then((d) => setExposures(d.exposedApiKeys), () => setExposures([]));
+    request(props.apiKey, ExposuresDoc).then(
+      (d) => setExposures(d.exposedApiKeys),
+      () => setExposures([]),
+    );
   }, [props.apiKey]);
   const load = useCallback(() => {
     loadSettings();
@@ -62,7 +65,11 @@ export function Settings(props: { apiKey: string; revision: number }) {
         exposedKeysAction,
       };
       const { updateApiKeySettings: r } = await request(props.apiKey, UpdateDoc, { input });
-      setWarning(r.warning ? `${r.openExposureCount} exposed key finding(s) are still open. Auto revoke stays off until you choose what happens to those keys:` : null);
+      setWarning(
+        r.warning
+          ? `${r.openExposureCount} exposed key finding(s) are still open. Auto revoke stays off until you choose what happens to those keys:`
+          : null,
+      );
       setAutoRevoke(r.settings.autoRevokeExposedKeys);
       const expiries = `${r.updatedKeyCount} key expiries changed, ${r.expiredKeyCount} expired now.`;
       setResult(r.warning ? `Other settings saved. ${expiries}` : `Saved. ${expiries}`);
@@ -84,8 +91,18 @@ export function Settings(props: { apiKey: string; revision: number }) {
         </label>
         <div className="field">
           <label htmlFor="expiry-days">Set expiry for API keys (days; empty = never)</label>
-          <input id="expiry-days" type="number" min="1" value={days} onChange={(e) => setDays(e.target.value)} aria-invalid={error?.field === 'keyExpiryDays'} aria-describedby="expiry-days-error" />
-          <span id="expiry-days-error" className="field-error">{error?.field === 'keyExpiryDays' ? error.text : ''}</span>
+          <input
+            id="expiry-days"
+            type="number"
+            min="1"
+            value={days}
+            onChange={(e) => setDays(e.target.value)}
+            aria-invalid={error?.field === 'keyExpiryDays'}
+            aria-describedby="expiry-days-error"
+          />
+          <span id="expiry-days-error" className="field-error">
+            {error?.field === 'keyExpiryDays' ? error.text : ''}
+          </span>
         </div>
         <label className="check">
           <input type="checkbox" checked={autoRevoke} onChange={(e) => setAutoRevoke(e.target.checked)} />
@@ -96,20 +113,41 @@ export function Settings(props: { apiKey: string; revision: number }) {
           <div className="warning-box" role="alert">
             <p>{warning}</p>
             <div className="row">
-              <button type="button" className="danger" onClick={() => void save(null, 'REVOKE')}>Revoke those keys and turn it on</button>
-              <button type="button" onClick={() => void save(null, 'IGNORE')}>Ignore them and turn it on</button>
+              <button type="button" className="danger" onClick={() => void save(null, 'REVOKE')}>
+                Revoke those keys and turn it on
+              </button>
+              <button type="button" onClick={() => void save(null, 'IGNORE')}>
+                Ignore them and turn it on
+              </button>
             </div>
           </div>
         )}
-        {result && <p className="notice" role="status">{result}</p>}
-        {error && !error.field && <p className="error" role="alert">{error.text}</p>}
+        {result && (
+          <p className="notice" role="status">
+            {result}
+          </p>
+        )}
+        {error && !error.field && (
+          <p className="error" role="alert">
+            {error.text}
+          </p>
+        )}
       </form>
       <h2 id="exposed-title">Exposed API keys</h2>
       {exposures.length === 0 ? (
         <p>No exposed keys found.</p>
       ) : (
         <table aria-labelledby="exposed-title">
-          <thead><tr><th>Key</th><th>Owner</th><th>Detected</th><th>Last used</th><th>Location</th><th>State</th></tr></thead>
+          <thead>
+            <tr>
+              <th>Key</th>
+              <th>Owner</th>
+              <th>Detected</th>
+              <th>Last used</th>
+              <th>Location</th>
+              <th>State</th>
+            </tr>
+          </thead>
           <tbody>
             {exposures.map((x) => (
               <tr key={x.id}>
@@ -117,7 +155,9 @@ export function Settings(props: { apiKey: string; revision: number }) {
                 <td>{x.apiKey?.createdBy.name ?? '—'}</td>
                 <td>{new Date(x.detectedAt).toLocaleString()}</td>
                 <td>{x.apiKey?.lastUsedAt ? new Date(x.apiKey.lastUsedAt).toLocaleString() : 'never'}</td>
-                <td>{x.location} <small>({x.source})</small></td>
+                <td>
+                  {x.location} <small>({x.source})</small>
+                </td>
                 <td>{x.resolved ? 'resolved (revoked)' : x.ignored ? 'ignored' : 'open'}</td>
               </tr>
             ))}

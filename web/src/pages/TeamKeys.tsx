@@ -71,7 +71,10 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
   }, [props.apiKey, statuses, search, createdBy, orderBy, after]);
   useEffect(load, [load, props.revision]);
   useEffect(() => {
-    request(props.apiKey, MembersDoc).then((d) => setMembers(d.teamMembers), () => setMembers([]));
+    request(props.apiKey, MembersDoc).then(
+      (d) => setMembers(d.teamMembers),
+      () => setMembers([]),
+    );
   }, [props.apiKey]);
 
   const restart = () => {
@@ -95,7 +98,8 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
       // The key this page is signed in with is live and is not revoked: it is not in the count.
       const { teamApiKeys } = await request(props.apiKey, LiveCountDoc);
       const count = Math.max(0, teamApiKeys.totalCount - 1);
-      if (!confirm(`Revoke all ${count} enabled or disabled keys of the team (all but the one you are signed in with)?`)) return 'Nothing revoked.';
+      if (!confirm(`Revoke all ${count} enabled or disabled keys of the team (all but the one you are signed in with)?`))
+        return 'Nothing revoked.';
       return `${(await request(props.apiKey, RevokeAllDoc)).revokeAllApiKeys.revokedCount} key(s) revoked.`;
     });
   const rows: Row[] = page?.edges.map((e) => e.node) ?? [];
@@ -120,21 +124,55 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
             </label>
           ))}
         </fieldset>
-        <form className="field" onSubmit={(e) => { e.preventDefault(); setSearch(keyValue.trim()); restart(); }}>
+        <form
+          className="field"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setSearch(keyValue.trim());
+            restart();
+          }}
+        >
           <label htmlFor="key-search">Search by key value</label>
-          <input id="key-search" value={keyValue} placeholder="kp_… or its last 4" onChange={(e) => setKeyValue(e.target.value)} aria-invalid={error?.field === 'keyValue'} aria-describedby="key-search-error" />
-          <span id="key-search-error" className="field-error">{error?.field === 'keyValue' ? error.text : ''}</span>
+          <input
+            id="key-search"
+            value={keyValue}
+            placeholder="kp_… or its last 4"
+            onChange={(e) => setKeyValue(e.target.value)}
+            aria-invalid={error?.field === 'keyValue'}
+            aria-describedby="key-search-error"
+          />
+          <span id="key-search-error" className="field-error">
+            {error?.field === 'keyValue' ? error.text : ''}
+          </span>
         </form>
         <div className="field">
           <label htmlFor="creator">Creator</label>
-          <select id="creator" value={createdBy} onChange={(e) => { setCreatedBy(e.target.value); restart(); }}>
+          <select
+            id="creator"
+            value={createdBy}
+            onChange={(e) => {
+              setCreatedBy(e.target.value);
+              restart();
+            }}
+          >
             <option value="">Anyone</option>
-            {members.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+            {members.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name}
+              </option>
+            ))}
           </select>
         </div>
         <div className="field">
           <label htmlFor="order">Sort</label>
-          <select id="order" value={orderBy} onChange={(e) => { setOrderBy(e.target.value as ApiKeyOrder); restart(); }}>
+          <select
+            id="order"
+            value={orderBy}
+            onChange={(e) => {
+              setOrderBy(e.target.value as ApiKeyOrder);
+              restart();
+            }}
+          >
             <option value="NEWEST">Newest</option>
             <option value="OLDEST">Oldest</option>
             <option value="RECENTLY_USED">Recently used</option>
@@ -142,15 +180,39 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
         </div>
       </div>
       <div className="row">
-        <button type="button" className="danger" disabled={selected.size === 0} onClick={revokeSelected}>Revoke selected ({selected.size})</button>
-        <button type="button" className="danger" onClick={() => void revokeAll()}>Revoke all</button>
+        <button type="button" className="danger" disabled={selected.size === 0} onClick={revokeSelected}>
+          Revoke selected ({selected.size})
+        </button>
+        <button type="button" className="danger" onClick={() => void revokeAll()}>
+          Revoke all
+        </button>
         <span aria-live="polite">{page ? `${page.totalCount} key(s)` : ''}</span>
       </div>
-      {message && <p className="notice" role="status">{message}</p>}
-      {error && !error.field && <p className="error" role="alert">{error.text}</p>}
+      {message && (
+        <p className="notice" role="status">
+          {message}
+        </p>
+      )}
+      {error && !error.field && (
+        <p className="error" role="alert">
+          {error.text}
+        </p>
+      )}
       <table>
         <thead>
-          <tr><th scope="col"><span className="sr-only">Select</span></th><th>Name</th><th>Key</th><th>Creator</th><th>Status</th><th>Created</th><th>Expires</th><th>Last used</th><th>Actions</th></tr>
+          <tr>
+            <th scope="col">
+              <span className="sr-only">Select</span>
+            </th>
+            <th>Name</th>
+            <th>Key</th>
+            <th>Creator</th>
+            <th>Status</th>
+            <th>Created</th>
+            <th>Expires</th>
+            <th>Last used</th>
+            <th>Actions</th>
+          </tr>
         </thead>
         <tbody>
           {rows.map((k) => (
@@ -170,15 +232,29 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
                 />
               </td>
               <td>{k.name}</td>
-              <td><code>{k.hint}</code></td>
-              <td>{k.createdBy.name} <small>({k.createdBy.role.replace('_', ' ').toLowerCase()})</small></td>
-              <td><StatusTag status={k.status} reason={k.revocationReason} revokedAt={k.revokedAt} /></td>
+              <td>
+                <code>{k.hint}</code>
+              </td>
+              <td>
+                {k.createdBy.name} <small>({k.createdBy.role.replace('_', ' ').toLowerCase()})</small>
+              </td>
+              <td>
+                <StatusTag status={k.status} reason={k.revocationReason} revokedAt={k.revokedAt} />
+              </td>
               <td>{new Date(k.createdAt).toLocaleDateString()}</td>
               <td>{k.expiresAt ? new Date(k.expiresAt).toLocaleDateString() : '—'}</td>
               <td>{k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}</td>
               <td>
                 {k.status !== 'REVOKED' && (
-                  <button type="button" onClick={() => void run(async () => { await request(props.apiKey, TeamSetEnabledDoc, { id: k.id, enabled: k.status !== 'ENABLED' }); return `“${k.name}” ${k.status === 'ENABLED' ? 'disabled' : 'enabled'}.`; })}>
+                  <button
+                    type="button"
+                    onClick={() =>
+                      void run(async () => {
+                        await request(props.apiKey, TeamSetEnabledDoc, { id: k.id, enabled: k.status !== 'ENABLED' });
+                        return `“${k.name}” ${k.status === 'ENABLED' ? 'disabled' : 'enabled'}.`;
+                      })
+                    }
+                  >
                     {k.status === 'ENABLED' ? 'Disable' : 'Enable'}
                   </button>
                 )}
@@ -188,9 +264,17 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
         </tbody>
       </table>
       <nav className="row" aria-label="Pages">
-        <button type="button" disabled={loading || cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</button>
+        <button type="button" disabled={loading || cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
+          Previous
+        </button>
         <span>Page {cursors.length}</span>
-        <button type="button" disabled={loading || !page?.pageInfo.hasNextPage} onClick={() => setCursors([...cursors, page!.pageInfo.endCursor ?? null])}>Next</button>
+        <button
+          type="button"
+          disabled={loading || !page?.pageInfo.hasNextPage}
+          onClick={() => setCursors([...cursors, page!.pageInfo.endCursor ?? null])}
+        >
+          Next
+        </button>
       </nav>
     </section>
   );
