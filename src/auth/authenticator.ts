@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { KeyChangedEvent } from '../keys/events.js';
 import { hashKey, parseKey } from '../keys/format.js';
-import { effectiveLifecycle, type KeyLifecycle } from '../keys/status.js';
+import { effectiveLifecycle, type KeyStatusFields } from '../keys/status.js';
 import { KeyHashIndex } from './key-index.js';
 import type { LastUsedRecorder } from './last-used.js';
 import type { Principal } from './principal.js';
@@ -19,7 +19,7 @@ export type AuthOutcome =
   | { ok: true; principal: Principal; expiresAt: Date | null }
   | { ok: false; reason: AuthFailureReason; message: string };
 
-interface VerifiedKey extends KeyLifecycle {
+interface VerifiedKey extends KeyStatusFields {
   principal: Principal;
 }
 

@@ -1,6 +1,6 @@
 import type { ApiKeyStatus, RevocationReason } from '../generated/prisma/enums.js';
 
-export interface KeyLifecycle {
+export interface KeyStatusFields {
   status: ApiKeyStatus;
   expiresAt: Date | null;
   revokedAt: Date | null;
@@ -11,7 +11,7 @@ export interface KeyLifecycle {
  * What a key reads as now. A key past its expiresAt is REVOKED/EXPIRED at once, before any
  * background job persists it (SPEC §4 "Expiry").
  */
-export function effectiveLifecycle<T extends KeyLifecycle>(key: T, now = Date.now()): KeyLifecycle {
+export function effectiveLifecycle<T extends KeyStatusFields>(key: T, now = Date.now()): KeyStatusFields {
   if (key.status !== 'REVOKED' && key.expiresAt && key.expiresAt.getTime() <= now) {
     return { status: 'REVOKED', expiresAt: key.expiresAt, revokedAt: key.expiresAt, revocationReason: 'EXPIRED' };
   }
