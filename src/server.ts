@@ -4,15 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { createYoga } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { clientAddressOf, refuseKnownGuess, useApiKeyAuth } from './auth/http-plugin.js';
-import type { Principal } from './auth/principal.js';
+import { clientAddressOf, refuseKnownGuess, useKeyAuth } from './auth/http-plugin.js';
 import type { Config } from './config.js';
 import { dashboardHandler } from './dashboard/serve.js';
-import { openDatabase } from './db/database.js';
+import { type Database, openDatabase } from './db/database.js';
 import { isDatabaseUnavailable } from './db/outage.js';
 import { GRAPHIQL_ASSETS_PATH, renderGraphiQL, serveGraphiQLAsset } from './graphiql/graphiql.js';
 import { useBodySizeLimit } from './graphql/body-limit.js';
-import type { Context } from './graphql/builder.js';
+import type { Context, RequestServices } from './graphql/context.js';
 import { useCostLimit } from './graphql/cost.js';
 import { maskError, useDomainErrors } from './graphql/errors.js';
 import { useInputGuard } from './graphql/input-guard.js';
@@ -21,6 +20,7 @@ import { useMalformedRequestErrors } from './graphql/request-errors.js';
 import { schema } from './graphql/schema.js';
 import { useStripOriginalError } from './graphql/strip-original-error.js';
 import { createLogger, yogaLogger } from './observability/log.js';
+import type { Metrics } from './observability/metrics.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
 import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
@@ -92,10 +92,10 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     { onlyIfEmpty: true },
   );
 
-  const principals = new WeakMap<Request, Principal>();
   // One rule for the client address (TRUST_PROXY and X-Forwarded-For): auth/client-address.ts.
   const addressOf = (serverContext: unknown) => clientAddressOf(serverContext, config.trustProxy);
-  const yoga = createYoga<Record<string, unknown>, Context>({
+  const { gate } = services;
+  const yoga = createYoga<Record<string, unknown>, Pick<Context, 'services'>>({
     schema,
     graphqlEndpoint: '/graphql',
     renderGraphiQL,
@@ -109,11 +109,9 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     batching: { limit: MAX_BATCH },
     // Replaced by useBodySizeLimit, which costs nothing when Content-Length is sent.
     maxRequestBodySize: false,
-    context: (initial) => ({
-      principal: (initial.principal as Principal | undefined) ?? (initial.request ? principals.get(initial.request) : undefined) ?? null,
-      clientAddress: (initial.clientAddress as string | undefined) ?? addressOf(initial),
-      services,
-    }),
+    // The rest of the context comes from the plugins that own it: the caller from useKeyAuth,
+    // the usage from useRequestLimits.
+    context: { services: requestServices(services) },
     plugins: [
       useBodySizeLimit(MAX_BODY_BYTES),
       useMalformedRequestErrors({ authFailures: services.authFailures, addressOf }),
@@ -122,8 +120,13 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       useStripOriginalError(),
       // Domain errors in every result become coded GraphQLErrors before yoga's masking.
       useDomainErrors(),
-      useApiKeyAuth(services, principals),
-      useRequestLimits(services),
+      useKeyAuth({ gate, addressOf }),
+      useRequestLimits({
+        limiter: services.rateLimiter,
+        quota: services.quota,
+        subscriptions: services.subscriptions,
+        metrics: services.metrics,
+      }),
       // After authentication and the rate limit (SPEC §4's order), before any resolver.
       useInputGuard(),
       useCostLimit(),
@@ -132,25 +135,27 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
   });
 
   const dashboard = dashboardHandler();
+  const intake = { scanner: services.scanner, metrics: services.metrics, publicKeys: config.githubScanningPublicKeys };
+  const guesses = { gate, trustProxy: config.trustProxy };
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     // Routed on the path alone: /healthz?probe=1 is still the health check.
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
-    if (pathname === '/healthz') return void healthz(services, res);
-    if (pathname === '/metrics') return void metrics(services, res);
+    if (pathname === '/healthz') return void healthz(db, res);
+    if (pathname === '/metrics') return void metrics(services.metrics, res);
     if (pathname === GITHUB_INTAKE_PATH) {
-      return void handleGitHubIntake(services, req, res).catch((error: unknown) => {
-        services.log.error({ err: error }, 'scanner intake failed');
+      return void handleGitHubIntake(intake, req, res).catch((error: unknown) => {
+        log.error({ err: error }, 'scanner intake failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"internal error"}');
       });
     }
     if (pathname.startsWith(GRAPHIQL_ASSETS_PATH) && config.graphiql) {
       return void serveGraphiQLAsset(req, res, pathname).catch((error: unknown) => {
-        services.log.error({ err: error }, 'GraphiQL asset failed');
+        log.error({ err: error }, 'GraphiQL asset failed');
         if (!res.headersSent) res.writeHead(500).end();
       });
     }
     if (pathname !== yoga.graphqlEndpoint) return dashboard(req, res);
-    if (refuseKnownGuess(services, req, res)) return;
+    if (refuseKnownGuess(guesses, req, res)) return;
     const stopTimer = services.metrics.latency.startTimer();
     res.once('finish', () => stopTimer());
     return yoga.requestListener(req, res);
@@ -163,7 +168,14 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, resolve);
   });
-  const ws = attachWebSocketServer(httpServer, yoga, services);
+  const ws = attachWebSocketServer(httpServer, yoga, {
+    gate,
+    sockets: services.sockets,
+    limiter: services.rateLimiter,
+    metrics: services.metrics,
+    log,
+    config,
+  });
   services.start();
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
@@ -191,14 +203,34 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
   };
 }
 
-async function metrics(services: Services, res: ServerResponse) {
-  const body = await services.metrics.registry.metrics();
-  res.writeHead(200, { 'content-type': services.metrics.registry.contentType }).end(body);
+/** What resolvers may call, picked from the composition root (the same long-lived instances). */
+function requestServices(services: Services): RequestServices {
+  return {
+    prisma: services.prisma,
+    keys: services.keys,
+    keyGeneration: services.keyGeneration,
+    lifecycle: services.lifecycle,
+    teamKeys: services.teamKeys,
+    teamKeyAdmin: services.teamKeyAdmin,
+    collections: services.collections,
+    invitations: services.invitations,
+    members: services.members,
+    settings: services.settings,
+    notifications: services.notifications,
+    scanner: services.scanner,
+    pubsub: services.pubsub,
+    sockets: services.sockets,
+  };
 }
 
-async function healthz(services: Services, res: ServerResponse) {
+async function metrics({ registry }: Metrics, res: ServerResponse) {
+  const body = await registry.metrics();
+  res.writeHead(200, { 'content-type': registry.contentType }).end(body);
+}
+
+async function healthz(db: Database, res: ServerResponse) {
   try {
-    await services.db.ping();
+    await db.ping();
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   } catch {
     res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"database unavailable"}');

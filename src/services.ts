@@ -1,7 +1,9 @@
-// Builds the long-lived services once per server and hands them to every request's context.
+// The composition root: builds the long-lived services once per server. server.ts hands each
+// part only what it uses (a request's context: graphql/context.ts's RequestServices).
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticator.js';
+import { KeyGate } from './auth/gate.js';
 import { LastUsedRecorder } from './auth/last-used.js';
 import { CollectionService } from './collections/service.js';
 import type { Config } from './config.js';
@@ -38,6 +40,8 @@ export interface Services {
   prisma: PrismaClient;
   db: Database;
   auth: Authenticator;
+  /** authentication with the brute-force limit, as every transport runs it */
+  gate: KeyGate;
   lastUsed: LastUsedRecorder;
   pubsub: KeyplanePubSub;
   keys: KeyService;
@@ -119,6 +123,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     db,
     lastUsed,
     auth,
+    gate: new KeyGate({ auth, authFailures, metrics, log }),
     pubsub,
     keys,
     keyEvents,

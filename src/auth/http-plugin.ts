@@ -9,19 +9,18 @@ import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { databaseUnavailableResponse, isDatabaseUnavailable } from '../db/outage.js';
 import { DomainError, unauthenticated } from '../domain/errors.js';
-import type { Context } from '../graphql/builder.js';
+import type { Context } from '../graphql/context.js';
 import { toGraphQLError } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
 import { tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
-import type { Services } from '../services.js';
 import { clientAddressOfRequest } from './client-address.js';
-import { authenticateFrom, type GateOutcome } from './gate.js';
+import type { GateOutcome, GateRefusal, KeyGate } from './gate.js';
 import type { Principal } from './principal.js';
 
 const ANONYMOUS_ROOT_FIELDS = new Set(['acceptInvitation', '__schema', '__type', '__typename']);
 const MISSING_KEY = 'Missing API key: send it in the X-API-Key header';
 
-function refusalParts(outcome: Exclude<GateOutcome, { ok: true }>) {
+function refusalParts(outcome: GateRefusal) {
   const blocked = outcome.reason === 'blocked';
   const code = blocked ? 'RATE_LIMITED' : 'UNAUTHENTICATED';
   const body = { errors: [{ message: outcome.message, extensions: { code, reason: outcome.reason } }] };
@@ -31,7 +30,7 @@ function refusalParts(outcome: Exclude<GateOutcome, { ok: true }>) {
   return { status: blocked ? 429 : 401, headers, body: JSON.stringify(body) };
 }
 
-function refusal(outcome: Exclude<GateOutcome, { ok: true }>): Response {
+function refusal(outcome: GateRefusal): Response {
   const { status, headers, body } = refusalParts(outcome);
   return new Response(body, { status, headers });
 }
@@ -43,18 +42,16 @@ function refusal(outcome: Exclude<GateOutcome, { ok: true }>): Response {
  * guesses is the one load where refusing cheaply matters. Anything else (a valid key from that
  * address, a browser's CORS request) takes the ordinary path. Returns whether it answered.
  */
-export function refuseKnownGuess(services: Services, req: IncomingMessage, res: ServerResponse): boolean {
+export function refuseKnownGuess(
+  { gate, trustProxy }: { gate: KeyGate; trustProxy: BlockList | null },
+  req: IncomingMessage,
+  res: ServerResponse,
+): boolean {
   const header = req.headers['x-api-key'];
   if (typeof header !== 'string' || req.headers.origin !== undefined) return false;
-  const retryAfterSeconds = services.authFailures.knownBlockedFor(clientAddressOfRequest(req, services.config.trustProxy));
-  if (retryAfterSeconds === 0 || !services.auth.isGuess(header)) return false;
-  services.metrics.authFailures.inc({ reason: 'blocked' });
-  const { status, headers, body } = refusalParts({
-    ok: false,
-    reason: 'blocked',
-    message: tooManyFailuresMessage(retryAfterSeconds),
-    retryAfterSeconds,
-  });
+  const outcome = gate.refuseKnownGuess(header, clientAddressOfRequest(req, trustProxy));
+  if (!outcome) return false;
+  const { status, headers, body } = refusalParts(outcome);
   // In the check phase, with the other answers of this poll phase (see ratelimit/plugin.ts).
   setImmediate(() => res.writeHead(status, headers).end(body));
   return true;
@@ -65,7 +62,19 @@ export function clientAddressOf(serverContext: unknown, trustProxy: BlockList | 
   return clientAddressOfRequest((serverContext as { req?: IncomingMessage } | undefined)?.req, trustProxy);
 }
 
-export function useApiKeyAuth(services: Services, principals: WeakMap<Request, Principal>): Plugin {
+export interface KeyAuthOptions {
+  gate: KeyGate;
+  /** the client address of a request, as the rest of the server sees it */
+  addressOf: (serverContext: unknown) => string;
+}
+
+/**
+ * Authenticates the request's key once, when it arrives, and puts the caller in every operation's
+ * context: `principal` (null without a key) and `clientAddress`. Over graphql-ws both are already
+ * in the initial context (realtime/websocket.ts authenticates the socket).
+ */
+export function useKeyAuth({ gate, addressOf }: KeyAuthOptions): Plugin<Context> {
+  const principals = new WeakMap<Request, Principal>();
   return {
     onRequest({ request, serverContext, endResponse }) {
       const header = request.headers.get('x-api-key');
@@ -75,7 +84,7 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
         if (outcome.ok) principals.set(request, outcome.principal);
         else endResponse(refusal(outcome));
       };
-      const outcome = authenticateFrom(services, header, clientAddressOf(serverContext, services.config.trustProxy));
+      const outcome = gate.authenticate(header, addressOf(serverContext));
       // A cached key stays synchronous: no promise for the server to wait on.
       if (outcome instanceof Promise) {
         return outcome.then(apply, (error: unknown) => {
@@ -89,16 +98,22 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
       if (!outcome.ok) return nextCheckPhase().then(() => apply(outcome));
       apply(outcome);
     },
+    onContextBuilding({ context, extendContext }) {
+      const initial = context as Partial<Context>;
+      extendContext({
+        principal: initial.principal ?? (initial.request ? principals.get(initial.request) : undefined) ?? null,
+        clientAddress: initial.clientAddress ?? addressOf(context),
+      } satisfies Pick<Context, 'principal' | 'clientAddress'>);
+    },
     onExecute({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as unknown as Context;
+      const ctx = args.contextValue;
       if (ctx.principal) return; // synchronous on the hot path: no promise for envelop to await
       return refuseAnonymous(ctx, args.document, args.operationName, setResultAndStopExecution);
     },
     async onSubscribe({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as unknown as Context;
+      const ctx = args.contextValue;
       if (ctx.principal) return;
-      services.metrics.authFailures.inc({ reason: 'missing' });
-      await services.authFailures.recordFailure(ctx.clientAddress);
+      await gate.missingKey(ctx.clientAddress);
       setResultAndStopExecution({ errors: [toGraphQLError(unauthenticated(MISSING_KEY))] });
     },
   };
@@ -110,7 +125,7 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
     operationName: string | null | undefined,
     setResultAndStopExecution: (result: ExecutionResult) => void,
   ) {
-    const blockedFor = await services.authFailures.blockedFor(ctx.clientAddress);
+    const blockedFor = await gate.blockedFor(ctx.clientAddress);
     if (blockedFor > 0) {
       setResultAndStopExecution({
         errors: [
@@ -118,8 +133,7 @@ export function useApiKeyAuth(services: Services, principals: WeakMap<Request, P
         ],
       });
     } else if (!selectsOnly(document, operationName, ANONYMOUS_ROOT_FIELDS)) {
-      services.metrics.authFailures.inc({ reason: 'missing' });
-      await services.authFailures.recordFailure(ctx.clientAddress);
+      await gate.missingKey(ctx.clientAddress);
       setResultAndStopExecution({ errors: [toGraphQLError(unauthenticated(MISSING_KEY))] });
     }
   }

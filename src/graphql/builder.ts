@@ -1,34 +1,13 @@
-// The one SchemaBuilder: plugins, scalars, the context type and the auth scopes.
+// The one SchemaBuilder: plugins, scalars and the auth scopes (the context's type: context.ts).
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import ScopeAuthPlugin, { type AuthFailure, AuthScopeFailureType } from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { type AccessScope, accessScopes, scopeRefusal } from '../auth/policy.js';
-import type { Principal } from '../auth/principal.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
-import type { RateState } from '../ratelimit/key-limiter.js';
-import type { QuotaState } from '../ratelimit/quota.js';
-import type { Services } from '../services.js';
+import type { AuthenticatedContext, Context } from './context.js';
 import { inputGuardPlugin } from './input-guard.js';
-
-export interface Context {
-  /** null only for operations that need no key (acceptInvitation, introspection). */
-  principal: Principal | null;
-  services: Services;
-  /** the client's address, for the brute-force limit */
-  clientAddress: string;
-  /** the HTTP request (absent over graphql-ws) */
-  request?: Request;
-  /** this operation's rate-limit window and monthly quota, once admitted */
-  rate?: RateState;
-  quota?: QuotaState;
-}
-
-/** The context of every field that sits behind a key. */
-export interface AuthenticatedContext extends Context {
-  principal: Principal;
-}
 
 export const builder = new SchemaBuilder<{
   Context: Context;

@@ -26,7 +26,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { codedError } from '../domain/errors.js';
 import { DEFAULT_PAGE } from '../domain/input.js';
-import type { Context } from './builder.js';
+import type { Context } from './context.js';
 import { toGraphQLError } from './errors.js';
 
 /**

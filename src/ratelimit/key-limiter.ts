@@ -28,7 +28,7 @@ export class KeyRateLimiter {
 
   constructor(
     readonly limit: number,
-    windowSeconds: number,
+    readonly windowSeconds: number,
     redis?: Redis,
     prefix = 'kp',
   ) {

@@ -5,23 +5,41 @@ import { setImmediate as nextCheckPhase } from 'node:timers/promises';
 import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { type DomainError, tooManyRequests } from '../domain/errors.js';
-import type { Context } from '../graphql/builder.js';
+import type { Context, Usage } from '../graphql/context.js';
 import { toGraphQLError } from '../graphql/errors.js';
 import { selectsOnly } from '../graphql/operation.js';
-import type { Services } from '../services.js';
-import type { RateState } from './key-limiter.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { KeyRateLimiter, RateState } from './key-limiter.js';
+import type { MonthlyQuota } from './quota.js';
+import type { SubscriptionCap } from './subscriptions.js';
 
 /** What stays readable over the monthly quota, so that a user can see why. */
 const READABLE_OVER_QUOTA = new Set(['usage', 'viewer', '__typename']);
 
-export function useRequestLimits(services: Services): Plugin {
+export interface RequestLimits {
+  limiter: KeyRateLimiter;
+  quota: MonthlyQuota;
+  /** open subscriptions per key */
+  subscriptions: SubscriptionCap;
+  metrics: Metrics;
+}
+
+/**
+ * Admits each operation with a key against its rate limit and quota, and puts the outcome in its
+ * context (`usage`); the HTTP response's X-RateLimit-* come from the last operation of the request.
+ */
+export function useRequestLimits({ limiter, quota, subscriptions, metrics }: RequestLimits): Plugin<Context> {
   const rateByRequest = new WeakMap<Request, RateState>();
-  const { rateLimiter, quota, metrics, subscriptions, config } = services;
   // Label children resolved once: inc() on the hot path then hashes no labels.
   const succeeded = metrics.requests.labels('ok');
   const erred = metrics.requests.labels('error');
 
-  async function admit(ctx: Context, document: DocumentNode, operationName?: string | null): Promise<DomainError | null> {
+  async function admit(
+    ctx: Context,
+    extendContext: (usage: Pick<Context, 'usage'>) => void,
+    document: DocumentNode,
+    operationName?: string | null,
+  ): Promise<DomainError | null> {
     const principal = ctx.principal;
     if (!principal) return null; // anonymous operations have their own limit (auth failures)
     // Answer in the check phase, not inside the socket's read callback: the responses of every
@@ -31,19 +49,18 @@ export function useRequestLimits(services: Services): Plugin {
     // answers by themselves, and served 0.74-0.91x its requests; with this, 0.7-0.8x the CPU
     // and 1.34-1.61x the requests (Q1, same run, alternating rounds).
     await nextCheckPhase();
-    const rate = await rateLimiter.consume(principal.keyId);
-    ctx.rate = rate;
+    const rate = await limiter.consume(principal.keyId);
     if (ctx.request) rateByRequest.set(ctx.request, rate);
     if (!rate.allowed) {
       metrics.requests.inc({ outcome: 'rate_limited' });
       return tooManyRequests(
         'RATE_LIMITED',
-        `Rate limit of ${rate.limit} requests per ${config.rateLimitWindowSeconds} s exceeded for this key: retry in ${rate.retryAfterSeconds} s`,
+        `Rate limit of ${rate.limit} requests per ${limiter.windowSeconds} s exceeded for this key: retry in ${rate.retryAfterSeconds} s`,
         rate.retryAfterSeconds,
       );
     }
     const month = await quota.consume(principal.teamId, principal.plan, 1);
-    ctx.quota = month;
+    extendContext({ usage: { rate, quota: month } satisfies Usage });
     if (!month.allowed && !selectsOnly(document, operationName, READABLE_OVER_QUOTA)) {
       metrics.requests.inc({ outcome: 'quota_exceeded' });
       const retry = Math.max(1, Math.ceil((month.resetAt.getTime() - Date.now()) / 1000));
@@ -57,8 +74,8 @@ export function useRequestLimits(services: Services): Plugin {
   }
 
   return {
-    async onExecute({ args, setResultAndStopExecution }) {
-      const error = await admit(args.contextValue as unknown as Context, args.document, args.operationName);
+    async onExecute({ args, extendContext, setResultAndStopExecution }) {
+      const error = await admit(args.contextValue, extendContext, args.document, args.operationName);
       if (error) {
         setResultAndStopExecution({ errors: [toGraphQLError(error)] });
         return;
@@ -69,9 +86,9 @@ export function useRequestLimits(services: Services): Plugin {
         },
       };
     },
-    async onSubscribe({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as unknown as Context;
-      const error = await admit(ctx, args.document, args.operationName);
+    async onSubscribe({ args, extendContext, setResultAndStopExecution }) {
+      const ctx = args.contextValue;
+      const error = await admit(ctx, extendContext, args.document, args.operationName);
       if (error) {
         setResultAndStopExecution({ errors: [toGraphQLError(error)] });
         return;

@@ -2,10 +2,9 @@
 // already counted: remaining equals this response's X-RateLimit-Remaining.
 import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
-import type { RateState } from './key-limiter.js';
-import type { QuotaState } from './quota.js';
+import type { Usage } from '../graphql/context.js';
 
-const UsageRef = builder.objectRef<{ rate: RateState; quota: QuotaState }>('Usage').implement({
+const UsageRef = builder.objectRef<Usage>('Usage').implement({
   fields: (t) => ({
     limit: t.int({ description: 'requests allowed per window', resolve: (u) => u.rate.limit }),
     remaining: t.int({ resolve: (u) => u.rate.remaining }),
@@ -17,10 +16,9 @@ const UsageRef = builder.objectRef<{ rate: RateState; quota: QuotaState }>('Usag
 });
 
 builder.queryField('usage', (t) =>
-  t.field({
+  t.withAuth(rules.anyKey).field({
     type: UsageRef,
     skipTypeScopes: true,
-    authScopes: rules.anyKey,
-    resolve: (_root, _args, ctx) => ({ rate: ctx.rate!, quota: ctx.quota! }),
+    resolve: (_root, _args, ctx) => ctx.usage,
   }),
 );

@@ -29,7 +29,7 @@ import { type Plugin, Repeater } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
-import type { Context } from '../graphql/builder.js';
+import type { Context } from '../graphql/context.js';
 import { toGraphQLError } from '../graphql/errors.js';
 
 const printed = new WeakMap<DocumentNode, string>();

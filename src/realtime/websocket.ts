@@ -7,14 +7,26 @@ import { type ExecutionArgs, GraphQLError } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { clientAddressOfRequest } from '../auth/client-address.js';
-import { authenticateFrom } from '../auth/gate.js';
+import type { GateOutcome, KeyGate } from '../auth/gate.js';
 import type { Principal } from '../auth/principal.js';
+import type { Config } from '../config.js';
 import { isDatabaseUnavailable } from '../db/outage.js';
-import type { Services } from '../services.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { KeyRateLimiter } from '../ratelimit/key-limiter.js';
 import { AddressSlots, CLOSE_TOO_MANY } from './socket-caps.js';
 import { closeReason, SocketRegistry } from './socket-registry.js';
+
+export interface WebSocketDeps {
+  gate: KeyGate;
+  sockets: SocketRegistry;
+  limiter: KeyRateLimiter;
+  metrics: Metrics;
+  log: Logger;
+  config: Pick<Config, 'trustProxy' | 'socketsPerAddress' | 'socketsPerKey'>;
+}
 
 /** A socket refused because the database is unreachable (the client may retry shortly). */
 export const CLOSE_TRY_AGAIN_LATER = 1013;
@@ -44,9 +56,8 @@ export function attachWebSocketServer(
   httpServer: Server,
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any yoga instance will do
   yoga: YogaServerInstance<any, any>,
-  services: Services,
+  { gate, sockets, limiter, metrics, log, config }: WebSocketDeps,
 ) {
-  const { config, sockets, rateLimiter, metrics } = services;
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
   // The client address of each socket, decided once, at the upgrade.
   const addresses = new WeakMap<WebSocket, string>();
@@ -74,13 +85,13 @@ export function attachWebSocketServer(
     }
     // Counted from here (synchronously after the check); released when the socket closes.
     sockets.add(principal.keyId, socket, expiresAt);
-    const rate = await rateLimiter.consume(principal.keyId);
+    const rate = await limiter.consume(principal.keyId);
     if (!rate.allowed) {
       metrics.requests.inc({ outcome: 'rate_limited' });
       socket.close(
         CLOSE_TOO_MANY,
         closeReason(
-          `Rate limit of ${rate.limit} requests per ${config.rateLimitWindowSeconds} s exceeded for this key: retry in ${rate.retryAfterSeconds} s`,
+          `Rate limit of ${rate.limit} requests per ${limiter.windowSeconds} s exceeded for this key: retry in ${rate.retryAfterSeconds} s`,
         ),
       );
       return false;
@@ -98,14 +109,14 @@ export function attachWebSocketServer(
       onConnect: async (ctx: WsContext<Record<string, unknown>, Extra>) => {
         // graphql-ws catches nothing thrown here: it would print the error (a key may be in it)
         // to stderr and close with 4500. A database outage is the server's state: a coded close.
-        let outcome: Awaited<ReturnType<typeof authenticateFrom>>;
+        let outcome: GateOutcome;
         try {
-          outcome = await authenticateFrom(services, keyFromParams(ctx.connectionParams), addressOf(ctx.extra.socket));
+          outcome = await gate.authenticate(keyFromParams(ctx.connectionParams), addressOf(ctx.extra.socket));
         } catch (error) {
           if (isDatabaseUnavailable(error)) {
             ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, 'The database is unavailable: retry shortly');
           } else {
-            services.log.error({ err: error }, 'websocket authentication failed');
+            log.error({ err: error }, 'websocket authentication failed');
             ctx.extra.socket.close(CLOSE_INTERNAL_ERROR, 'Internal server error');
           }
           return false;
@@ -119,14 +130,14 @@ export function attachWebSocketServer(
         try {
           return await admitKey(ctx.extra.socket, outcome.principal, outcome.expiresAt);
         } catch (error) {
-          services.log.error({ err: error }, 'websocket admission failed');
+          log.error({ err: error }, 'websocket admission failed');
           ctx.extra.socket.close(CLOSE_INTERNAL_ERROR, 'Internal server error');
           return false;
         }
       },
       onSubscribe: async (ctx, id, payload) => {
         // A socket whose key stopped working only waits to deliver its revocation event.
-        if (services.sockets.isClosing(ctx.extra.socket)) {
+        if (sockets.isClosing(ctx.extra.socket)) {
           return [new GraphQLError('This API key no longer works', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({

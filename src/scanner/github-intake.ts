@@ -9,7 +9,8 @@ import { hash, verify } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { stringProblem } from '../domain/input.js';
-import type { Services } from '../services.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ScannerService } from './service.js';
 
 export const GITHUB_INTAKE_PATH = '/scanner/github';
 const MAX_BODY_BYTES = 1_000_000;
@@ -71,7 +72,18 @@ export function signedByGitHub(
   }
 }
 
-export async function handleGitHubIntake(services: Services, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export interface GitHubIntakeDeps {
+  scanner: ScannerService;
+  metrics: Metrics;
+  /** GITHUB_SCANNING_PUBLIC_KEYS: key identifier → PEM */
+  publicKeys?: Record<string, string>;
+}
+
+export async function handleGitHubIntake(
+  { scanner, metrics, publicKeys }: GitHubIntakeDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   if (req.method !== 'POST') return answer(res, 405, { message: 'POST only' });
   const read = await readBody(req);
   if (!read.ok) {
@@ -82,10 +94,8 @@ export async function handleGitHubIntake(services: Services, req: IncomingMessag
   const { body } = read;
   const keyId = req.headers['github-public-key-identifier'];
   const signature = req.headers['github-public-key-signature'];
-  if (
-    !signedByGitHub(services.config.githubScanningPublicKeys, String(keyId ?? '') || undefined, String(signature ?? '') || undefined, body)
-  ) {
-    services.metrics.authFailures.inc({ reason: 'scanner_signature' });
+  if (!signedByGitHub(publicKeys, String(keyId ?? '') || undefined, String(signature ?? '') || undefined, body)) {
+    metrics.authFailures.inc({ reason: 'scanner_signature' });
     return answer(res, 401, { message: 'missing or invalid GitHub signature' });
   }
   // Anything but the expected shape is the client's fault: 400 with a JSON error, never a 500.
@@ -101,9 +111,7 @@ export async function handleGitHubIntake(services: Services, req: IncomingMessag
       if (problem) return answer(res, 400, { message: `${i}.${field}: ${problem}` });
     }
   }
-  const { verdicts } = await services.scanner.report(
-    tokens.map((t) => ({ token: t.token, location: t.url, source: `github:${t.source}` })),
-  );
+  const { verdicts } = await scanner.report(tokens.map((t) => ({ token: t.token, location: t.url, source: `github:${t.source}` })));
   answer(
     res,
     200,

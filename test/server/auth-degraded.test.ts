@@ -6,7 +6,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../src/auth/authenticator.js';
-import { authenticateFrom } from '../../src/auth/gate.js';
+import { KeyGate } from '../../src/auth/gate.js';
 import { KeyHashIndex } from '../../src/auth/key-index.js';
 import type { Database } from '../../src/db/database.js';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
@@ -39,15 +39,15 @@ describe('brute-force limit with the database partly there', () => {
   it('before the key index has loaded once, concurrent guesses are counted before their reads', async () => {
     const auth = new Authenticator(server.services.prisma, server.services.lastUsed, { index: new KeyHashIndex() });
     expect(auth.index.loaded).toBe(false);
-    const services = { ...server.services, auth };
-    const outcomes = await Promise.all(Array.from({ length: 3 * LIMIT }, () => authenticateFrom(services, guess(), '198.51.100.7')));
+    const gate = new KeyGate({ ...server.services, auth });
+    const outcomes = await Promise.all(Array.from({ length: 3 * LIMIT }, () => gate.authenticate(guess(), '198.51.100.7')));
     expect(outcomes.filter((o) => !o.ok && o.reason === 'unknown')).toHaveLength(LIMIT);
     expect(outcomes.filter((o) => !o.ok && o.reason === 'blocked')).toHaveLength(2 * LIMIT);
     // Without the index a valid key is told from a guess by its read: from the blocked address
     // it still works (SPEC §4), a guess still gets 'blocked'.
-    const ok = await authenticateFrom(services, server.adminKey, '198.51.100.7');
+    const ok = await gate.authenticate(server.adminKey, '198.51.100.7');
     expect(ok.ok).toBe(true);
-    const again = await authenticateFrom(services, guess(), '198.51.100.7');
+    const again = await gate.authenticate(guess(), '198.51.100.7');
     expect(again.ok ? 'ok' : again.reason).toBe('blocked');
   });
 
@@ -56,12 +56,12 @@ describe('brute-force limit with the database partly there', () => {
     try {
       const auth = new Authenticator(dead, server.services.lastUsed);
       await auth.index.reload(server.services.prisma); // loaded: guesses take the counted path
-      const services = { ...server.services, auth };
+      const gate = new KeyGate({ ...server.services, auth });
       for (let i = 0; i < 3 * LIMIT; i++) {
-        await expect(Promise.resolve(authenticateFrom(services, guess(), '198.51.100.9'))).rejects.toThrow();
+        await expect(Promise.resolve(gate.authenticate(guess(), '198.51.100.9'))).rejects.toThrow();
       }
       await new Promise((r) => setTimeout(r, 100)); // refunds are not awaited by the request
-      const after = await authenticateFrom(server.services, guess(), '198.51.100.9');
+      const after = await server.services.gate.authenticate(guess(), '198.51.100.9');
       expect(after.ok ? 'ok' : after.reason).toBe('unknown');
     } finally {
       await dead.$disconnect();

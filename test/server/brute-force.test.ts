@@ -5,7 +5,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authenticateFrom } from '../../src/auth/gate.js';
 import { checksumOf } from '../../src/keys/format.js';
 import { codes, gql } from '../helpers/client.js';
 import { addUser, viewerTeamId } from '../helpers/fixtures.js';
@@ -53,7 +52,7 @@ describe('brute-force block and valid keys', () => {
   it('guesses that arrive together (one tick) are counted before their reads, not after', async () => {
     // The gate itself, as every transport calls it: all start before any read has answered.
     const before = server.services.auth.lookups;
-    const outcomes = await Promise.all(Array.from({ length: 3 * LIMIT }, () => authenticateFrom(server.services, guess(), '192.0.2.1')));
+    const outcomes = await Promise.all(Array.from({ length: 3 * LIMIT }, () => server.services.gate.authenticate(guess(), '192.0.2.1')));
     expect(server.services.auth.lookups - before).toBe(LIMIT);
     expect(outcomes.filter((o) => !o.ok && o.reason === 'unknown')).toHaveLength(LIMIT);
     expect(outcomes.filter((o) => !o.ok && o.reason === 'blocked')).toHaveLength(2 * LIMIT);
