@@ -38,6 +38,7 @@ const schema = z.object({
   MONTHLY_QUOTA_FREE: positiveInt.default(1_000),
   MONTHLY_QUOTA_ENTERPRISE: positiveInt.default(100_000),
   SUBSCRIPTIONS_PER_KEY: positiveInt.default(25),
+  EXPIRY_JOB_INTERVAL_SECONDS: z.coerce.number().positive().max(3600).default(30),
   KEY_PEPPER: z.string().min(16, 'must be at least 16 characters').optional(),
   GITHUB_SCANNING_PUBLIC_KEYS: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -78,6 +79,8 @@ export interface Config {
   authFailuresPerMinute: number;
   monthlyQuota: { FREE: number; ENTERPRISE: number };
   subscriptionsPerKey: number;
+  /** how often expiries are persisted and expiry reminders sent (their latency) */
+  expiryJobIntervalSeconds: number;
   keyPepper?: string;
   /** key identifier → public key (PEM), from GITHUB_SCANNING_PUBLIC_KEYS */
   githubScanningPublicKeys?: Record<string, string>;
@@ -126,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
     monthlyQuota: { FREE: e.MONTHLY_QUOTA_FREE, ENTERPRISE: e.MONTHLY_QUOTA_ENTERPRISE },
     subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
+    expiryJobIntervalSeconds: e.EXPIRY_JOB_INTERVAL_SECONDS,
     keyPepper: e.KEY_PEPPER,
     githubScanningPublicKeys: e.GITHUB_SCANNING_PUBLIC_KEYS ? githubPublicKeys(e.GITHUB_SCANNING_PUBLIC_KEYS) : undefined,
     logLevel: e.LOG_LEVEL,
