@@ -23,6 +23,12 @@ export interface ApiKeyRevokedPayload {
   revokedById: string | null;
 }
 
+export interface ApiKeyExpiringPayload {
+  keyId: string;
+  expiresAt: string;
+  daysLeft: number;
+}
+
 export interface NotificationAddedPayload {
   id: string;
   userId: string;
@@ -34,6 +40,8 @@ export type KeyplaneEvents = {
   apiKeyRevoked: [teamId: string, payload: ApiKeyRevokedPayload];
   /** by recipient */
   notificationAdded: [userId: string, payload: NotificationAddedPayload];
+  /** by the key's owner */
+  apiKeyExpiring: [userId: string, payload: ApiKeyExpiringPayload];
 };
 
 /** Channel names get a prefix, so that deployments (and test servers) can share one Redis. */
