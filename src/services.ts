@@ -17,6 +17,7 @@ import { KeyService } from './keys/service.js';
 import { TeamKeyAdmin } from './keys/team-key-admin.js';
 import { TeamKeyQuery } from './keys/team-key-query.js';
 import { EmailDispatcher } from './notifications/email-dispatcher.js';
+import { ExpiryReminders } from './notifications/expiry-reminders.js';
 import { NotificationService } from './notifications/service.js';
 import { Metrics } from './observability/metrics.js';
 import { AuthFailureLimiter } from './ratelimit/address-limiter.js';
@@ -56,6 +57,7 @@ export interface Services {
   members: MemberService;
   settings: SettingsService;
   expiryJob: ExpiryJob;
+  expiryReminders: ExpiryReminders;
   sockets: SocketRegistry;
   rateLimiter: KeyRateLimiter;
   quota: MonthlyQuota;
@@ -95,7 +97,10 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     leaseSeconds: config.emailLeaseSeconds,
   });
   const revocation = new RevocationService(prisma, keyEvents, pubsub, emails);
-  const expiryJob = new ExpiryJob(revocation, log);
+  const expiryJobIntervalMs = config.expiryJobIntervalSeconds * 1000;
+  const expiryJob = new ExpiryJob(revocation, log, expiryJobIntervalMs);
+  // A job of its own on the same period: reminders are notifications, not a revocation step.
+  const expiryReminders = new ExpiryReminders(prisma, pubsub, emails, log, expiryJobIntervalMs);
   const sockets = new SocketRegistry(() => expiryJob.runSoon());
   const subscriptions = new SubscriptionCap(config.subscriptionsPerKey);
   // A key that changed is re-verified on its next use; its sockets are closed or re-armed. Changes
@@ -140,6 +145,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     members: new MemberService(prisma),
     settings: new SettingsService(prisma, keyEvents, revocation),
     expiryJob,
+    expiryReminders,
     notifications: new NotificationService(prisma),
     scanner: new ScannerService(prisma, revocation, config.keyPepper),
     emails,
@@ -154,11 +160,12 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
       lastUsed.start();
       quota.start();
       expiryJob.start();
+      expiryReminders.start();
       emails.start();
       keyFeed.start().catch((error: unknown) => log.error({ err: error }, 'key change feed did not start'));
     },
     async stop() {
-      await Promise.all([lastUsed.stop(), quota.stop(), expiryJob.stop(), emails.stop(), keyFeed.stop()]);
+      await Promise.all([lastUsed.stop(), quota.stop(), expiryJob.stop(), expiryReminders.stop(), emails.stop(), keyFeed.stop()]);
       pubsubClients?.publish.disconnect();
       pubsubClients?.subscribe.disconnect();
     },

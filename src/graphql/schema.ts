@@ -14,6 +14,7 @@ import '../keys/team-keys.js';
 import '../teams/settings.js';
 import '../notifications/notification.js';
 import '../notifications/revoked-event.js';
+import '../notifications/expiring-event.js';
 import '../scanner/exposure.js';
 
 export const schema = builder.toSchema();

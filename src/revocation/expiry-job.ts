@@ -1,5 +1,6 @@
 // Persists expiries: a key past its expiresAt already reads REVOKED/EXPIRED everywhere; this job
-// writes it down through the revocation service, every 30 s. Safe with several instances.
+// writes it down through the revocation service, every EXPIRY_JOB_INTERVAL_SECONDS (30 s by
+// default). Safe with several instances.
 import type { Logger } from 'pino';
 import type { RevocationService } from './service.js';
 

@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
 import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
 import type { KeyEvents } from '../keys/events.js';
+import { MAX_REMINDER_DAYS, MAX_REMINDER_THRESHOLDS } from '../notifications/expiry-reminders.js';
 import type { RevocationService, Revoker } from '../revocation/service.js';
 
 const MAX_EXPIRY_DAYS = 3650;
@@ -14,15 +15,31 @@ export interface SettingsInput {
   keyExpiryDays?: number | null;
   autoRevokeExposedKeys?: boolean | null;
   exposedKeysAction?: 'REVOKE' | 'IGNORE' | null;
+  /** null or absent = left as it is; [] = no reminders */
+  expiryReminderDays?: readonly number[] | null;
 }
 
-export type Settings = Pick<Team, 'allowMembersToGenerateKeys' | 'keyExpiryDays' | 'autoRevokeExposedKeys'>;
+export type Settings = Pick<Team, 'allowMembersToGenerateKeys' | 'keyExpiryDays' | 'autoRevokeExposedKeys' | 'expiryReminderDays'>;
 
 const settingsOf = (t: Settings): Settings => ({
   allowMembersToGenerateKeys: t.allowMembersToGenerateKeys,
   keyExpiryDays: t.keyExpiryDays,
   autoRevokeExposedKeys: t.autoRevokeExposedKeys,
+  expiryReminderDays: t.expiryReminderDays,
 });
+
+/** SPEC §5: 0..5 distinct whole days in 1..90; kept largest first (the order they come in). */
+function reminderDays(days: readonly number[]): number[] {
+  const field = 'input.expiryReminderDays';
+  if (days.length > MAX_REMINDER_THRESHOLDS) throw badInput(field, `at most ${MAX_REMINDER_THRESHOLDS} thresholds`);
+  for (const d of days) {
+    if (!Number.isInteger(d) || d < 1 || d > MAX_REMINDER_DAYS) {
+      throw badInput(field, `each must be a whole number of days from 1 to ${MAX_REMINDER_DAYS} (got ${d})`);
+    }
+  }
+  if (new Set(days).size !== days.length) throw badInput(field, 'must not repeat a value');
+  return [...days].sort((a, b) => b - a);
+}
 
 export class SettingsService {
   constructor(
@@ -40,6 +57,7 @@ export class SettingsService {
     if (days != null && (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS)) {
       throw badInput('input.keyExpiryDays', `must be a whole number of days from 1 to ${MAX_EXPIRY_DAYS}, or null`);
     }
+    const reminders = input.expiryReminderDays == null ? undefined : reminderDays(input.expiryReminderDays);
     const now = new Date();
     const result = await this.revocation.transaction(async (tx, revoke) => {
       // The team row is held for the change: a scanner report deciding on auto revoke waits for it.
@@ -49,6 +67,7 @@ export class SettingsService {
         allowMembersToGenerateKeys: input.allowMembersToGenerateKeys ?? before.allowMembersToGenerateKeys,
         keyExpiryDays: days === undefined ? before.keyExpiryDays : days,
         autoRevokeExposedKeys: input.autoRevokeExposedKeys ?? before.autoRevokeExposedKeys,
+        expiryReminderDays: reminders ?? before.expiryReminderDays,
       };
       const exposures = await this.exposuresOnEnabling(tx, revoke, p, input, before, after, now);
       await tx.team.update({ where: { id: p.teamId }, data: after });

@@ -8,18 +8,22 @@ const ApiKeySettingsRef = builder.objectRef<Settings>('ApiKeySettings').implemen
     allowMembersToGenerateKeys: t.exposeBoolean('allowMembersToGenerateKeys'),
     keyExpiryDays: t.exposeInt('keyExpiryDays', { nullable: true }),
     autoRevokeExposedKeys: t.exposeBoolean('autoRevokeExposedKeys'),
+    expiryReminderDays: t.exposeIntList('expiryReminderDays', {
+      description: "Days before a key's expiry (its own or the team's) at which its owner is reminded, largest first; [] = never.",
+    }),
   }),
 });
 
 const ExposedKeysActionEnum = builder.enumType('ExposedKeysAction', { values: ['REVOKE', 'IGNORE'] as const });
 
 const ApiKeySettingsInput = builder.inputType('ApiKeySettingsInput', {
-  description: 'An absent field is left as it is; keyExpiryDays: null = never expire.',
+  description: 'An absent field is left as it is; keyExpiryDays: null = never expire; expiryReminderDays: [] = no reminders.',
   fields: (t) => ({
     allowMembersToGenerateKeys: t.boolean(),
     keyExpiryDays: t.int(),
     autoRevokeExposedKeys: t.boolean(),
     exposedKeysAction: t.field({ type: ExposedKeysActionEnum }),
+    expiryReminderDays: t.intList({ description: '0 to 5 distinct whole days from 1 to 90 (default [7, 1]); null = left as it is.' }),
   }),
 });
 
