@@ -233,4 +233,38 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     await shot(page, 'settings');
     expect(cspViolations).toEqual([]);
   });
+
+  it('settings: expiry reminder days are edited (a repeated day is explained under the field); a reminder shows among the notifications', async () => {
+    const page = await openSignedIn(server.adminKey);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    const field = page.getByLabel(/^Expiry reminders/);
+    await expect.poll(() => field.inputValue()).toBe('7, 1');
+    await field.fill('7, 7');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => page.locator('#reminder-days-error').textContent()).toMatch(/repeat/);
+    await field.fill('3, 14');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText(/^Saved\./).waitFor();
+    await expect.poll(() => field.inputValue()).toBe('14, 3');
+
+    const owner = await addUser(server, teamId);
+    const expiring = await server.services.keys.issuePersonalKey(
+      { userId: owner.user.id, teamId },
+      { name: 'Nightly export', expiresInDays: 10 },
+    );
+    const subscribed = server.services.subscriptions.total;
+    const ownerPage = await openSignedIn(owner.key);
+    // The page's three live subscriptions are open before the job runs (or its toast is missed).
+    await expect.poll(() => server.services.subscriptions.total).toBeGreaterThanOrEqual(subscribed + 3);
+    await server.services.expiryReminders.run(); // the job's next run, without waiting its period
+    await ownerPage.getByText(/“Nightly export”.*expires in 10 days/).waitFor({ timeout: 2_000 }); // the live toast
+    await ownerPage
+      .getByRole('navigation', { name: 'Pages' })
+      .getByRole('button', { name: /^Notifications/ })
+      .click();
+    const item = ownerPage.getByRole('listitem').filter({ hasText: `"Nightly export" (kp_…${expiring.apiKey.hint}) expires in 10 days` });
+    await item.getByText('Expiring', { exact: true }).waitFor();
+    await shot(ownerPage, 'notifications-expiring');
+    expect(cspViolations).toEqual([]);
+  });
 });

@@ -30,6 +30,9 @@ const RevokedDoc = graphql(`
 const NotificationAddedDoc = graphql(`
   subscription DashNotificationAdded { notificationAdded { id message } }
 `);
+const ExpiringDoc = graphql(`
+  subscription DashExpiring { apiKeyExpiring { apiKey { name hint } daysLeft } }
+`);
 
 type Viewer = DashViewerQuery;
 type Page = 'keys' | 'collections' | 'team' | 'settings' | 'notifications';
@@ -97,7 +100,8 @@ export function App() {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- on page or revision change only
   }, [page, revision]);
 
-  // Live: revocations as toasts (and sign-out when it is this page's own key), notifications in the bell.
+  // Live: revocations and expiry reminders as toasts (and sign-out when it is this page's own key),
+  // notifications in the bell.
   useEffect(() => {
     if (!key || !viewer || viewer.viewer.keyKind !== 'PERSONAL') return;
     const ownKeyId = viewer.viewer.apiKey?.id;
@@ -115,6 +119,10 @@ export function App() {
           signOut(`You were signed out: the key this page used was ${REASON_WORDS[e.reason] ?? 'revoked'}.`);
       }),
       subscribe(client, NotificationAddedDoc, () => setUnread((n) => n + 1)),
+      subscribe(client, ExpiringDoc, ({ apiKeyExpiring: e }) => {
+        toast(`API key “${e.apiKey.name}” (${e.apiKey.hint}) expires in ${e.daysLeft} ${e.daysLeft === 1 ? 'day' : 'days'}.`);
+        setRevision((r) => r + 1);
+      }),
     ];
     return () => {
       for (const stop of stops) stop();

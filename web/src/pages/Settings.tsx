@@ -5,12 +5,12 @@ import { graphql } from '../gql';
 import type { ExposedKeysAction, ExposuresQuery } from '../gql/graphql';
 
 const SettingsDoc = graphql(`
-  query DashSettings { apiKeySettings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys } }
+  query DashSettings { apiKeySettings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys expiryReminderDays } }
 `);
 const UpdateDoc = graphql(`
   mutation DashUpdateSettings($input: ApiKeySettingsInput!) {
     updateApiKeySettings(input: $input) {
-      settings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys }
+      settings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys expiryReminderDays }
       updatedKeyCount expiredKeyCount openExposureCount warning
     }
   }
@@ -19,13 +19,22 @@ const ExposuresDoc = graphql(`
   query Exposures { exposedApiKeys(includeResolved: true, first: 500) { id location source detectedAt resolved ignored apiKey { name hint lastUsedAt createdBy { name } } accessKey { hint } } }
 `);
 
+/** "7, 1" → [7, 1]; empty = no reminders; null when it is not a list of whole numbers. */
+function parseReminderDays(text: string): number[] | null {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  return parts.every((p) => /^\d+$/.test(p)) ? parts.map(Number) : null;
+}
+
+type SettingsField = 'keyExpiryDays' | 'expiryReminderDays';
+
 export function Settings(props: { apiKey: string; revision: number }) {
   const [allow, setAllow] = useState(true);
   const [days, setDays] = useState('');
   const [autoRevoke, setAutoRevoke] = useState(false);
+  const [reminders, setReminders] = useState('7, 1');
   const [warning, setWarning] = useState<string | null>(null);
   const [result, setResult] = useState<string | null>(null);
-  const [error, setError] = useState<{ text: string; field?: string } | null>(null);
+  const [error, setError] = useState<{ text: string; field?: SettingsField } | null>(null);
   const [exposures, setExposures] = useState<ExposuresQuery['exposedApiKeys']>([]);
 
   const loadSettings = useCallback(() => {
@@ -34,6 +43,7 @@ export function Settings(props: { apiKey: string; revision: number }) {
         setAllow(s.allowMembersToGenerateKeys);
         setDays(s.keyExpiryDays == null ? '' : String(s.keyExpiryDays));
         setAutoRevoke(s.autoRevokeExposedKeys);
+        setReminders(s.expiryReminderDays.join(', '));
       },
       (e: unknown) => setError({ text: e instanceof ApiError ? e.readable : String(e) }),
     );
@@ -56,6 +66,11 @@ export function Settings(props: { apiKey: string; revision: number }) {
     event?.preventDefault();
     setError(null);
     setResult(null);
+    const reminderDays = parseReminderDays(reminders);
+    if (!reminderDays) {
+      setError({ text: 'whole numbers of days, separated by commas', field: 'expiryReminderDays' });
+      return;
+    }
     try {
       // Choosing REVOKE or IGNORE in the warning is choosing to turn auto revoke on.
       const input = {
@@ -63,6 +78,7 @@ export function Settings(props: { apiKey: string; revision: number }) {
         keyExpiryDays: days === '' ? null : Number(days),
         autoRevokeExposedKeys: autoRevoke || exposedKeysAction !== undefined,
         exposedKeysAction,
+        expiryReminderDays: reminderDays,
       };
       const { updateApiKeySettings: r } = await request(props.apiKey, UpdateDoc, { input });
       setWarning(
@@ -71,13 +87,14 @@ export function Settings(props: { apiKey: string; revision: number }) {
           : null,
       );
       setAutoRevoke(r.settings.autoRevokeExposedKeys);
+      setReminders(r.settings.expiryReminderDays.join(', '));
       const expiries = `${r.updatedKeyCount} key expiries changed, ${r.expiredKeyCount} expired now.`;
       setResult(r.warning ? `Other settings saved. ${expiries}` : `Saved. ${expiries}`);
       load();
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
-      const field = e.forField('keyExpiryDays');
-      setError({ text: field ?? e.readable, field: field ? 'keyExpiryDays' : undefined });
+      const field = (['keyExpiryDays', 'expiryReminderDays'] as const).find((f) => e.forField(f));
+      setError({ text: (field && e.forField(field)) ?? e.readable, field });
     }
   };
 
@@ -102,6 +119,21 @@ export function Settings(props: { apiKey: string; revision: number }) {
           />
           <span id="expiry-days-error" className="field-error">
             {error?.field === 'keyExpiryDays' ? error.text : ''}
+          </span>
+        </div>
+        <div className="field">
+          <label htmlFor="reminder-days">Expiry reminders (days before a key expires, comma-separated; empty = none)</label>
+          <input
+            id="reminder-days"
+            type="text"
+            inputMode="numeric"
+            value={reminders}
+            onChange={(e) => setReminders(e.target.value)}
+            aria-invalid={error?.field === 'expiryReminderDays'}
+            aria-describedby="reminder-days-error"
+          />
+          <span id="reminder-days-error" className="field-error">
+            {error?.field === 'expiryReminderDays' ? error.text : ''}
           </span>
         </div>
         <label className="check">
