@@ -365,3 +365,11 @@ describe('apiKeyExpiring and the settings', () => {
     expect((await set([7, 1])).data?.updateApiKeySettings.settings.expiryReminderDays).toEqual([7, 1]);
   });
 });
+
+it('EXPIRY_JOB_INTERVAL_SECONDS: 30 by default; anything but a positive number of seconds (at most an hour) stops the start naming it', () => {
+  expect(loadConfig({}).expiryJobIntervalSeconds).toBe(30);
+  expect(loadConfig({ EXPIRY_JOB_INTERVAL_SECONDS: '0.5' }).expiryJobIntervalSeconds).toBe(0.5);
+  for (const bad of ['0', '-1', 'soon', '3601']) {
+    expect(() => loadConfig({ EXPIRY_JOB_INTERVAL_SECONDS: bad }), bad).toThrow(/EXPIRY_JOB_INTERVAL_SECONDS/);
+  }
+});
