@@ -283,7 +283,7 @@ describe('expiry reminders with three instances racing', () => {
     expect((await reminderNotifications(prisma, all)).map((n) => n.keyId)).toEqual([control.apiKey.id]);
     expect(await prisma.expiryReminder.count({ where: { keyId: { in: all.slice(1) } } })).toBe(0);
     const reminderEmails = (await emailsTo(prisma, [owner.email, offOwner.email])).filter((e) => / expires? (in|soon)/.test(e.subject));
-    expect(reminderEmails.map((e) => e.subject)).toEqual(['Your API key "control" (kp_…' + control.apiKey.hint + ') expires in 3 days']);
+    expect(reminderEmails.map((e) => e.subject)).toEqual([`Your API key "control" (kp_…${control.apiKey.hint}) expires in 3 days`]);
   }, 30_000);
 });
 
