@@ -1,6 +1,7 @@
 // The one SchemaBuilder: plugins, scalars and the auth scopes (the context's type: context.ts).
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin, { type AuthFailure, AuthScopeFailureType } from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { type AccessScope, accessScopes, scopeRefusal } from '../auth/policy.js';
@@ -16,6 +17,8 @@ export const builder = new SchemaBuilder<{
   // Every scope but seesMembers needs a key: a field behind one (t.withAuth) sees a non-null principal.
   AuthContexts: Record<Exclude<AccessScope, 'seesMembers'>, AuthenticatedContext> & { seesMembers: Context };
   DefaultFieldNullability: false;
+  DefaultEdgesNullability: { list: false; items: false };
+  DefaultNodeNullability: false;
   Scalars: {
     // graphql-js hands ID arguments to resolvers as strings (an int literal is converted).
     ID: { Input: string; Output: string };
@@ -24,8 +27,17 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   // Order matters: scope-auth's checks wrap everything after it (role and plan before input).
-  plugins: [ScopeAuthPlugin, inputGuardPlugin, PrismaPlugin],
+  plugins: [ScopeAuthPlugin, inputGuardPlugin, RelayPlugin, PrismaPlugin],
   defaultFieldNullability: false,
+  // Connections only (graphql/connection.ts): no Node interface, no global ids (ids keep their values).
+  relay: {
+    cursorType: 'String',
+    edgesFieldOptions: { nullable: { list: false, items: false } },
+    nodeFieldOptions: { nullable: false },
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+    clientMutationId: 'omit',
+  },
   prisma: {
     client: (ctx) => ctx.services.prisma,
     dmmf: getDatamodel(),

@@ -1,7 +1,7 @@
 // teamApiKeys: every personal key of a team, filtered, ordered and keyset-paginated (stable when
 // many keys share a timestamp: the id breaks ties). An expired key counts as REVOKED in filters.
 import type { Principal } from '../auth/principal.js';
-import { type Cursor, decodeCursor, encodeCursor } from '../domain/cursor.js';
+import { type ConnectionPage, type Cursor, decodeCursor, invalidCursor, keysetPage } from '../domain/cursor.js';
 import { badInput } from '../domain/errors.js';
 import { pageSize } from '../domain/input.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
@@ -103,14 +103,14 @@ export class TeamKeyQuery {
     p: Principal,
     args: { filter?: TeamKeyFilter | null; orderBy?: ApiKeyOrder | null; first?: number | null; after?: string | null },
     query: { include?: Prisma.ApiKeyInclude; select?: Prisma.ApiKeySelect } = {},
-  ) {
+  ): Promise<ConnectionPage<ApiKey> & { totalCount: number }> {
     const first = pageSize(args.first);
     const order = args.orderBy ?? 'NEWEST';
     const now = new Date();
     const base = this.where(p, args.filter, now);
     const cursor = args.after ? decodeCursor(args.after) : null;
     // Only RECENTLY_USED orders by a column that may be null.
-    if (cursor && cursor.v === null && order !== 'RECENTLY_USED') throw badInput('after', 'is not a cursor from this connection');
+    if (cursor && cursor.v === null && order !== 'RECENTLY_USED') throw invalidCursor();
     // A narrowed selection still reads what the cursors are made of.
     if (query.select) query = { select: { ...query.select, createdAt: true, lastUsedAt: true } };
     const [rows, totalCount] = await Promise.all([
@@ -124,18 +124,7 @@ export class TeamKeyQuery {
           }),
       this.count(p, args.filter, base, now),
     ]);
-    const nodes = rows.slice(0, first) as ApiKey[];
-    const edges = nodes.map((node) => new KeyEdge(node, order));
-    return {
-      edges,
-      totalCount,
-      pageInfo: {
-        hasNextPage: rows.length > first,
-        hasPreviousPage: cursor !== null,
-        startCursor: edges[0]?.cursor ?? null,
-        endCursor: edges.at(-1)?.cursor ?? null,
-      },
-    };
+    return { ...keysetPage(rows as ApiKey[], first, cursor, (key) => cursorOf(order, key)), totalCount };
   }
 
   /**
@@ -172,18 +161,6 @@ export class TeamKeyQuery {
       take: take - used.length,
     });
     return [...used, ...(never as ApiKey[])];
-  }
-}
-
-/** An edge of the page; its cursor is encoded only if asked (most pages ask for none but the last). */
-class KeyEdge {
-  constructor(
-    readonly node: ApiKey,
-    private readonly order: ApiKeyOrder,
-  ) {}
-
-  get cursor(): string {
-    return encodeCursor(cursorOf(this.order, this.node));
   }
 }
 

@@ -4,8 +4,8 @@ import { queryFromInfo } from '@pothos/plugin-prisma';
 import { rules } from '../auth/policy.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
+import { connectionArgs } from '../graphql/connection.js';
 import { ApiKeyStatusEnum } from '../graphql/enums.js';
-import { PageInfoRef, type PageInfoShape } from '../graphql/page-info.js';
 import { ApiKeyRef } from './api-key.js';
 import { selectAskedKeyColumns } from './key-selection.js';
 
@@ -21,22 +21,11 @@ const TeamApiKeyFilter = builder.inputType('TeamApiKeyFilter', {
   }),
 });
 
-const ApiKeyEdgeRef = builder.objectRef<{ cursor: string; node: ApiKey }>('ApiKeyEdge').implement({
-  fields: (t) => ({
-    cursor: t.exposeString('cursor'),
-    node: t.field({ type: ApiKeyRef, resolve: (e) => e.node }),
-  }),
+const ApiKeyConnectionRef = builder.connectionObject<typeof ApiKeyRef, { totalCount: number }>({
+  type: ApiKeyRef,
+  name: 'ApiKeyConnection',
+  fields: (t) => ({ totalCount: t.exposeInt('totalCount') }),
 });
-
-const ApiKeyConnectionRef = builder
-  .objectRef<{ edges: { cursor: string; node: ApiKey }[]; pageInfo: PageInfoShape; totalCount: number }>('ApiKeyConnection')
-  .implement({
-    fields: (t) => ({
-      edges: t.field({ type: [ApiKeyEdgeRef], resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
-      totalCount: t.exposeInt('totalCount'),
-    }),
-  });
 
 /** A bulk payload lists at most this many of the keys it revoked; revokedCount counts them all (SPEC §5). */
 export const MAX_PAYLOAD_KEYS = 1_000;
@@ -59,8 +48,7 @@ builder.queryField('teamApiKeys', (t) =>
     args: {
       filter: t.arg({ type: TeamApiKeyFilter }),
       orderBy: t.arg({ type: ApiKeyOrderEnum, defaultValue: 'NEWEST' }),
-      first: t.arg.int({ defaultValue: 50 }),
-      after: t.arg.string(),
+      ...connectionArgs(t),
     },
     resolve: (_root, args, ctx, info) =>
       ctx.services.teamKeys.page(

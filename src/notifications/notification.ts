@@ -4,12 +4,10 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { rules } from '../auth/policy.js';
 import { CollectionAccessKeyRef } from '../collections/access-key.js';
-import type { Notification } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
-import { PageInfoRef } from '../graphql/page-info.js';
+import { connectionArgs } from '../graphql/connection.js';
 import { ApiKeyRef } from '../keys/api-key.js';
 import type { NotificationAddedPayload } from '../realtime/pubsub.js';
-import type { NotificationPage } from './service.js';
 
 export const NotificationRef = builder.prismaObject('Notification', {
   fields: (t) => ({
@@ -35,20 +33,10 @@ export const NotificationRef = builder.prismaObject('Notification', {
   }),
 });
 
-const NotificationEdgeRef = builder.objectRef<{ cursor: string; node: Notification }>('NotificationEdge').implement({
-  fields: (t) => ({
-    cursor: t.exposeString('cursor'),
-    node: t.field({ type: NotificationRef, resolve: (e) => e.node }),
-  }),
-});
-
-const NotificationConnectionRef = builder.objectRef<NotificationPage>('NotificationConnection').implement({
-  fields: (t) => ({
-    edges: t.field({ type: [NotificationEdgeRef], resolve: (c) => c.edges }),
-    pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
-    totalCount: t.exposeInt('totalCount'),
-    unreadCount: t.exposeInt('unreadCount'),
-  }),
+const NotificationConnectionRef = builder.connectionObject<typeof NotificationRef, { totalCount: number; unreadCount: number }>({
+  type: NotificationRef,
+  name: 'NotificationConnection',
+  fields: (t) => ({ totalCount: t.exposeInt('totalCount'), unreadCount: t.exposeInt('unreadCount') }),
 });
 
 builder.queryField('notifications', (t) =>
@@ -57,8 +45,7 @@ builder.queryField('notifications', (t) =>
     description: "The viewer's notifications, newest first.",
     args: {
       unreadOnly: t.arg.boolean({ defaultValue: false }),
-      first: t.arg.int({ defaultValue: 50 }),
-      after: t.arg.string(),
+      ...connectionArgs(t),
     },
     resolve: (_root, args, ctx, info) =>
       ctx.services.notifications.page(ctx.principal, args, queryFromInfo({ context: ctx, info, path: ['edges', 'node'] })),

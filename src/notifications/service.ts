@@ -1,15 +1,13 @@
 // The viewer's in-app notifications: newest first, keyset-paged, and marked read.
 import type { Principal } from '../auth/principal.js';
-import { decodeCursor, encodeCursor, type PageInfoShape } from '../domain/cursor.js';
-import { badInput, codedError } from '../domain/errors.js';
+import { type ConnectionPage, decodeCursor, invalidCursor, keysetPage } from '../domain/cursor.js';
+import { codedError } from '../domain/errors.js';
 import { boundedList, pageSize } from '../domain/input.js';
 import type { Notification, Prisma, PrismaClient } from '../generated/prisma/client.js';
 
 const MAX_MARK = 1_000;
 
-export interface NotificationPage {
-  edges: { cursor: string; node: Notification }[];
-  pageInfo: PageInfoShape;
+export interface NotificationPage extends ConnectionPage<Notification> {
   totalCount: number;
   unreadCount: number;
 }
@@ -28,7 +26,7 @@ export class NotificationService {
     const cursor = args.after ? decodeCursor(args.after) : null;
     const mine: Prisma.NotificationWhereInput = { userId: p.userId, ...(args.unreadOnly ? { readAt: null } : {}) };
     const at = cursor?.v ? new Date(cursor.v) : null;
-    if (cursor && (!at || Number.isNaN(at.getTime()))) throw badInput('after', 'is not a cursor from this connection');
+    if (cursor && !at) throw invalidCursor(); // decodeCursor checked the date; null belongs to another order
     const [rows, totalCount, unreadCount] = await Promise.all([
       this.prisma.notification.findMany({
         ...query,
@@ -39,18 +37,10 @@ export class NotificationService {
       this.prisma.notification.count({ where: mine }),
       args.unreadOnly ? null : this.prisma.notification.count({ where: { userId: p.userId, readAt: null } }),
     ]);
-    const nodes = rows.slice(0, first);
-    const edges = nodes.map((node) => ({ node, cursor: encodeCursor({ v: node.createdAt.toISOString(), id: node.id }) }));
     return {
-      edges,
+      ...keysetPage(rows, first, cursor, (n) => ({ v: n.createdAt.toISOString(), id: n.id })),
       totalCount,
       unreadCount: unreadCount ?? totalCount,
-      pageInfo: {
-        hasNextPage: rows.length > first,
-        hasPreviousPage: cursor !== null,
-        startCursor: edges[0]?.cursor ?? null,
-        endCursor: edges.at(-1)?.cursor ?? null,
-      },
     };
   }
 
