@@ -7,7 +7,7 @@ import { assertCollectionDelete, assertCollectionKeyRevoke } from '../auth/polic
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
 import { capReached, notFound } from '../domain/errors.js';
-import { nameField, parseOrThrow, requestUrl, validName } from '../domain/input.js';
+import { nameField, parseOrThrow, requestUrl, text, validName } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import type { Collection, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { mintKey } from '../keys/service.js';
@@ -25,17 +25,14 @@ const requestSchema = z
     headers: z
       .record(
         z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/, 'must be an HTTP header name'),
-        z
-          .string()
-          .max(8192)
-          .refine((v) => !HEADER_VALUE_FORBIDDEN.test(v), 'must not contain control characters'),
+        text(8192).refine((v) => !HEADER_VALUE_FORBIDDEN.test(v), 'must not contain control characters'),
       )
       .optional(),
     body: z.unknown().optional(),
   })
   .strict();
 const requestsSchema = z.array(requestSchema).max(MAX_REQUESTS, `at most ${MAX_REQUESTS} requests`);
-const descriptionSchema = z.string().trim().max(2000, 'must be at most 2000 characters').nullable();
+const descriptionSchema = text(2000, { trim: true }).nullable();
 
 export interface CollectionInput {
   name: string;

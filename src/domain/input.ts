@@ -1,34 +1,62 @@
-// Input checks shared by every domain; each failure is BAD_USER_INPUT naming the field.
+// Input checks shared by every domain; each failure is BAD_USER_INPUT naming the field. One rule,
+// one message: every bound below says it the same way wherever it applies (a page size, a number
+// of days or a name's length), so a client reads one vocabulary.
 import { z } from 'zod';
 import { badInput, capReached } from './errors.js';
+
+/** The messages of the rules (with the field in front: `input.name: must not be empty`). */
+export const rule = {
+  empty: 'must not be empty',
+  tooLong: (max: number) => `must be at most ${max} characters`,
+  range: (min: number, max: number) => `must be a whole number from ${min} to ${max}`,
+  future: 'must be in the future',
+  perCall: (max: number) => `at most ${max} per call`,
+} as const;
+
+/** A string of at most `max` characters; `trim` first, then `required` refuses an empty one. */
+export function text(max: number, options: { trim?: boolean; required?: boolean } = {}) {
+  const base = options.trim ? z.string().trim() : z.string();
+  return (options.required ? base.min(1, rule.empty) : base).max(max, rule.tooLong(max));
+}
+
+/** A whole number in min..max (a page size, a number of days, minutes of overlap…). */
+export function wholeNumber(field: string, n: number, min: number, max: number): number {
+  if (!Number.isInteger(n) || n < min || n > max) throw badInput(field, rule.range(min, max));
+  return n;
+}
+
+/** An expiry in days, a key's or a team's: at most ten years. */
+export const MAX_EXPIRY_DAYS = 3650;
+export const expiryDays = (field: string, days: number) => wholeNumber(field, days, 1, MAX_EXPIRY_DAYS);
+
+/** A moment after `now`. */
+export function futureDate(field: string, at: Date, now = new Date()): Date {
+  if (at.getTime() <= now.getTime()) throw badInput(field, rule.future);
+  return at;
+}
 
 /** C0 and C1 controls, DEL, and the bidi marks, embeddings, overrides and isolates. */
 // eslint-disable-next-line no-control-regex
 const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
-const nameSchema = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(100, 'must be at most 100 characters')
-  .refine((s) => !NAME_FORBIDDEN.test(s), 'must not contain control characters or bidirectional formatting characters');
+const nameSchema = text(100, { trim: true, required: true }).refine(
+  (s) => !NAME_FORBIDDEN.test(s),
+  'must not contain control characters or bidirectional formatting characters',
+);
 
 /** Names (keys, collections, members, requests): trimmed, 1..100 characters, no controls or bidi formatting (SPEC §4, §5). */
 export function validName(field: string, value: string): string {
   return parseOrThrow(field, nameSchema, value);
 }
 
-/** The same rule, for a zod object that holds a name (e.g. a collection's request). */
+/** The same rule, for a zod object that holds a name (a collection's request, a bootstrap's team). */
 export const nameField = nameSchema;
 
 /**
  * A collection request URL: an absolute http(s) URL, or one that starts with a Postman variable
  * (`{{baseUrl}}/users`). Anything else (javascript:, data:, file:, " JavaScript:") is refused.
  */
-export const requestUrl = z
-  .string()
-  .max(2048, 'must be at most 2048 characters')
-  .refine(isRequestUrl, 'must be an absolute http(s) URL or start with a {{variable}}');
+export const requestUrl = text(2048).refine(isRequestUrl, 'must be an absolute http(s) URL or start with a {{variable}}');
 
 const POSTMAN_VARIABLE = /^\{\{[A-Za-z0-9_.$-]{1,100}\}\}/;
 // eslint-disable-next-line no-control-regex
@@ -61,13 +89,13 @@ export const MAX_PAGE = 500;
 /** The page size of a list field: 0..MAX_PAGE, default DEFAULT_PAGE (also for an explicit null). */
 export function pageSize(first: number | null | undefined, max = MAX_PAGE): number {
   const n = first ?? DEFAULT_PAGE;
-  if (!Number.isInteger(n) || n < 0 || n > max) throw capReached('first', `must be from 0 to ${max}`, 'maxPageSize');
+  if (!Number.isInteger(n) || n < 0 || n > max) throw capReached('first', rule.range(0, max), 'maxPageSize');
   return n;
 }
 
 /** A list argument of at most `max` items (checked before any other work on it). */
 export function boundedList<T>(field: string, list: readonly T[], max: number, limit: string): readonly T[] {
-  if (list.length > max) throw capReached(field, `at most ${max} per call`, limit);
+  if (list.length > max) throw capReached(field, rule.perCall(max), limit);
   return list;
 }
 

@@ -3,7 +3,7 @@
 import { assertKeyAction, type KeyAction } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
-import { validName } from '../domain/input.js';
+import { futureDate, validName } from '../domain/input.js';
 import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { KeyEvents } from './events.js';
@@ -83,7 +83,7 @@ export class KeyLifecycle {
       where: { id, status: { not: 'REVOKED' } },
       data: { status: enabled ? 'ENABLED' : 'DISABLED' },
     });
-    if (!updated) throw badInput('id', 'a revoked key cannot be changed');
+    if (!updated) throw badInput('id', `a revoked key cannot be ${enabled ? 'enabled' : 'disabled'}`); // revoked meanwhile
     if (updated.status !== key.status) {
       this.events.changed({
         keyId: id,
@@ -100,7 +100,7 @@ export class KeyLifecycle {
   async setExpiry(p: Principal, id: string, expiresAt: Date | null): Promise<ApiKey> {
     const key = await this.authorize(p, id, 'setExpiry');
     assertNotRevoked(key, 'changed');
-    if (expiresAt && expiresAt.getTime() <= Date.now()) throw badInput('expiresAt', 'must be in the future');
+    if (expiresAt) futureDate('expiresAt', expiresAt);
     const team = await this.prisma.team.findUniqueOrThrow({ where: { id: key.teamId }, select: { keyExpiryDays: true } });
     const updated = await this.prisma.apiKey.update({
       where: { id },

@@ -2,14 +2,13 @@
 import type { Principal } from '../auth/principal.js';
 import { isAdminRole } from '../auth/principal.js';
 import { badInput, notFound } from '../domain/errors.js';
-import { validName } from '../domain/input.js';
+import { expiryDays, futureDate, validName } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { KeyKind } from '../generated/prisma/enums.js';
 import { generateKey, hashKey, hintOf } from './format.js';
 
 const DAY_MS = 86_400_000;
-const MAX_EXPIRY_DAYS = 3650;
 
 export interface KeyMaterial {
   secret: string;
@@ -34,16 +33,9 @@ export function chosenExpiry(input: ExpiryInput, now: Date): Date | null {
     throw badInput('input', 'give at most one of expiresInDays and expiresAt');
   }
   if (expiresInDays != null) {
-    if (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > MAX_EXPIRY_DAYS) {
-      throw badInput('input.expiresInDays', `must be a whole number of days from 1 to ${MAX_EXPIRY_DAYS}`);
-    }
-    return new Date(now.getTime() + expiresInDays * DAY_MS);
+    return new Date(now.getTime() + expiryDays('input.expiresInDays', expiresInDays) * DAY_MS);
   }
-  if (expiresAt != null) {
-    if (expiresAt.getTime() <= now.getTime()) throw badInput('input.expiresAt', 'must be in the future');
-    return expiresAt;
-  }
-  return null;
+  return expiresAt == null ? null : futureDate('input.expiresAt', expiresAt, now);
 }
 
 /** A team-wide expiry overrides the owner's choice (SPEC §4 "Expiry"). */

@@ -3,7 +3,8 @@
 // autoRevokeExposedKeys on, revokes the live ones at once (reason EXPOSED) through the one
 // revocation path, so that their owners are notified and the findings resolved.
 import type { Principal } from '../auth/principal.js';
-import { badInput, capReached } from '../domain/errors.js';
+import { capReached } from '../domain/errors.js';
+import { parseOrThrow, text } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { hashKey, parseKey } from '../keys/format.js';
@@ -12,7 +13,7 @@ import { findKeys } from './find.js';
 
 /** reportExposedApiKeys' text, as UTF-8 (the GitHub intake takes bodies of 1 MB too) */
 export const MAX_REPORT_BYTES = 1_000_000;
-const MAX_LOCATION = 2_000;
+const locationSchema = text(2_000, { trim: true, required: true });
 /** exposures a report answers with (newest first) */
 export const MAX_LISTED = 1_000;
 
@@ -45,8 +46,7 @@ export class ScannerService {
     if (text.length > MAX_REPORT_BYTES || Buffer.byteLength(text) > MAX_REPORT_BYTES) {
       throw capReached('text', `at most ${MAX_REPORT_BYTES} bytes per report`, 'maxReportBytes');
     }
-    const where = location.trim();
-    if (!where || where.length > MAX_LOCATION) throw badInput('location', `must be 1..${MAX_LOCATION} characters`);
+    const where = parseOrThrow('location', locationSchema, location);
     const tokens = [...new Set(findKeys(text).map((f) => f.key))].map((token) => ({ token, location: where, source: 'api' }));
     const { exposureIds } = await this.report(tokens, p.teamId);
     return this.prisma.apiKeyExposure.findMany({

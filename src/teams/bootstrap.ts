@@ -1,14 +1,15 @@
 // Creating a team with its first Super Admin and key: on first start and by `keyplane bootstrap`.
 import { z } from 'zod';
+import { nameField } from '../domain/input.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Plan } from '../generated/prisma/enums.js';
 import type { KeyService } from '../keys/service.js';
 import { emailSchema } from './email.js';
 
 export const bootstrapInput = z.object({
-  team: z.string().trim().min(1).max(100),
+  team: nameField,
   email: emailSchema,
-  name: z.string().trim().min(1).max(100).optional(),
+  name: nameField.optional(),
   plan: z.enum(['FREE', 'ENTERPRISE']).default('ENTERPRISE'),
 });
 

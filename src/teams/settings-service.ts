@@ -3,12 +3,11 @@
 // change is recorded (who, when, before/after).
 import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
+import { expiryDays, wholeNumber } from '../domain/input.js';
 import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
 import type { KeyEvents } from '../keys/events.js';
 import { MAX_REMINDER_DAYS, MAX_REMINDER_THRESHOLDS } from '../notifications/expiry-reminders.js';
 import type { RevocationService, Revoker } from '../revocation/service.js';
-
-const MAX_EXPIRY_DAYS = 3650;
 
 export interface SettingsInput {
   allowMembersToGenerateKeys?: boolean | null;
@@ -32,11 +31,7 @@ const settingsOf = (t: Settings): Settings => ({
 function reminderDays(days: readonly number[]): number[] {
   const field = 'input.expiryReminderDays';
   if (days.length > MAX_REMINDER_THRESHOLDS) throw badInput(field, `at most ${MAX_REMINDER_THRESHOLDS} thresholds`);
-  for (const d of days) {
-    if (!Number.isInteger(d) || d < 1 || d > MAX_REMINDER_DAYS) {
-      throw badInput(field, `each must be a whole number of days from 1 to ${MAX_REMINDER_DAYS} (got ${d})`);
-    }
-  }
+  for (const d of days) wholeNumber(field, d, 1, MAX_REMINDER_DAYS);
   if (new Set(days).size !== days.length) throw badInput(field, 'must not repeat a value');
   return [...days].sort((a, b) => b - a);
 }
@@ -54,9 +49,7 @@ export class SettingsService {
 
   async update(p: Principal, input: SettingsInput) {
     const days = input.keyExpiryDays;
-    if (days != null && (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS)) {
-      throw badInput('input.keyExpiryDays', `must be a whole number of days from 1 to ${MAX_EXPIRY_DAYS}, or null`);
-    }
+    if (days != null) expiryDays('input.keyExpiryDays', days); // null: never expire
     const reminders = input.expiryReminderDays == null ? undefined : reminderDays(input.expiryReminderDays);
     const now = new Date();
     const result = await this.revocation.transaction(async (tx, revoke) => {

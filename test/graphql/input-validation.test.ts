@@ -301,3 +301,36 @@ describe('SPEC §4 order: role and plan before input', () => {
     expect(a.body.errors?.[0]?.extensions?.field).toBe('id');
   });
 });
+
+describe('one message per rule, whichever field it guards', () => {
+  const answer = async (query: string) => {
+    const a = await op(query);
+    expect(a.body.errors?.[0]?.extensions?.code, a.text).toBe('BAD_USER_INPUT');
+    return a.body.errors![0].message;
+  };
+
+  it('a whole-number range, an empty text and a length are worded alike in every service', async () => {
+    const long = 'x'.repeat(2001);
+    expect(
+      await Promise.all([
+        answer('mutation { generateApiKey(input: { name: "k", expiresInDays: 0 }) { secret } }'),
+        answer('mutation { updateApiKeySettings(input: { keyExpiryDays: 4000 }) { updatedKeyCount } }'),
+        answer('{ teamApiKeys(first: 501) { totalCount } }'),
+        answer('{ notifications(first: -1) { totalCount } }'),
+        answer('mutation { generateApiKey(input: { name: "   " }) { secret } }'),
+        answer('mutation { reportExposedApiKeys(text: "nothing", location: "  ") { id } }'),
+        answer(`mutation { reportExposedApiKeys(text: "nothing", location: "${long}") { id } }`),
+        answer(`mutation { createCollection(input: { name: "c", description: "${long}" }) { id } }`),
+      ]),
+    ).toEqual([
+      'input.expiresInDays: must be a whole number from 1 to 3650',
+      'input.keyExpiryDays: must be a whole number from 1 to 3650',
+      'first: must be a whole number from 0 to 500',
+      'first: must be a whole number from 0 to 500',
+      'input.name: must not be empty',
+      'location: must not be empty',
+      'location: must be at most 2000 characters',
+      'input.description: must be at most 2000 characters',
+    ]);
+  });
+});
