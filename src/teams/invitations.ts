@@ -12,6 +12,8 @@ import { type AuthFailureLimiter, tooManyFailuresMessage } from '../ratelimit/ad
 import { emailSchema } from './email.js';
 
 const INVITATION_TTL_MS = 7 * 86_400_000;
+/** The same rule when inviting and when accepting (a member may have joined meanwhile). */
+const ALREADY_MEMBER = 'is already a member of this team';
 
 export const hashInvitationToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -30,7 +32,7 @@ export class InvitationService {
     const email = parseOrThrow('email', emailSchema, input.email.trim()).toLowerCase();
     const name = validName('name', input.name);
     const member = await this.prisma.user.findUnique({ where: { teamId_email: { teamId: p.teamId, email } } });
-    if (member) throw badInput('email', 'is already a member of this team');
+    if (member) throw badInput('email', ALREADY_MEMBER);
 
     const token = `kpinv_${randomBytes(32).toString('base64url')}`;
     const invitation = await this.prisma.invitation.create({
@@ -89,7 +91,7 @@ export class InvitationService {
       const existing = await tx.user.findUnique({
         where: { teamId_email: { teamId: invitation.teamId, email: invitation.email } },
       });
-      if (existing) throw badInput('token', 'this email is already a member of the team');
+      if (existing) throw badInput('token', `its email ${ALREADY_MEMBER}`);
       const user = await tx.user.create({
         data: { teamId: invitation.teamId, email: invitation.email, name: invitation.name, role: invitation.role },
       });
