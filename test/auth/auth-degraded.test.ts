@@ -4,7 +4,7 @@
 // unreachable: a 503) gives its counted point back, so an outage does not block an address.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { KeyGate } from '../../src/auth/gate.js';
 import { KeyHashIndex } from '../../src/auth/key-index.js';
@@ -13,7 +13,7 @@ import { PrismaClient } from '../../src/generated/prisma/client.js';
 import { KeyChangeFeed } from '../../src/keys/change-feed.js';
 import { checksumOf } from '../../src/keys/format.js';
 import { freePort } from '../helpers/process.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/server.js';
 import { createTcpProxy } from '../helpers/tcp-proxy.js';
 
 const LIMIT = 4;
@@ -30,11 +30,7 @@ const unreachable = (port: number) =>
   });
 
 describe('brute-force limit with the database partly there', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ AUTH_FAILURES_PER_MINUTE: String(LIMIT), RATE_LIMIT_PER_MINUTE: '1000' });
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ AUTH_FAILURES_PER_MINUTE: String(LIMIT), RATE_LIMIT_PER_MINUTE: '1000' });
 
   it('before the key index has loaded once, concurrent guesses are counted before their reads', async () => {
     const auth = new Authenticator(server.services.prisma, server.services.lastUsed, { index: new KeyHashIndex() });

@@ -1,9 +1,9 @@
 // Authentication over HTTP: every failure is UNAUTHENTICATED with HTTP 401 and says why.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/keys/format.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/server.js';
 
 const ViewerQuery = graphql(`
   query AuthViewer {
@@ -15,11 +15,7 @@ const ViewerQuery = graphql(`
   }
 `);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 async function expect401(key: string | null, reason: string, message: RegExp) {
   const lookupsBefore = server.services.auth.lookups;

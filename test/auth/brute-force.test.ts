@@ -4,11 +4,11 @@
 
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checksumOf } from '../../src/keys/format.js';
 import { codes, gql } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { type TestServer, useTestServer } from '../helpers/server.js';
 
 const LIMIT = 4;
 
@@ -33,13 +33,7 @@ async function block(server: TestServer) {
 }
 
 describe('brute-force block and valid keys', () => {
-  let server: TestServer;
-  let teamId: string;
-  beforeAll(async () => {
-    server = await startTestServer({ AUTH_FAILURES_PER_MINUTE: String(LIMIT), RATE_LIMIT_PER_MINUTE: '1000' });
-    teamId = await viewerTeamId(server, server.adminKey);
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ AUTH_FAILURES_PER_MINUTE: String(LIMIT), RATE_LIMIT_PER_MINUTE: '1000' });
 
   it('a burst of concurrent checksum-valid guesses costs at most AUTH_FAILURES_PER_MINUTE reads', async () => {
     const before = server.services.auth.lookups;
@@ -61,7 +55,7 @@ describe('brute-force block and valid keys', () => {
   it('from a blocked address, a valid key it never used works at once; guesses cost no read', async () => {
     await block(server);
     // Issued without ever being used over HTTP, nor verified by this server.
-    const member = await addUser(server, teamId);
+    const member = await addUser(server, server.teamId);
     expect((await gql(server.url, Viewer, {}, { key: member.key })).status).toBe(200);
     // Issued through the API (by the admin, from the blocked address) and used at once.
     const generated = await gql(server.url, Generate, { name: 'fresh' }, { key: server.adminKey });
@@ -74,7 +68,7 @@ describe('brute-force block and valid keys', () => {
   });
 
   it('a revoked key is out of the index: from a blocked address it costs no read either', async () => {
-    const member = await addUser(server, teamId);
+    const member = await addUser(server, server.teamId);
     await server.services.revocation.revoke({ id: member.apiKey.id }, { reason: 'REVOKED_BY_ADMIN', actorId: null });
     server.services.auth.forgetAll();
     const lookups = server.services.auth.lookups;
@@ -83,7 +77,7 @@ describe('brute-force block and valid keys', () => {
   });
 
   it('after a restart, the super admin is not locked out by bad keys from its address', async () => {
-    server = await server.restart();
+    await server.restart();
     await block(server);
     expect((await gql(server.url, Viewer, {}, { key: server.adminKey })).status).toBe(200);
   });

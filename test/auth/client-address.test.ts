@@ -2,10 +2,10 @@
 // a TRUST_PROXY peer, walked from the right; the brute-force limit counts per client address, over
 // HTTP and graphql-ws alike. Without TRUST_PROXY the header changes nothing.
 import { BlockList } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { clientAddress } from '../../src/auth/client-address.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { type TestServer, useTestServer } from '../helpers/server.js';
 
 const LIMIT = 3;
 const BAD_KEY = 'kp_nope';
@@ -64,11 +64,7 @@ describe('clientAddress', () => {
 });
 
 describe('behind a trusted proxy (TRUST_PROXY=127.0.0.1)', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ TRUST_PROXY: '127.0.0.1', AUTH_FAILURES_PER_MINUTE: String(LIMIT) });
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ TRUST_PROXY: '127.0.0.1', AUTH_FAILURES_PER_MINUTE: String(LIMIT) });
 
   it('failures are counted per forwarded address over HTTP: one is blocked, another is not', async () => {
     for (let i = 0; i < LIMIT; i++) expect(await status(server, '198.51.100.1')).toBe(401);
@@ -88,11 +84,7 @@ describe('behind a trusted proxy (TRUST_PROXY=127.0.0.1)', () => {
 });
 
 describe('without TRUST_PROXY', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ AUTH_FAILURES_PER_MINUTE: String(LIMIT) });
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ AUTH_FAILURES_PER_MINUTE: String(LIMIT) });
 
   it('X-Forwarded-For is ignored: spoofing it does not escape the block (HTTP and graphql-ws)', async () => {
     for (let i = 0; i < LIMIT; i++) expect(await status(server, `198.51.100.${10 + i}`)).toBe(401);

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
-import { makeTestEnv, startTestServer, type TestServer } from '../helpers/server.js';
+import { keyChangesFollowed, makeTestEnv, useTestServer } from '../helpers/server.js';
 
 const Q1 = '{ viewer { keyKind user { id name email role } team { id name plan } } }';
 const OWN_KEY = '{ viewer { apiKey { id name hint status createdAt expiresAt lastUsedAt } } }';
@@ -54,11 +54,10 @@ const delta = (before: Reads, after: Reads): Reads => ({
 });
 
 describe('the caller costs no database read on a cache hit', () => {
-  let server: TestServer;
+  const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
   let admin: pg.Client;
 
   beforeAll(async () => {
-    server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
     admin = new pg.Client({ connectionString: server.databaseUrl });
     await admin.connect();
     // Background writers that scan these tables on their own schedule (lastUsedAt flush, expiry
@@ -68,10 +67,7 @@ describe('the caller costs no database read on a cache hit', () => {
     await server.services.expiryJob.stop();
     await server.services.quota.stop();
   });
-  afterAll(async () => {
-    await admin?.end();
-    await server?.close();
-  });
+  afterAll(() => admin?.end());
 
   it('answers viewer (user, team, its own key) from the verification cache', async () => {
     // The first use reads the key (a miss) and caches it with its owner and team.
@@ -121,12 +117,7 @@ describe('the cached caller stays true across instances', () => {
     if (!outcome.ok) throw new Error(outcome.message);
     ({ userId, teamId } = outcome.principal);
     // Both instances follow key changes before the measurements start.
-    for (const s of [a, b]) {
-      for (let i = 0; s.services.auth.index.loaded !== true; i++) {
-        if (i > 200) throw new Error('key changes not followed');
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
+    await Promise.all([a, b].map(keyChangesFollowed));
   });
   afterAll(async () => {
     await sql?.end();

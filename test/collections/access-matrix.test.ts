@@ -1,12 +1,12 @@
 // Who may do what with collections and collection access keys (SPEC §4, §5), as a table: each cell
 // is the outcome over HTTP against a real server: OK, an error code, or 401. Deleting a collection
 // (which revokes its access keys) is for its creator or an admin only (SPEC §5).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addTeam, addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const ReadOne = graphql(`query MxRead($id: ID!) { collection(id: $id) { id name requests } }`);
 const List = graphql(`query MxList { collections { id } }`);
@@ -110,22 +110,18 @@ const TABLE: Record<Actor, Record<Op, string>> = {
   },
 };
 
-let server: TestServer;
-let teamId: string;
 let member: { key: string };
 let creator: { key: string; user: { id: string } };
 let admin: { key: string };
 let otherAdminKey: string;
 
+const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '10000' });
 beforeAll(async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '10000' });
-  teamId = await viewerTeamId(server, server.adminKey);
-  member = await addUser(server, teamId);
-  creator = await addUser(server, teamId);
-  admin = await addUser(server, teamId, 'TEAM_ADMIN');
+  member = await addUser(server, server.teamId);
+  creator = await addUser(server, server.teamId);
+  admin = await addUser(server, server.teamId, 'TEAM_ADMIN');
   otherAdminKey = (await addTeam(server)).apiKey;
 });
-afterAll(() => server?.close());
 
 /** Fresh collections A and B made by the creator, each with an access key. */
 async function fixture() {

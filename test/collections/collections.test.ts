@@ -1,9 +1,9 @@
 // Collections and their access keys over HTTP: validation, sharing, revocation, deletion.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addTeam, addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -39,15 +39,11 @@ const Viewer = graphql(`
 `);
 const Usage = graphql(`query ColUsage { usage { limit remaining } }`);
 
-let server: TestServer;
-let teamId: string;
 let owner: Awaited<ReturnType<typeof addUser>>;
+const server = useTestServer();
 beforeAll(async () => {
-  server = await startTestServer();
-  teamId = await viewerTeamId(server, server.adminKey);
-  owner = await addUser(server, teamId);
+  owner = await addUser(server, server.teamId);
 });
-afterAll(() => server?.close());
 
 const request = { name: 'List users', method: 'GET', url: 'https://api.example.com/users', headers: { Accept: 'application/json' } };
 
@@ -109,7 +105,7 @@ describe('collection access keys', () => {
     expect(viewer.data!.viewer).toEqual({
       keyKind: 'COLLECTION_ACCESS',
       user: null,
-      team: { id: teamId },
+      team: { id: server.teamId },
       apiKey: null,
       accessKey: { id: first.accessKey.id, hint: first.accessKey.hint, collection: { id: c.id } },
     });
@@ -209,7 +205,7 @@ describe('deleteCollection (SPEC §5): its creator or an admin; keys revoked as 
     const c = await newCollection('Not yours');
     const { accessKey } = await share(c.id);
     const adminsKey = await gql(server.url, Share, { id: c.id }, { key: server.adminKey });
-    const other = await addUser(server, teamId);
+    const other = await addUser(server, server.teamId);
     const res = await raw('mutation($id: ID!) { deleteCollection(id: $id) { id } }', { id: c.id }, other.key);
     expect(codes(res)).toEqual(['FORBIDDEN']);
     const stored = await server.services.prisma.collection.findUniqueOrThrow({ where: { id: c.id } });
@@ -319,11 +315,7 @@ describe('collections are paged (SPEC §4, §5): newest first, first (default 50
 });
 
 describe('caps (SPEC §5): collections per team, bytes per collection', () => {
-  let capped: TestServer;
-  beforeAll(async () => {
-    capped = await startTestServer({ MAX_COLLECTIONS_PER_TEAM: '5', MAX_COLLECTION_BYTES: '10000', RATE_LIMIT_PER_MINUTE: '10000' });
-  });
-  afterAll(() => capped?.close());
+  const capped = useTestServer({ MAX_COLLECTIONS_PER_TEAM: '5', MAX_COLLECTION_BYTES: '10000', RATE_LIMIT_PER_MINUTE: '10000' });
 
   const create = 'mutation($i: CollectionInput!) { createCollection(input: $i) { id } }';
   async function call(key: string, query: string, variables: Record<string, unknown>) {

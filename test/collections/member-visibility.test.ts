@@ -2,10 +2,10 @@
 // takes to a User (or to a member's personal key), the answer is FORBIDDEN, and no name, email or
 // role of a member appears anywhere in the response.
 import { parse } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { codes, gql, openSse, wsClient } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const MEMBER = '{ id name email role }';
 
@@ -46,22 +46,19 @@ const PATHS: [name: string, query: string, expected: 'FORBIDDEN' | 'null'][] = [
   ],
 ];
 
-let server: TestServer;
 let creator: Awaited<ReturnType<typeof addUser>>;
 let collectionId: string;
 let accessKey: string;
 
+const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '10000' });
 beforeAll(async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '10000' });
-  const teamId = await viewerTeamId(server, server.adminKey);
-  creator = await addUser(server, teamId, 'TEAM_ADMIN');
+  creator = await addUser(server, server.teamId, 'TEAM_ADMIN');
   const outcome = await server.services.auth.authenticate(creator.key);
   if (!outcome.ok) throw new Error(outcome.message);
   const collection = await server.services.collections.create(outcome.principal, { name: 'Shared' });
   collectionId = collection.id;
   accessKey = (await server.services.collections.share(outcome.principal, collection.id)).secret;
 });
-afterAll(() => server?.close());
 
 /** Nothing about the creator in a response: no name, no email, no role, no User fields at all. */
 function expectNoMember(body: unknown) {

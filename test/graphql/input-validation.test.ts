@@ -1,12 +1,10 @@
 // Hostile input is normal input (issue 14, findings 8 and 12): NUL, unpaired surrogates, deep JSON,
 // control and bidi characters in names, made-up cursors and request URL schemes are each
 // BAD_USER_INPUT naming the field (HTTP 200), never an internal error, and change nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
-let server: TestServer;
-let teamId: string;
 let member: Awaited<ReturnType<typeof addUser>>;
 
 interface Answer {
@@ -41,12 +39,10 @@ function expectBadInput(a: Answer, field: string | RegExp) {
   expect(a.text).not.toMatch(/originalError|INTERNAL_SERVER_ERROR|Prisma|invalid byte sequence/);
 }
 
+const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
 beforeAll(async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
-  teamId = await viewerTeamId(server, server.adminKey);
-  member = await addUser(server, teamId);
+  member = await addUser(server, server.teamId);
 });
-afterAll(() => server?.close());
 
 const NAME_MUTATIONS: [string, string, (name: string) => unknown, string][] = [
   ['generateApiKey', 'mutation($n: String!) { generateApiKey(input: { name: $n }) { apiKey { id } } }', (n) => ({ n }), 'input.name'],

@@ -6,9 +6,10 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
+import { viewerTeamId } from './fixtures.js';
 
 /** The CI pass on the machine's PostgreSQL (otherwise: the embedded server of the test run). */
 export const onExternalPostgres = Boolean(process.env.DATABASE_URL);
@@ -107,4 +108,72 @@ async function serve(testEnv: Awaited<ReturnType<typeof makeTestEnv>>, adminKey:
       await testEnv.cleanup();
     },
   };
+}
+
+/**
+ * Waits until the server has loaded its index of live keys (once it has, it follows key changes
+ * made by any process): until then a blocked address's guesses still cost a read (SPEC §4), and
+ * a test that measures reads starts from a server that is warm, not from one that is starting.
+ */
+export async function keyChangesFollowed(server: KeyplaneServer): Promise<void> {
+  for (let i = 0; !server.services.auth.index.loaded; i++) {
+    if (i > 400) throw new Error('the key index did not load within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A test server as `useTestServer` hands it out: `teamId` is the bootstrap team's, `adminKey`'s. */
+export interface ScopedTestServer extends TestServer {
+  readonly teamId: string;
+  /** Restarts on the same data; this object then stands for the new server. */
+  restart(): Promise<ScopedTestServer>;
+}
+
+/**
+ * The server of the calling scope (a test file, or the `describe` it is called in): started in
+ * `beforeAll` (its key index loaded, its admin key verified once), closed in `afterAll`. Each
+ * scope has its own server and database, so files still run in parallel. The returned object
+ * stands for the running server: read it inside hooks and tests (before `beforeAll` has run there
+ * is no server yet, and reading it throws). `env` may be a function, for settings known only in
+ * `beforeAll` (a free port).
+ */
+export function useTestServer(
+  env: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>) = {},
+): ScopedTestServer {
+  let current: (TestServer & { teamId: string }) | undefined;
+  const running = () => {
+    if (!current) throw new Error('useTestServer: no server yet (it starts in beforeAll; read it inside hooks and tests)');
+    return current;
+  };
+  beforeAll(async () => {
+    const server = Object.assign(await startTestServer(typeof env === 'function' ? await env() : env), { teamId: '' });
+    current = server; // closed by afterAll even if what follows fails
+    await keyChangesFollowed(server);
+    // Verifying the admin key also caches it, as its first request would: tests start warm.
+    server.teamId = await viewerTeamId(server, server.adminKey);
+  });
+  afterAll(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  // A stand-in rather than the object itself: the server exists only once beforeAll has run, and
+  // restart() swaps it for a new one while the tests keep their reference.
+  const scoped: ScopedTestServer = new Proxy({} as ScopedTestServer, {
+    get(_, property) {
+      const server = running();
+      if (property !== 'restart') return Reflect.get(server, property);
+      return async () => {
+        current = Object.assign(await server.restart(), { teamId: server.teamId });
+        return scoped;
+      };
+    },
+    has: (_, property) => Reflect.has(running(), property),
+    ownKeys: () => Reflect.ownKeys(running()),
+    getOwnPropertyDescriptor: (_, property) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(running(), property);
+      // A proxy may not report a property as non-configurable that its (empty) target lacks.
+      return descriptor && { ...descriptor, configurable: true };
+    },
+  });
+  return scoped;
 }

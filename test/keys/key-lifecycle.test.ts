@@ -1,9 +1,9 @@
 // The personal key lifecycle over HTTP (SPEC §1 "Personal API keys", §4 rules and expiry).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addTeam, addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const Generate = graphql(`
   mutation LcGenerate($input: GenerateApiKeyInput!) {
@@ -34,13 +34,7 @@ const MyKeys = graphql(`
   query LcMyKeys { apiKeys { id status revokedAt revocationReason expiresAt } }
 `);
 
-let server: TestServer;
-let teamId: string;
-beforeAll(async () => {
-  server = await startTestServer();
-  teamId = await viewerTeamId(server, server.adminKey);
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 const me = (key: string) => gql(server.url, Me, {}, { key });
 const inDays = (d: number) => new Date(Date.now() + d * 86_400_000);
@@ -53,7 +47,7 @@ async function newKey(ownerKey: string, input: { name: string; expiresInDays?: n
 
 describe('expiry at creation', () => {
   it('takes expiresInDays or expiresAt, in the future, never both', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const days = await newKey(owner.key, { name: 'ten days', expiresInDays: 10 });
     const expected = inDays(10).getTime();
     expect(Math.abs(new Date(days.apiKey.expiresAt!).getTime() - expected)).toBeLessThan(5_000);
@@ -83,7 +77,7 @@ describe('expiry at creation', () => {
 
 describe('regenerateApiKey', () => {
   it('keeps id and name, issues a new secret, and the old one fails on the very next request', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await newKey(owner.key, { name: 'rotating' });
     expect((await me(key.secret)).status).toBe(200); // cached as verified
 
@@ -101,7 +95,7 @@ describe('regenerateApiKey', () => {
   });
 
   it('refuses a revoked key', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await newKey(owner.key, { name: 'gone' });
     await gql(server.url, Delete, { id: key.apiKey.id }, { key: owner.key });
     const res = await gql(server.url, Regenerate, { id: key.apiKey.id }, { key: owner.key });
@@ -112,7 +106,7 @@ describe('regenerateApiKey', () => {
 
 describe('renameApiKey', () => {
   it('renames (trimmed) and validates the name', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await newKey(owner.key, { name: 'before' });
     const ok = await gql(server.url, Rename, { id: key.apiKey.id, name: '  after  ' }, { key: owner.key });
     expect(ok.data!.renameApiKey).toEqual({ id: key.apiKey.id, name: 'after' });
@@ -126,7 +120,7 @@ describe('renameApiKey', () => {
 
 describe('deleteApiKey', () => {
   it('revokes with REVOKED_BY_OWNER, and the key fails at once saying when', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await newKey(owner.key, { name: 'to delete' });
     expect((await me(key.secret)).status).toBe(200);
 
@@ -148,7 +142,7 @@ describe('deleteApiKey', () => {
   });
 
   it('a key may delete itself; that request succeeds and the next fails', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const res = await gql(server.url, Delete, { id: owner.apiKey.id }, { key: owner.key });
     expect(res.data!.deleteApiKey.status).toBe('REVOKED');
     expect((await me(owner.key)).status).toBe(401);
@@ -157,7 +151,7 @@ describe('deleteApiKey', () => {
 
 describe('setApiKeyEnabled', () => {
   it('disables (401 saying disabled) and re-enables; a revoked key stays revoked', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await newKey(owner.key, { name: 'toggle' });
     expect((await me(key.secret)).status).toBe(200);
 
@@ -180,7 +174,7 @@ describe('setApiKeyEnabled', () => {
 
 describe('expiry', () => {
   it('a key past expiresAt reads REVOKED/EXPIRED at once and fails saying when', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await newKey(owner.key, { name: 'short-lived', expiresInDays: 1 });
     expect((await me(key.secret)).status).toBe(200);
     // Move the expiry into the past in the database, as time passing would.
@@ -204,7 +198,7 @@ describe('expiry', () => {
   });
 
   it('an expiry reached while cached fails with no event at all', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const soon = new Date(Date.now() + 1_500).toISOString();
     const key = await newKey(owner.key, { name: 'ticking', expiresAt: soon });
     expect((await me(key.secret)).status).toBe(200);
@@ -215,7 +209,7 @@ describe('expiry', () => {
   });
 
   it('setApiKeyExpiry: owner sets, clears with null, refuses the past', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await newKey(owner.key, { name: 'exp' });
     const later = inDays(30).toISOString();
     const set = await gql(server.url, SetExpiry, { id: key.apiKey.id, expiresAt: later }, { key: owner.key });
@@ -234,8 +228,8 @@ describe('expiry', () => {
 
 describe('who may touch whose key', () => {
   it('members: another member or another team key is NOT_FOUND, exactly like a missing id', async () => {
-    const alice = await addUser(server, teamId);
-    const bob = await addUser(server, teamId);
+    const alice = await addUser(server, server.teamId);
+    const bob = await addUser(server, server.teamId);
     const other = await addTeam(server);
     const otherKeyId = (await server.services.prisma.apiKey.findFirstOrThrow({ where: { teamId: other.teamId } })).id;
     const missing = '01900000-0000-7000-8000-000000000000';
@@ -257,8 +251,8 @@ describe('who may touch whose key', () => {
   });
 
   it("admins: may disable/enable a member's key (ENTERPRISE) but not rename, regenerate, delete or re-expire it", async () => {
-    const member = await addUser(server, teamId);
-    const admin = await addUser(server, teamId, 'TEAM_ADMIN');
+    const member = await addUser(server, server.teamId);
+    const admin = await addUser(server, server.teamId, 'TEAM_ADMIN');
     const id = member.apiKey.id;
     for (const [doc, vars] of [
       [Rename, { id, name: 'hijack' }],

@@ -10,12 +10,12 @@ import {
   type OperationDefinitionNode,
   parse,
 } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/graphql/schema.js';
 import { API_KEY_FIELD_COLUMNS, selectAskedKeyColumns, USER_FIELD_COLUMNS } from '../../src/keys/key-selection.js';
 import { gql } from '../helpers/client.js';
 import { addTeam, addUser } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/server.js';
 
 /** What selectAskedKeyColumns reads of a resolver's info, for the first root field of `doc`. */
 function infoOf(doc: string): GraphQLResolveInfo {
@@ -91,11 +91,7 @@ describe('the columns of each field', () => {
 });
 
 describe('answers with narrowed reads', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
 
   const q = (doc: string) => parse(doc) as unknown as TypedDocumentNode<any, any>;
 

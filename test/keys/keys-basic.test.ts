@@ -1,10 +1,10 @@
 // viewer, apiKeys, apiKey(id), generateApiKey and teamMembers over HTTP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/keys/format.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addTeam, addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const Generate = graphql(`
   mutation BasicGenerate($input: GenerateApiKeyInput!) {
@@ -24,13 +24,7 @@ const Members = graphql(`
   query BasicMembers { teamMembers { id email name role } }
 `);
 
-let server: TestServer;
-let teamId: string;
-beforeAll(async () => {
-  server = await startTestServer();
-  teamId = await viewerTeamId(server, server.adminKey);
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 describe('generateApiKey', () => {
   it('returns the secret once; only its hash is stored', async () => {
@@ -79,7 +73,7 @@ describe('generateApiKey', () => {
 
 describe('reading keys', () => {
   it('lists the viewer own keys only, newest first', async () => {
-    const member = await addUser(server, teamId);
+    const member = await addUser(server, server.teamId);
     const first = await gql(server.url, Generate, { input: { name: 'm1' } }, { key: member.key });
     const second = await gql(server.url, Generate, { input: { name: 'm2' } }, { key: member.key });
     const list = await gql(server.url, MyKeys, {}, { key: member.key });
@@ -88,8 +82,8 @@ describe('reading keys', () => {
   });
 
   it('apiKey(id): own key yes; another member key or another team key NOT_FOUND like a missing id', async () => {
-    const alice = await addUser(server, teamId);
-    const bob = await addUser(server, teamId);
+    const alice = await addUser(server, server.teamId);
+    const bob = await addUser(server, server.teamId);
     const other = await addTeam(server);
     const otherKey = await server.services.prisma.apiKey.findFirstOrThrow({ where: { teamId: other.teamId } });
 
@@ -106,7 +100,7 @@ describe('reading keys', () => {
   });
 
   it('apiKey(id): an admin reads any key of the team, not another team', async () => {
-    const member = await addUser(server, teamId);
+    const member = await addUser(server, server.teamId);
     const other = await addTeam(server);
     const adminRead = await gql(server.url, OneKey, { id: member.apiKey.id }, { key: server.adminKey });
     expect(adminRead.data!.apiKey).toMatchObject({ id: member.apiKey.id });
@@ -117,15 +111,15 @@ describe('reading keys', () => {
 
 describe('teamMembers', () => {
   it('lists the team for admins, FORBIDDEN for members, and never another team', async () => {
-    const member = await addUser(server, teamId);
-    const teamAdmin = await addUser(server, teamId, 'TEAM_ADMIN');
+    const member = await addUser(server, server.teamId);
+    const teamAdmin = await addUser(server, server.teamId, 'TEAM_ADMIN');
     await addTeam(server);
 
     const res = await gql(server.url, Members, {}, { key: teamAdmin.key });
     expect(res.errors).toBeUndefined();
     const emails = res.data!.teamMembers.map((u) => u.email);
     expect(emails).toContain(member.user.email);
-    const all = await server.services.prisma.user.count({ where: { teamId } });
+    const all = await server.services.prisma.user.count({ where: { teamId: server.teamId } });
     expect(emails).toHaveLength(all);
 
     const refused = await gql(server.url, Members, {}, { key: member.key });

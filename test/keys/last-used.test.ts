@@ -1,24 +1,19 @@
 // lastUsedAt is buffered (no write per request) and written in one statement per flush.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const Key = graphql(`
   query LastUsedKey($id: ID!) { apiKey(id: $id) { lastUsedAt } }
 `);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 it('records the latest use of each key once flushed', async () => {
-  const teamId = await viewerTeamId(server, server.adminKey);
-  const a = await addUser(server, teamId);
-  const b = await addUser(server, teamId);
+  const a = await addUser(server, server.teamId);
+  const b = await addUser(server, server.teamId);
   // Stop the periodic flush so that this test decides when the buffer is written.
   await server.services.lastUsed.stop();
   expect((await gql(server.url, Key, { id: a.apiKey.id }, { key: server.adminKey })).data!.apiKey!.lastUsedAt).toBeNull();

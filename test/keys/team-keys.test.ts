@@ -1,10 +1,10 @@
 // Team API key management (SPEC §1 "Team key management", §4): the admin dashboard's API.
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addTeam, addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const TeamKeys = graphql(`
   query TkList($filter: TeamApiKeyFilter, $orderBy: ApiKeyOrder, $first: Int, $after: String) {
@@ -36,11 +36,7 @@ const SetEnabled = graphql(
 );
 const Me = graphql(`query TkMe { viewer { keyKind } }`);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
-});
-afterAll(() => server?.close());
+const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
 
 /** A fresh ENTERPRISE (or FREE) team with an admin, two members and their keys. */
 async function team(plan: 'FREE' | 'ENTERPRISE' = 'ENTERPRISE') {

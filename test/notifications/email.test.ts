@@ -1,13 +1,13 @@
 // Revocation emails leave through a real SMTP server (smtp-server, run by the test): their
 // content, delivery once SMTP comes back, and each email sent once by racing dispatchers.
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmailDispatcher } from '../../src/notifications/email-dispatcher.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
+import { addUser } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/process.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/server.js';
 import { startSmtp } from '../helpers/smtp.js';
 
 const RevokeApiKeys = graphql(`
@@ -24,24 +24,16 @@ async function until<T>(probe: () => T | Promise<T>, ok: (v: T) => boolean, time
 }
 
 let smtpPort: number;
-let server: TestServer;
-let teamId: string;
-beforeAll(async () => {
+const server = useTestServer(async () => {
   smtpPort = await freePort();
-  server = await startTestServer({
-    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-    EMAIL_RETRY_SECONDS: '0.2',
-    EMAIL_FROM: 'Keyplane <noreply@example.com>',
-  });
-  teamId = await viewerTeamId(server, server.adminKey);
+  return { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, EMAIL_RETRY_SECONDS: '0.2', EMAIL_FROM: 'Keyplane <noreply@example.com>' };
 });
-afterAll(() => server?.close());
 
 describe('revocation emails', () => {
   it('wait in the outbox while SMTP is down, then go out exactly once, naming the key, why, when and by whom', async () => {
-    const owner = await addUser(server, teamId);
-    const admin = await addUser(server, teamId, 'TEAM_ADMIN');
-    const doomed = await server.services.keys.issuePersonalKey({ userId: owner.user.id, teamId }, { name: 'Deploy bot' });
+    const owner = await addUser(server, server.teamId);
+    const admin = await addUser(server, server.teamId, 'TEAM_ADMIN');
+    const doomed = await server.services.keys.issuePersonalKey({ userId: owner.user.id, teamId: server.teamId }, { name: 'Deploy bot' });
     await gql(server.url, RevokeApiKeys, { ids: [doomed.apiKey.id] }, { key: admin.key });
 
     // Nothing listens on the SMTP port yet: the email is tried, kept, and scheduled again.

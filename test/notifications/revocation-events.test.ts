@@ -2,12 +2,12 @@
 // admins only, a persisted notification for the owner (paged, marked read), notificationAdded,
 // and the revoked key's own socket gets its event before it is closed with 4401.
 import type { ResultOf } from '@graphql-typed-document-node/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sharedExecutionStats } from '../../src/realtime/shared-execution.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql, openSse } from '../helpers/client.js';
-import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addTeam, addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
 
 const RevokeApiKeys = graphql(`
@@ -55,20 +55,14 @@ type RevokedEvent = {
   };
 };
 
-let server: TestServer;
-let teamId: string;
-beforeAll(async () => {
-  server = await startTestServer();
-  teamId = await viewerTeamId(server, server.adminKey);
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 describe('apiKeyRevoked', () => {
   it('reaches the owner and the admins, not another member nor another team', async () => {
-    const alice = await addUser(server, teamId);
-    const aliceOther = await server.services.keys.issuePersonalKey({ userId: alice.user.id, teamId }, { name: 'alice ci' });
-    const bob = await addUser(server, teamId);
-    const admin = await addUser(server, teamId, 'TEAM_ADMIN');
+    const alice = await addUser(server, server.teamId);
+    const aliceOther = await server.services.keys.issuePersonalKey({ userId: alice.user.id, teamId: server.teamId }, { name: 'alice ci' });
+    const bob = await addUser(server, server.teamId);
+    const admin = await addUser(server, server.teamId, 'TEAM_ADMIN');
     const other = await addTeam(server);
     const sessions = await Promise.all([alice.key, bob.key, server.adminKey, other.apiKey].map((k) => openWsSession(server.url, k)));
     const [aliceWs, bobWs, adminWs, otherWs] = sessions;
@@ -101,7 +95,7 @@ describe('apiKeyRevoked', () => {
   });
 
   it('gives the revoked key its own event first, then closes its socket with 4401 and the cause', async () => {
-    const carol = await addUser(server, teamId);
+    const carol = await addUser(server, server.teamId);
     const ws = await openWsSession(server.url, carol.key);
     ws.subscribe('mine', REVOKED_EVENT);
     ws.subscribe('mine-too', 'subscription { apiKeyRevoked { reason } }');
@@ -125,7 +119,7 @@ describe('apiKeyRevoked', () => {
   });
 
   it('refuses every subscription to a collection access key when it starts', async () => {
-    const owner = await addUser(server, teamId, 'TEAM_ADMIN');
+    const owner = await addUser(server, server.teamId, 'TEAM_ADMIN');
     const collection = await gql(server.url, CreateCollection, { input: { name: 'Subscribed' } }, { key: owner.key });
     const shared = await gql(server.url, Share, { id: collection.data!.createCollection.id }, { key: owner.key });
     const ws = await openWsSession(server.url, shared.data!.shareCollection.secret);
@@ -142,7 +136,7 @@ describe('apiKeyRevoked', () => {
   });
 
   it('closes at once a revoked key socket that is not subscribed to apiKeyRevoked', async () => {
-    const dave = await addUser(server, teamId);
+    const dave = await addUser(server, server.teamId);
     const ws = await openWsSession(server.url, dave.key);
     ws.subscribe('gen', 'subscription { apiKeyGenerated { id } }');
     await settle();
@@ -153,7 +147,7 @@ describe('apiKeyRevoked', () => {
   });
 
   it('carries a collection access key in accessKey, for its creator and the admins', async () => {
-    const erin = await addUser(server, teamId);
+    const erin = await addUser(server, server.teamId);
     const collection = await gql(server.url, CreateCollection, { input: { name: 'Payments' } }, { key: erin.key });
     const shared = await gql(server.url, Share, { id: collection.data!.createCollection.id }, { key: erin.key });
     const accessKeyId = shared.data!.shareCollection.accessKey.id;
@@ -180,8 +174,8 @@ describe('apiKeyRevoked', () => {
   });
 
   it('streams over SSE too, and the revoked key gets its own event before its streams end', async () => {
-    const frank = await addUser(server, teamId);
-    const other = await server.services.keys.issuePersonalKey({ userId: frank.user.id, teamId }, { name: 'second' });
+    const frank = await addUser(server, server.teamId);
+    const other = await server.services.keys.issuePersonalKey({ userId: frank.user.id, teamId: server.teamId }, { name: 'second' });
     const revocations = await openSse(server.url, frank.key, 'subscription { apiKeyRevoked { apiKey { id } reason } }');
     const generated = await openSse(server.url, frank.key, 'subscription { apiKeyGenerated { id } }');
     expect(revocations.response.status).toBe(200);
@@ -198,8 +192,8 @@ describe('apiKeyRevoked', () => {
   });
 
   it('executes the selection once per event for many subscribers with the same document and visibility', async () => {
-    const admins = await Promise.all(Array.from({ length: 20 }, () => addUser(server, teamId, 'TEAM_ADMIN')));
-    const victim = await addUser(server, teamId);
+    const admins = await Promise.all(Array.from({ length: 20 }, () => addUser(server, server.teamId, 'TEAM_ADMIN')));
+    const victim = await addUser(server, server.teamId);
     const sessions = await Promise.all(admins.map((a) => openWsSession(server.url, a.key)));
     try {
       for (const s of sessions) s.subscribe('r', REVOKED_EVENT);
@@ -218,9 +212,11 @@ describe('apiKeyRevoked', () => {
 
 describe('notifications', () => {
   it('are written for the owner, paged newest first without gaps over ties, and marked read', async () => {
-    const gina = await addUser(server, teamId);
+    const gina = await addUser(server, server.teamId);
     const keys = await Promise.all(
-      Array.from({ length: 7 }, (_, i) => server.services.keys.issuePersonalKey({ userId: gina.user.id, teamId }, { name: `bulk ${i}` })),
+      Array.from({ length: 7 }, (_, i) =>
+        server.services.keys.issuePersonalKey({ userId: gina.user.id, teamId: server.teamId }, { name: `bulk ${i}` }),
+      ),
     );
     // One bulk revocation: seven notifications with one createdAt.
     await gql(server.url, RevokeApiKeys, { ids: keys.map((k) => k.apiKey.id) }, { key: server.adminKey });
@@ -257,9 +253,9 @@ describe('notifications', () => {
   });
 
   it("are the viewer's alone: another user's ids are NOT_FOUND and change nothing", async () => {
-    const hank = await addUser(server, teamId);
-    const ivy = await addUser(server, teamId);
-    const extra = await server.services.keys.issuePersonalKey({ userId: hank.user.id, teamId }, { name: 'hank extra' });
+    const hank = await addUser(server, server.teamId);
+    const ivy = await addUser(server, server.teamId);
+    const extra = await server.services.keys.issuePersonalKey({ userId: hank.user.id, teamId: server.teamId }, { name: 'hank extra' });
     await gql(server.url, RevokeApiKeys, { ids: [extra.apiKey.id] }, { key: server.adminKey });
     const hanks = await gql(server.url, Notifications, {}, { key: hank.key });
     const id = hanks.data!.notifications.edges[0]!.node.id;
@@ -272,9 +268,9 @@ describe('notifications', () => {
   });
 
   it('notificationAdded pushes the new notification to its recipient only', async () => {
-    const jack = await addUser(server, teamId);
-    const kim = await addUser(server, teamId);
-    const extra = await server.services.keys.issuePersonalKey({ userId: jack.user.id, teamId }, { name: 'jack extra' });
+    const jack = await addUser(server, server.teamId);
+    const kim = await addUser(server, server.teamId);
+    const extra = await server.services.keys.issuePersonalKey({ userId: jack.user.id, teamId: server.teamId }, { name: 'jack extra' });
     const [jackWs, kimWs] = await Promise.all([openWsSession(server.url, jack.key), openWsSession(server.url, kim.key)]);
     try {
       const query = 'subscription { notificationAdded { id kind message readAt apiKey { id } } }';
@@ -293,8 +289,8 @@ describe('notifications', () => {
   });
 
   it('an expiry persisted by the job notifies the owner (reason EXPIRED, no actor)', async () => {
-    const liam = await addUser(server, teamId);
-    const doomed = await server.services.keys.issuePersonalKey({ userId: liam.user.id, teamId }, { name: 'short-lived' });
+    const liam = await addUser(server, server.teamId);
+    const doomed = await server.services.keys.issuePersonalKey({ userId: liam.user.id, teamId: server.teamId }, { name: 'short-lived' });
     const ws = await openWsSession(server.url, liam.key);
     try {
       ws.subscribe('r', REVOKED_EVENT);
@@ -317,9 +313,9 @@ describe('notifications', () => {
 
 describe('a bulk revocation of 10,000 keys', () => {
   it('is one transaction with one notification per key and one email per owner', async () => {
-    const owners = await Promise.all([1, 2, 3].map(() => addUser(server, teamId)));
+    const owners = await Promise.all([1, 2, 3].map(() => addUser(server, server.teamId)));
     const rows = Array.from({ length: 10_000 }, (_, i) => ({
-      teamId,
+      teamId: server.teamId,
       name: `bulk ${i}`,
       hash: `bulk-${i}-${Math.random().toString(36).slice(2)}`,
       hint: 'AAAA',

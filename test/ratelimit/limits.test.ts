@@ -1,9 +1,9 @@
 // Per-key rate limit, monthly quota, the brute-force limit by address and the query abuse limits.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql, postChunked } from '../helpers/client.js';
-import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addTeam, addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const LIMIT = 6;
 const WINDOW = 2;
@@ -38,16 +38,10 @@ function rateHeaders(headers: Headers) {
 }
 
 describe('per-key rate limit', () => {
-  let server: TestServer;
-  let teamId: string;
-  beforeAll(async () => {
-    server = await startTestServer({ RATE_LIMIT_PER_MINUTE: String(LIMIT), RATE_LIMIT_WINDOW_SECONDS: String(WINDOW) });
-    teamId = await viewerTeamId(server, server.adminKey);
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ RATE_LIMIT_PER_MINUTE: String(LIMIT), RATE_LIMIT_WINDOW_SECONDS: String(WINDOW) });
 
   it('every response to a valid key carries X-RateLimit-*, errors included; usage agrees', async () => {
-    const user = await addUser(server, teamId);
+    const user = await addUser(server, server.teamId);
     const ok = await gql(server.url, Viewer, {}, { key: user.key });
     const h1 = rateHeaders(ok.headers);
     expect(h1.limit).toBe(LIMIT);
@@ -71,7 +65,7 @@ describe('per-key rate limit', () => {
   });
 
   it(`request ${LIMIT + 1} in a window is 429 with Retry-After, and a rejected mutation changes nothing`, async () => {
-    const user = await addUser(server, teamId);
+    const user = await addUser(server, server.teamId);
     for (let i = 0; i < LIMIT; i++) expect((await gql(server.url, Viewer, {}, { key: user.key })).status).toBe(200);
     const before = await server.services.prisma.apiKey.count({ where: { createdById: user.user.id } });
     const rejected = await gql(server.url, Generate, { name: 'should not exist' }, { key: user.key });
@@ -87,7 +81,7 @@ describe('per-key rate limit', () => {
   });
 
   it('the window resets', async () => {
-    const user = await addUser(server, teamId);
+    const user = await addUser(server, server.teamId);
     for (let i = 0; i < LIMIT; i++) await gql(server.url, Viewer, {}, { key: user.key });
     const limited = await gql(server.url, Viewer, {}, { key: user.key });
     expect(limited.status).toBe(429);
@@ -98,15 +92,15 @@ describe('per-key rate limit', () => {
   });
 
   it('keys are limited separately', async () => {
-    const a = await addUser(server, teamId);
-    const b = await addUser(server, teamId);
+    const a = await addUser(server, server.teamId);
+    const b = await addUser(server, server.teamId);
     for (let i = 0; i <= LIMIT; i++) await gql(server.url, Viewer, {}, { key: a.key });
     expect((await gql(server.url, Viewer, {}, { key: a.key })).status).toBe(429);
     expect((await gql(server.url, Viewer, {}, { key: b.key })).status).toBe(200);
   });
 
   it('a batched request counts each operation; batches are small', async () => {
-    const user = await addUser(server, teamId);
+    const user = await addUser(server, server.teamId);
     const one = { query: '{ viewer { keyKind } }' };
     const res = await raw(server.url, [one, one, one], user.key);
     expect(res.status).toBe(200);
@@ -126,11 +120,7 @@ describe('per-key rate limit', () => {
 
 describe('monthly quota', () => {
   const QUOTA = 5;
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ MONTHLY_QUOTA_ENTERPRISE: String(QUOTA), MONTHLY_QUOTA_FREE: '3' });
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ MONTHLY_QUOTA_ENTERPRISE: String(QUOTA), MONTHLY_QUOTA_FREE: '3' });
 
   it('QUOTA_EXCEEDED (429) once the team has used it, usage stays readable, counts survive a restart', async () => {
     const team = await addTeam(server); // ENTERPRISE: QUOTA calls a month
@@ -158,7 +148,7 @@ describe('monthly quota', () => {
     expect(freeUsage.data!.usage).toMatchObject({ monthlyLimit: 3, monthlyUsed: 1 });
 
     // A clean restart loses no count.
-    server = await server.restart();
+    await server.restart();
     const after = await gql(server.url, Usage, {}, { key: team.apiKey });
     expect(after.data!.usage.monthlyUsed).toBe(QUOTA);
     expect((await gql(server.url, Members, {}, { key: team.apiKey })).status).toBe(429);
@@ -168,11 +158,7 @@ describe('monthly quota', () => {
 });
 
 describe('brute force by address', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ AUTH_FAILURES_PER_MINUTE: '4' });
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ AUTH_FAILURES_PER_MINUTE: '4' });
 
   it('after N failures the address gets 429 without database work; a key it used still works', async () => {
     expect((await gql(server.url, Viewer, {}, { key: server.adminKey })).status).toBe(200);
@@ -215,11 +201,7 @@ const EVERY_KEY_FIELD =
   'id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name email role } revokedBy { id name email role }';
 
 describe('query abuse limits', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '1000' });
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '1000' });
 
   // __type is not skipped as introspection by the depth limit: its ofType chain nests freely.
   const nestedOfType = `{ __type(name: "ApiKey") { ${'ofType { '.repeat(11)} name ${'} '.repeat(11)} } }`;
@@ -328,11 +310,7 @@ describe('query abuse limits', () => {
 });
 
 describe('subscriptions', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ SUBSCRIPTIONS_PER_KEY: '2', RATE_LIMIT_PER_MINUTE: '100' });
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ SUBSCRIPTIONS_PER_KEY: '2', RATE_LIMIT_PER_MINUTE: '100' });
 
   it('opening one counts as a request; a key may hold only so many at once', async () => {
     const { wsClient } = await import('../helpers/client.js');
@@ -371,11 +349,7 @@ describe('subscriptions', () => {
 });
 
 describe('/metrics', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer();
 
   it('serves Prometheus text without keys, hints or team names', async () => {
     await gql(server.url, Viewer, {}, { key: server.adminKey });

@@ -1,9 +1,9 @@
 // graphql-ws on the HTTP port and path, authenticated from connectionParams; SSE on the same path.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { gql, openSse, wsClient, wsCloseOf } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const Generate = graphql(`
   mutation RealtimeGenerate($name: String!) {
@@ -14,13 +14,7 @@ const OnGenerated = graphql(`
   subscription RealtimeOnGenerated { apiKeyGenerated { id name hint createdBy { id } } }
 `);
 
-let server: TestServer;
-let teamId: string;
-beforeAll(async () => {
-  server = await startTestServer();
-  teamId = await viewerTeamId(server, server.adminKey);
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 /** Collects the first `count` events of a subscription. */
 function firstEvents<T>(client: ReturnType<typeof wsClient>, query: string, count: number): Promise<T[]> {
@@ -65,8 +59,8 @@ describe('graphql-ws', () => {
   });
 
   it('answers queries and pushes apiKeyGenerated to the owner and to admins, not to other members', async () => {
-    const alice = await addUser(server, teamId);
-    const bob = await addUser(server, teamId);
+    const alice = await addUser(server, server.teamId);
+    const bob = await addUser(server, server.teamId);
     const adminWs = wsClient(server.url, server.adminKey);
     const aliceWs = wsClient(server.url, alice.key);
     const bobWs = wsClient(server.url, bob.key);

@@ -3,11 +3,11 @@
 // counts against the key's rate limit: a refused socket is closed with 4429 and a reason. Every
 // close gives its place back, also one that closes before its connection_init is answered.
 import { parse } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { gql } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { type TestServer, useTestServer } from '../helpers/server.js';
 
 const Viewer = parse('{ viewer { keyKind } }');
 
@@ -45,22 +45,16 @@ async function closeAll(socks: Sock[]) {
 }
 
 describe('SOCKETS_PER_KEY', () => {
-  let server: TestServer;
-  let teamId: string;
-  beforeAll(async () => {
-    server = await startTestServer({ SOCKETS_PER_KEY: '3', RATE_LIMIT_PER_MINUTE: '10000' });
-    teamId = await viewerTeamId(server, server.adminKey);
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ SOCKETS_PER_KEY: '3', RATE_LIMIT_PER_MINUTE: '10000' });
 
   it('a key holds 3 sockets: the 4th is closed with 4429 and a reason; closing one makes room', async () => {
-    const { key } = await addUser(server, teamId);
+    const { key } = await addUser(server, server.teamId);
     const socks = [open(server, key), open(server, key), open(server, key)];
     for (const s of socks) expect(await s.outcome).toBe('ack');
     const fourth = open(server, key);
     expect(await fourth.outcome).toEqual({ code: 4429, reason: expect.stringMatching(/sockets for this API key: at most 3/) });
     // Another key is not affected.
-    const other = open(server, (await addUser(server, teamId)).key);
+    const other = open(server, (await addUser(server, server.teamId)).key);
     expect(await other.outcome).toBe('ack');
 
     await closeAll([socks[0]!]);
@@ -71,7 +65,7 @@ describe('SOCKETS_PER_KEY', () => {
 
   it('a socket that closes before its connection_init is answered holds no place', async () => {
     // Fresh keys: their first authentication reads the database, and the close arrives meanwhile.
-    const keys = await Promise.all(Array.from({ length: 5 }, () => addUser(server, teamId)));
+    const keys = await Promise.all(Array.from({ length: 5 }, () => addUser(server, server.teamId)));
     const quitters = keys.map(({ key }) => {
       const s = open(server, key);
       s.socket.on('open', () => s.socket.terminate()); // right after sending connection_init, no closing handshake
@@ -88,17 +82,11 @@ describe('SOCKETS_PER_KEY', () => {
 });
 
 describe('SOCKETS_PER_ADDRESS', () => {
-  let server: TestServer;
-  let teamId: string;
-  beforeAll(async () => {
-    server = await startTestServer({ SOCKETS_PER_ADDRESS: '4', RATE_LIMIT_PER_MINUTE: '10000' });
-    teamId = await viewerTeamId(server, server.adminKey);
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ SOCKETS_PER_ADDRESS: '4', RATE_LIMIT_PER_MINUTE: '10000' });
 
   it('counts every socket of the address, whatever its key; refused ones and closed ones give their place back', async () => {
-    const a = (await addUser(server, teamId)).key;
-    const b = (await addUser(server, teamId)).key;
+    const a = (await addUser(server, server.teamId)).key;
+    const b = (await addUser(server, server.teamId)).key;
     const socks = [open(server, a), open(server, a), open(server, b), open(server, b)];
     for (const s of socks) expect(await s.outcome).toBe('ack');
     const fifth = open(server, b);
@@ -115,29 +103,23 @@ describe('SOCKETS_PER_ADDRESS', () => {
   it('sockets waiting for connection_init count, and are closed after 3 s (4408)', async () => {
     const idle = Array.from({ length: 4 }, () => open(server));
     await new Promise((r) => setTimeout(r, 300));
-    const refused = open(server, (await addUser(server, teamId)).key);
+    const refused = open(server, (await addUser(server, server.teamId)).key);
     expect(await refused.outcome).toMatchObject({ code: 4429 });
     const started = Date.now();
     for (const s of idle) expect((await s.closed).code).toBe(4408);
     expect(Date.now() - started).toBeLessThan(4_000);
     await new Promise((r) => setTimeout(r, 100));
-    const later = open(server, (await addUser(server, teamId)).key);
+    const later = open(server, (await addUser(server, server.teamId)).key);
     expect(await later.outcome).toBe('ack');
     await closeAll([later]);
   });
 });
 
 describe('opening a socket counts against the key rate limit', () => {
-  let server: TestServer;
-  let teamId: string;
-  beforeAll(async () => {
-    server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '4' });
-    teamId = await viewerTeamId(server, server.adminKey);
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '4' });
 
   it('each successful connection_init uses one request; once used up, 4429 with the retry', async () => {
-    const { key } = await addUser(server, teamId);
+    const { key } = await addUser(server, server.teamId);
     const first = await gql(server.url, Viewer, {}, { key });
     expect(first.headers.get('x-ratelimit-remaining')).toBe('3');
     const socks = [open(server, key), open(server, key), open(server, key)];

@@ -1,10 +1,10 @@
 // A graphql-ws socket whose key stops working is closed with 4401 and a reason naming the cause.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const Generate = graphql(`
   mutation SockGenerate($input: GenerateApiKeyInput!) { generateApiKey(input: $input) { secret apiKey { id } } }
@@ -22,13 +22,7 @@ const SetExpiry = graphql(`
   mutation SockSetExpiry($id: ID!, $expiresAt: DateTime) { setApiKeyExpiry(id: $id, expiresAt: $expiresAt) { id } }
 `);
 
-let server: TestServer;
-let teamId: string;
-beforeAll(async () => {
-  server = await startTestServer();
-  teamId = await viewerTeamId(server, server.adminKey);
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 /** An acknowledged graphql-ws connection, and a promise of how it gets closed. */
 async function openSocket(key: string) {
@@ -58,7 +52,7 @@ describe('4401 when the socket key stops working', () => {
     ['deleted', (id: string, key: string) => gql(server.url, Delete, { id }, { key }), /deleted/],
     ['disabled', (id: string, key: string) => gql(server.url, SetEnabled, { id, enabled: false }, { key }), /disabled/],
   ])('%s', async (_cause, act, reason) => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await freshKey(owner.key);
     const { closed } = await openSocket(key.secret);
     const sent = Date.now();
@@ -70,7 +64,7 @@ describe('4401 when the socket key stops working', () => {
   });
 
   it('expired (the expiry passes while connected)', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await freshKey(owner.key, { name: 'brief', expiresAt: new Date(Date.now() + 1_200).toISOString() });
     const { closed } = await openSocket(key.secret);
     const result = await closed;
@@ -78,7 +72,7 @@ describe('4401 when the socket key stops working', () => {
   });
 
   it('an expiry moved closer while connected is honoured', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const key = await freshKey(owner.key);
     const { closed } = await openSocket(key.secret);
     await gql(server.url, SetExpiry, { id: key.apiKey.id, expiresAt: new Date(Date.now() + 800).toISOString() }, { key: owner.key });
@@ -86,7 +80,7 @@ describe('4401 when the socket key stops working', () => {
   });
 
   it('other sockets stay open', async () => {
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const doomed = await freshKey(owner.key);
     const spared = await openSocket(owner.key);
     const victim = await openSocket(doomed.secret);

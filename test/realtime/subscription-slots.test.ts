@@ -1,10 +1,10 @@
 // A key holds at most SUBSCRIPTIONS_PER_KEY open subscriptions, and a subscription that fails at
 // its start (a skipped root field, a refusal, an invalid document) holds none: over graphql-ws and
 // SSE, whatever the failure, the slot is released and the open_subscriptions gauge returns to 0.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSse } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 import { openWsSession, settle, type WsSession } from '../helpers/ws-session.js';
 
 const PER_KEY = 25; // the default SUBSCRIPTIONS_PER_KEY
@@ -37,14 +37,7 @@ const FAILURES: Failure[] = [
   },
 ];
 
-let server: TestServer;
-let teamId: string;
-
-beforeAll(async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
-  teamId = await viewerTeamId(server, server.adminKey);
-});
-afterAll(() => server?.close());
+const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
 
 async function openSubscriptionsGauge(): Promise<number> {
   const text = await (await fetch(new URL('/metrics', server.url))).text();
@@ -63,7 +56,7 @@ async function gaugeReaches(value: number, timeoutMs = 3_000): Promise<number> {
 }
 
 async function keys() {
-  const member = await addUser(server, teamId);
+  const member = await addUser(server, server.teamId);
   const outcome = await server.services.auth.authenticate(member.key);
   if (!outcome.ok) throw new Error(outcome.message);
   const collection = await server.services.collections.create(outcome.principal, { name: 'slots' });

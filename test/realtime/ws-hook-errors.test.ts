@@ -1,16 +1,12 @@
 // graphql-ws catches nothing thrown by our hooks: it prints the error to stderr and closes the
 // socket with 4500 and the error's message. A syntax error quotes the offending token, so a key
 // written into a malformed document must be answered to that operation only, and never printed.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it, vi } from 'vitest';
+import { useTestServer } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
 
 describe('graphql-ws hook errors', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer();
 
   it('a malformed document holding a key gets an error for its id; the socket stays usable; nothing is printed', async () => {
     const printed: string[] = [];

@@ -1,10 +1,10 @@
 // Exposed keys: reported (idempotently, own team only), listed, resolved by any revocation,
 // auto-revoked (reason EXPOSED, owner notified) and the enabling flow's three branches.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addTeam, addUser } from '../helpers/fixtures.js';
+import { type TestServer, useTestServer } from '../helpers/server.js';
 
 const Report = graphql(`
   mutation ScanReport($text: String!, $location: String!) {
@@ -45,11 +45,7 @@ async function team(server: TestServer) {
   return { teamId: t.teamId, adminKey: t.apiKey };
 }
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 describe('reportExposedApiKeys and exposedApiKeys', () => {
   it('takes a report that asks for every field (the cost limit prices it as a page, not as 1,000)', async () => {

@@ -1,33 +1,26 @@
 // POST /scanner/github: bodies signed by a test key pair are accepted and labelled; a tampered
 // body, an unknown key id or missing headers are 401 and record nothing.
 import { generateKeyPairSync, hash, sign } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { generateKey } from '../../src/keys/format.js';
 import { postChunked } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const KEY_ID = 'test-key-1';
 
-let server: TestServer;
-let intake: string;
-let teamId: string;
-beforeAll(async () => {
-  server = await startTestServer({
-    GITHUB_SCANNING_PUBLIC_KEYS: JSON.stringify({
-      public_keys: [{ key_identifier: KEY_ID, key: publicKey.export({ type: 'spki', format: 'pem' }), is_current: true }],
-    }),
-  });
-  intake = server.url.replace(/\/graphql$/, '/scanner/github');
-  teamId = await viewerTeamId(server, server.adminKey);
+const server = useTestServer({
+  GITHUB_SCANNING_PUBLIC_KEYS: JSON.stringify({
+    public_keys: [{ key_identifier: KEY_ID, key: publicKey.export({ type: 'spki', format: 'pem' }), is_current: true }],
+  }),
 });
-afterAll(() => server?.close());
+const intake = () => server.url.replace(/\/graphql$/, '/scanner/github');
 
 function post(body: string, headers: Record<string, string>) {
-  return fetch(intake, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return fetch(intake(), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 }
 
 const signed = (body: string, key = privateKey) => ({
@@ -37,8 +30,8 @@ const signed = (body: string, key = privateKey) => ({
 
 describe('POST /scanner/github', () => {
   it('labels live keys true_positive and everything else false_positive, and records the exposures', async () => {
-    const live = await addUser(server, teamId);
-    const revoked = await addUser(server, teamId);
+    const live = await addUser(server, server.teamId);
+    const revoked = await addUser(server, server.teamId);
     await server.services.revocation.revoke({ id: revoked.apiKey.id }, { reason: 'REVOKED_BY_ADMIN', actorId: null });
     const unknown = generateKey('PERSONAL');
     const tokens = [live.key, revoked.key, unknown, 'kp_not_even_close'];
@@ -66,7 +59,7 @@ describe('POST /scanner/github', () => {
   });
 
   it('refuses a tampered body, another key, an unknown key id and missing headers with 401, recording nothing', async () => {
-    const victim = await addUser(server, teamId);
+    const victim = await addUser(server, server.teamId);
     const body = JSON.stringify([{ token: victim.key, type: 'keyplane_api_key', url: 'https://x', source: 'content' }]);
     const tampered = body.replace('https://x', 'https://y');
     const attempts = [
@@ -81,7 +74,7 @@ describe('POST /scanner/github', () => {
   });
 
   it('answers 400 with a JSON error to a signed body that is not the expected array, recording nothing', async () => {
-    const live = await addUser(server, teamId);
+    const live = await addUser(server, server.teamId);
     const item = (over: Record<string, unknown> = {}) => ({
       token: live.key,
       type: 'keyplane_api_key',
@@ -119,7 +112,7 @@ describe('POST /scanner/github', () => {
     expect(((await declared.json()) as { message: string }).message).toMatch(/1000000 bytes/);
 
     const bytes = new TextEncoder().encode(`${big}${' '.repeat(3_000_000)}`);
-    const chunked = await postChunked(intake, { 'content-type': 'application/json', ...signed(big) }, bytes);
+    const chunked = await postChunked(intake(), { 'content-type': 'application/json', ...signed(big) }, bytes);
     expect(chunked.status).toBe(413);
     expect(await chunked.json()).toEqual({ message: expect.stringMatching(/bytes/) });
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/keys/format.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
+import { addUser } from '../helpers/fixtures.js';
 import { keyplaneCli } from '../helpers/process.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/server.js';
 
 let tree: string;
 const visible = generateKey('PERSONAL');
@@ -63,15 +63,10 @@ describe('keyplane scan', () => {
   });
 
   describe('--report', () => {
-    let server: TestServer;
-    beforeAll(async () => {
-      server = await startTestServer();
-    });
-    afterAll(() => server?.close());
+    const server = useTestServer();
 
     it("sends each finding to the server's reportExposedApiKeys with an admin key", async () => {
-      const teamId = await viewerTeamId(server, server.adminKey);
-      const member = await addUser(server, teamId);
+      const member = await addUser(server, server.teamId);
       const file = path.join(tree, 'src/leak.txt');
       await writeFile(file, `token=${member.key}\n`);
       try {

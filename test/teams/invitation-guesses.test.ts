@@ -1,13 +1,9 @@
 // Invitation tokens are credentials (SPEC §4): guesses count toward the address's failure limit
 // before the database is read, so aliases and batches cannot multiply the reads.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { expect, it } from 'vitest';
+import { useTestServer } from '../helpers/server.js';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ AUTH_FAILURES_PER_MINUTE: '3' });
-});
-afterAll(() => server?.close());
+const server = useTestServer({ AUTH_FAILURES_PER_MINUTE: '3' });
 
 const post = async (body: unknown) => {
   const res = await fetch(server.url, {

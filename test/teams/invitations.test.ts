@@ -1,9 +1,9 @@
 // inviteTeamMember (admins; only a SUPER_ADMIN invites a SUPER_ADMIN) and acceptInvitation.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const Invite = graphql(`
   mutation InvInvite($email: String!, $name: String!, $role: TeamRole) {
@@ -22,15 +22,9 @@ const MembersQuery = graphql(`
   query InvMembers { teamMembers { email } }
 `);
 
-let server: TestServer;
-let teamId: string;
 let n = 0;
 const email = () => `invitee${++n}@example.com`;
-beforeAll(async () => {
-  server = await startTestServer();
-  teamId = await viewerTeamId(server, server.adminKey);
-});
-afterAll(() => server?.close());
+const server = useTestServer();
 
 describe('inviteTeamMember', () => {
   it('returns a one-time token that expires; only its hash is stored', async () => {
@@ -47,8 +41,8 @@ describe('inviteTeamMember', () => {
   });
 
   it('members may not invite; a TEAM_ADMIN may not invite a SUPER_ADMIN; a SUPER_ADMIN may', async () => {
-    const member = await addUser(server, teamId);
-    const teamAdmin = await addUser(server, teamId, 'TEAM_ADMIN');
+    const member = await addUser(server, server.teamId);
+    const teamAdmin = await addUser(server, server.teamId, 'TEAM_ADMIN');
     expect(codes(await gql(server.url, Invite, { email: email(), name: 'x' }, { key: member.key }))).toEqual(['FORBIDDEN']);
     const escalate = await gql(server.url, Invite, { email: email(), name: 'x', role: 'SUPER_ADMIN' }, { key: teamAdmin.key });
     expect(codes(escalate)).toEqual(['FORBIDDEN']);
@@ -98,7 +92,7 @@ describe('acceptInvitation', () => {
     const { secret, apiKey } = res.data!.acceptInvitation;
     expect(apiKey).toMatchObject({ name: 'laptop', createdBy: { email: address, name: 'Invitee', role: 'TEAM_ADMIN' } });
     const who = await gql(server.url, Whoami, {}, { key: secret });
-    expect(who.data!.viewer).toEqual({ user: { email: address, role: 'TEAM_ADMIN' }, team: { id: teamId } });
+    expect(who.data!.viewer).toEqual({ user: { email: address, role: 'TEAM_ADMIN' }, team: { id: server.teamId } });
   });
 
   it('works once: a used token is UNAUTHENTICATED (401)', async () => {

@@ -10,8 +10,8 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { addUser, viewerTeamId } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addUser } from '../helpers/fixtures.js';
+import { useTestServer } from '../helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.resolve(import.meta.dirname, '../../artifacts/screenshots');
@@ -31,10 +31,8 @@ const Report = graphql(`
   mutation WebReport($text: String!, $location: String!) { reportExposedApiKeys(text: $text, location: $location) { id } }
 `);
 
-let server: TestServer;
 let browser: Browser;
 let origin: string;
-let teamId: string;
 const contexts: BrowserContext[] = [];
 const cspViolations: string[] = [];
 
@@ -56,18 +54,16 @@ async function openSignedIn(key: string, landing = 'My API keys'): Promise<Page>
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
 describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
+  // Several pages share the admin key here: more than a person's 60 calls a minute.
+  const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '1000' });
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
-    // Several pages share the admin key here: more than a person's 60 calls a minute.
-    server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '1000' });
     origin = server.url.replace(/\/graphql$/, '');
-    teamId = await viewerTeamId(server, server.adminKey);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   }, 60_000);
   afterAll(async () => {
     for (const c of contexts) await c.close();
     await browser?.close();
-    await server?.close();
   });
 
   it('is served at / with a strict CSP and cache headers; GraphiQL stays at /graphql', async () => {
@@ -93,7 +89,7 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
   });
 
   it('signs in, generates a key and shows its secret once; a bad name is explained under the field', async () => {
-    const member = await addUser(server, teamId);
+    const member = await addUser(server, server.teamId);
     const page = await openSignedIn(member.key);
     expect(await page.evaluate(() => location.href)).not.toContain('kp_');
     await page.getByLabel('Name').fill('x'.repeat(101));
@@ -127,7 +123,7 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
   });
 
   it('lists more keys than one default page (the API pages lists at 50 by default)', async () => {
-    const member = await addUser(server, teamId);
+    const member = await addUser(server, server.teamId);
     for (let i = 0; i < 60; i += 1) {
       const res = await fetch(server.url, {
         method: 'POST',
@@ -141,8 +137,8 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
   });
 
   it("an admin's revocations reach the member's open page within 2 s; its own key signs it out", async () => {
-    const member = await addUser(server, teamId);
-    const spare = await server.services.keys.issuePersonalKey({ userId: member.user.id, teamId }, { name: 'CI runner' });
+    const member = await addUser(server, server.teamId);
+    const spare = await server.services.keys.issuePersonalKey({ userId: member.user.id, teamId: server.teamId }, { name: 'CI runner' });
     const memberPage = await openSignedIn(member.key);
     const adminPage = await openSignedIn(server.adminKey);
     await adminPage.getByRole('button', { name: 'Team keys' }).click();
@@ -178,8 +174,9 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
   });
 
   it('team keys: status filters, creator filter and bulk revoke', async () => {
-    const owner = await addUser(server, teamId);
-    for (const name of ['alpha', 'beta', 'gamma']) await server.services.keys.issuePersonalKey({ userId: owner.user.id, teamId }, { name });
+    const owner = await addUser(server, server.teamId);
+    for (const name of ['alpha', 'beta', 'gamma'])
+      await server.services.keys.issuePersonalKey({ userId: owner.user.id, teamId: server.teamId }, { name });
     const page = await openSignedIn(server.adminKey);
     await page.getByRole('button', { name: 'Team keys' }).click();
     await page.getByLabel('Creator').selectOption({ label: owner.user.name });
@@ -217,7 +214,7 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
   });
 
   it('settings: turning auto revoke on with open exposures warns, then IGNORE turns it on', async () => {
-    const leaker = await addUser(server, teamId);
+    const leaker = await addUser(server, server.teamId);
     await gql(server.url, Report, { text: leaker.key, location: 'https://paste.example/1' }, { key: server.adminKey });
     const page = await openSignedIn(server.adminKey);
     await page.getByRole('button', { name: 'Settings' }).click();

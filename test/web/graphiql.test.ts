@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -17,14 +17,12 @@ const FLAGS = [
   '--disable-sync',
 ];
 
-let server: TestServer;
-let off: TestServer;
+const server = useTestServer();
+const off = useTestServer({ GRAPHIQL: 'false' });
 let origin: string;
-beforeAll(async () => {
-  [server, off] = await Promise.all([startTestServer(), startTestServer({ GRAPHIQL: 'false' })]);
+beforeAll(() => {
   origin = server.url.replace(/\/graphql$/, '');
-}, 60_000);
-afterAll(() => Promise.all([server?.close(), off?.close()]));
+});
 
 const page = (url: string) => fetch(url, { headers: { accept: 'text/html' } });
 const assetsOf = (html: string) => [...html.matchAll(/(?:src|href)="(\/graphiql\/assets\/[^"]+)"/g)].map((m) => m[1]!);
