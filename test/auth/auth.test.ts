@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/keys/format.js';
 import { graphql } from '../generated/index.js';
-import { codes, gql } from '../helpers/client.js';
+import { cacheMisses, codes, gql } from '../helpers/client.js';
 import { useTestServer } from '../helpers/server.js';
 
 const ViewerQuery = graphql(`
@@ -18,14 +18,14 @@ const ViewerQuery = graphql(`
 const server = useTestServer();
 
 async function expect401(key: string | null, reason: string, message: RegExp) {
-  const lookupsBefore = server.services.auth.lookups;
+  const lookupsBefore = await cacheMisses(server.url);
   const res = await gql(server.url, ViewerQuery, {}, { key });
   expect(res.status).toBe(401);
   expect(res.data ?? null).toBeNull();
   expect(codes(res)).toEqual(['UNAUTHENTICATED']);
   expect(res.errors![0].message).toMatch(message);
   if (reason !== 'missing') expect(res.errors![0].extensions?.reason).toBe(reason);
-  return server.services.auth.lookups - lookupsBefore;
+  return (await cacheMisses(server.url)) - lookupsBefore;
 }
 
 describe('X-API-Key authentication', () => {

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
+import { principalOf } from '../helpers/fixtures.js';
 import { keyChangesFollowed, makeTestEnv, useTestServer } from '../helpers/server.js';
 
 const Q1 = '{ viewer { keyKind user { id name email role } team { id name plan } } }';
@@ -113,9 +114,7 @@ describe('the cached caller stays true across instances', () => {
     key = a.bootstrapKey!;
     sql = new pg.Client({ connectionString: env.env.DATABASE_URL });
     await sql.connect();
-    const outcome = await a.services.auth.authenticate(key);
-    if (!outcome.ok) throw new Error(outcome.message);
-    ({ userId, teamId } = outcome.principal);
+    ({ userId, teamId } = await principalOf(a, key));
     // Both instances follow key changes before the measurements start.
     await Promise.all([a, b].map(keyChangesFollowed));
   });

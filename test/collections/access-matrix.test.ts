@@ -2,10 +2,9 @@
 // is the outcome over HTTP against a real server: OK, an error code, or 401. Deleting a collection
 // (which revokes its access keys) is for its creator or an admin only (SPEC §5).
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../../src/auth/principal.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { addTeam, addUser } from '../helpers/fixtures.js';
+import { addTeam, addUser, principalOf } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 const ReadOne = graphql(`query MxRead($id: ID!) { collection(id: $id) { id name requests } }`);
@@ -125,9 +124,7 @@ beforeAll(async () => {
 
 /** Fresh collections A and B made by the creator, each with an access key. */
 async function fixture() {
-  const outcome = await server.services.auth.authenticate(creator.key);
-  if (!outcome.ok) throw new Error(outcome.message);
-  const p: Principal = outcome.principal;
+  const p = await principalOf(server, creator.key);
   const { collections } = server.services;
   const a = await collections.create(p, { name: 'A', requests: [{ name: 'ping', method: 'GET', url: 'https://example.com/a' }] });
   const b = await collections.create(p, { name: 'B' });

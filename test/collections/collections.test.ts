@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser } from '../helpers/fixtures.js';
+import { addTeam, addUser, principalOf } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -236,9 +236,9 @@ describe('deleteCollection (SPEC §5): its creator or an admin; keys revoked as 
 describe('collections are paged (SPEC §4, §5): newest first, first (default 50, at most 500), after = last id', () => {
   it('pages through every collection once, in order; the default page is 50; first over 500 is refused', async () => {
     const team = await addTeam(server);
-    const p = (await server.services.auth.authenticate(team.apiKey)) as { ok: true; principal: any };
+    const p = await principalOf(server, team.apiKey);
     const made: string[] = [];
-    for (let i = 0; i < 57; i++) made.push((await server.services.collections.create(p.principal, { name: `c${i}` })).id);
+    for (let i = 0; i < 57; i++) made.push((await server.services.collections.create(p, { name: `c${i}` })).id);
     const newestFirst = [...made].reverse();
     const list = 'query($first: Int, $after: ID) { collections(first: $first, after: $after) { id } }';
 
@@ -258,7 +258,7 @@ describe('collections are paged (SPEC §4, §5): newest first, first (default 50
     expect(seen).toEqual(newestFirst);
 
     // A collection deleted since still marks where its page ended.
-    await server.services.collections.delete(p.principal, newestFirst[19]!);
+    await server.services.collections.delete(p, newestFirst[19]!);
     const next = await raw(list, { first: 5, after: newestFirst[19] }, team.apiKey);
     expect(next.data!.collections.map((c: { id: string }) => c.id)).toEqual(newestFirst.slice(20, 25));
 

@@ -4,7 +4,7 @@
 import { parse } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { codes, gql, openSse, wsClient } from '../helpers/client.js';
-import { addUser } from '../helpers/fixtures.js';
+import { addSharedCollection, addUser } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 const MEMBER = '{ id name email role }';
@@ -53,11 +53,7 @@ let accessKey: string;
 const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '10000' });
 beforeAll(async () => {
   creator = await addUser(server, server.teamId, 'TEAM_ADMIN');
-  const outcome = await server.services.auth.authenticate(creator.key);
-  if (!outcome.ok) throw new Error(outcome.message);
-  const collection = await server.services.collections.create(outcome.principal, { name: 'Shared' });
-  collectionId = collection.id;
-  accessKey = (await server.services.collections.share(outcome.principal, collection.id)).secret;
+  ({ collectionId, accessKey } = await addSharedCollection(server, creator.key, 'Shared'));
 });
 
 /** Nothing about the creator in a response: no name, no email, no role, no User fields at all. */

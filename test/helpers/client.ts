@@ -101,3 +101,17 @@ export function postChunked(url: string, headers: Record<string, string>, body: 
     duplex: 'half',
   } as RequestInit);
 }
+
+/**
+ * A gauge or counter of GET /metrics (no labels), e.g. `verification_cache_misses`: the
+ * authentications that read the database since start.
+ */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const line = new RegExp(`^keyplane_${name} (\\S+)$`, 'm').exec(text);
+  if (!line) throw new Error(`no metric keyplane_${name}`);
+  return Number(line[1]);
+}
+
+/** Authentications that read the database since start (the verification cache's misses). */
+export const cacheMisses = (url: string) => metric(url, 'verification_cache_misses');

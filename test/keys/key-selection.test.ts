@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/graphql/schema.js';
 import { API_KEY_FIELD_COLUMNS, selectAskedKeyColumns, USER_FIELD_COLUMNS } from '../../src/keys/key-selection.js';
 import { gql } from '../helpers/client.js';
-import { addTeam, addUser } from '../helpers/fixtures.js';
+import { addKey, addTeam, addUser } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 /** What selectAskedKeyColumns reads of a resolver's info, for the first root field of `doc`. */
@@ -102,7 +102,7 @@ describe('answers with narrowed reads', () => {
     const expiresAt = new Date(Date.now() - 60_000);
     await server.services.prisma.apiKey.update({ where: { id: member.apiKey.id }, data: { expiresAt } });
     // The expired key cannot authenticate: a second key of the member's reads the first.
-    const second = await server.services.keys.issuePersonalKey({ userId: member.user.id, teamId: t.teamId }, { name: 'second' });
+    const second = await addKey(server, member.user, 'second');
 
     for (const field of ['status', 'revokedAt', 'revocationReason'] as const) {
       const expected = { status: 'REVOKED', revokedAt: expiresAt.toISOString(), revocationReason: 'EXPIRED' }[field];

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser } from '../helpers/fixtures.js';
+import { addKey, addSharedCollection, addTeam, addUser, principalOf } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 const TeamKeys = graphql(`
@@ -148,8 +148,7 @@ describe('teamApiKeys', () => {
 
   it('pages over many keys sharing one timestamp without gaps or duplicates, in every order', async () => {
     const t = await team();
-    for (let i = 0; i < 22; i++)
-      await server.services.keys.issuePersonalKey({ userId: t.alice.user.id, teamId: t.teamId }, { name: `tie ${i}` });
+    for (let i = 0; i < 22; i++) await addKey(server, t.alice.user, `tie ${i}`);
     const same = new Date('2026-01-01T00:00:00.000Z');
     await server.services.prisma.apiKey.updateMany({ where: { teamId: t.teamId }, data: { createdAt: same, lastUsedAt: null } });
     for (const orderBy of ['NEWEST', 'OLDEST', 'RECENTLY_USED'] as const) {
@@ -202,7 +201,7 @@ describe('totalCount and RECENTLY_USED pages', () => {
 
   it('RECENTLY_USED pages cross from used to never-used keys without gaps', async () => {
     const t = await team();
-    for (let i = 0; i < 8; i++) await server.services.keys.issuePersonalKey({ userId: t.bob.user.id, teamId: t.teamId }, { name: `k${i}` });
+    for (let i = 0; i < 8; i++) await addKey(server, t.bob.user, `k${i}`);
     // No periodic lastUsedAt write in the middle of the paging (it would reorder the admin's key).
     await server.services.lastUsed.stop();
     const all = await server.services.prisma.apiKey.findMany({ where: { teamId: t.teamId }, orderBy: { id: 'asc' } });
@@ -280,17 +279,14 @@ describe('revoking', () => {
   it('revokeAllApiKeys spares the calling key and collection access keys', async () => {
     const t = await team();
     await gql(server.url, SetEnabled, { id: t.bob.apiKey.id, enabled: false }, { key: t.admin.key });
-    const principal = await server.services.auth.authenticate(t.alice.key);
-    if (!principal.ok) throw new Error('auth');
-    const collection = await server.services.collections.create(principal.principal, { name: 'c' });
-    const shared = await server.services.collections.share(principal.principal, collection.id);
+    const shared = await addSharedCollection(server, t.alice.key, 'c');
 
     const res = await gql(server.url, RevokeAll, {}, { key: t.admin.key });
     expect(res.data!.revokeAllApiKeys.revokedCount).toBe(3); // super admin, alice, bob (disabled)
     expect(res.data!.revokeAllApiKeys.apiKeys.map((k) => k.id)).not.toContain(t.admin.apiKey.id);
     expect((await gql(server.url, Me, {}, { key: t.admin.key })).status).toBe(200);
     expect((await gql(server.url, Me, {}, { key: t.alice.key })).status).toBe(401);
-    expect((await gql(server.url, Me, {}, { key: shared.secret })).status).toBe(200);
+    expect((await gql(server.url, Me, {}, { key: shared.accessKey })).status).toBe(200);
   });
 });
 
@@ -381,22 +377,17 @@ describe('the expiry job', () => {
 describe('totalCount from the maintained counters', () => {
   it('matches a real count for every status filter and creator after every kind of change', async () => {
     const t = await team();
-    const { keys, prisma, lifecycle, revocation, settings } = server.services;
+    const { prisma, lifecycle, revocation, settings } = server.services;
     const made = [];
-    for (const who of [t.alice, t.bob, t.alice, t.admin]) {
-      made.push((await keys.issuePersonalKey({ userId: who.user.id, teamId: t.teamId }, { name: 'counted' })).apiKey);
-    }
-    const adminPrincipal = (await server.services.auth.authenticate(t.admin.key)) as {
-      ok: true;
-      principal: Parameters<typeof lifecycle.setEnabled>[0];
-    };
-    await lifecycle.setEnabled(adminPrincipal.principal, made[0]!.id, false);
+    for (const who of [t.alice, t.bob, t.alice, t.admin]) made.push((await addKey(server, who.user, 'counted')).apiKey);
+    const adminPrincipal = await principalOf(server, t.admin.key);
+    await lifecycle.setEnabled(adminPrincipal, made[0]!.id, false);
     await revocation.revoke({ id: made[1]!.id }, { reason: 'REVOKED_BY_ADMIN', actorId: t.admin.user.id });
     // one key expired but not persisted yet, one expired and persisted by the job
     await prisma.apiKey.update({ where: { id: made[2]!.id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
     await prisma.apiKey.update({ where: { id: made[3]!.id }, data: { expiresAt: new Date(Date.now() - 2_000) } });
     await revocation.persistExpired(new Date(Date.now() - 1_500), 10);
-    await settings.update(adminPrincipal.principal, { keyExpiryDays: 30 });
+    await settings.update(adminPrincipal, { keyExpiryDays: 30 });
 
     const now = new Date();
     const all = await prisma.apiKey.findMany({ where: { teamId: t.teamId, kind: 'PERSONAL' } });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { EmailDispatcher } from '../../src/notifications/email-dispatcher.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { addUser } from '../helpers/fixtures.js';
+import { addKey, addUser } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/process.js';
 import { useTestServer } from '../helpers/server.js';
 import { startSmtp } from '../helpers/smtp.js';
@@ -33,7 +33,7 @@ describe('revocation emails', () => {
   it('wait in the outbox while SMTP is down, then go out exactly once, naming the key, why, when and by whom', async () => {
     const owner = await addUser(server, server.teamId);
     const admin = await addUser(server, server.teamId, 'TEAM_ADMIN');
-    const doomed = await server.services.keys.issuePersonalKey({ userId: owner.user.id, teamId: server.teamId }, { name: 'Deploy bot' });
+    const doomed = await addKey(server, owner.user, 'Deploy bot');
     await gql(server.url, RevokeApiKeys, { ids: [doomed.apiKey.id] }, { key: admin.key });
 
     // Nothing listens on the SMTP port yet: the email is tried, kept, and scheduled again.

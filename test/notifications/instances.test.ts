@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
+import { addUser, viewerTeamId } from '../helpers/fixtures.js';
 import { makeTestEnv, onRedis } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
 
@@ -30,9 +31,7 @@ describe.runIf(onRedis)('two instances on one Redis', () => {
     a = await startKeyplane(loadConfig(testEnv.env));
     b = await startKeyplane(loadConfig(testEnv.env));
     adminKey = a.bootstrapKey!;
-    const outcome = await a.services.auth.authenticate(adminKey);
-    if (!outcome.ok) throw new Error(outcome.message);
-    teamId = outcome.principal.teamId;
+    teamId = await viewerTeamId(a, adminKey);
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
@@ -40,8 +39,8 @@ describe.runIf(onRedis)('two instances on one Redis', () => {
   });
 
   async function member() {
-    const user = await a.services.prisma.user.create({ data: { teamId, email: `m${Math.random()}@example.com`, name: 'Member' } });
-    return { user, ...(await a.services.keys.issuePersonalKey({ userId: user.id, teamId }, { name: 'member key' })) };
+    const { user, apiKey, key } = await addUser(a, teamId);
+    return { user, apiKey, secret: key };
   }
 
   /** Calls B until the key fails; returns how long after `since` it first failed. */

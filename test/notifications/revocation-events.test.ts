@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { sharedExecutionStats } from '../../src/realtime/shared-execution.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql, openSse } from '../helpers/client.js';
-import { addTeam, addUser } from '../helpers/fixtures.js';
+import { addKey, addTeam, addUser } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
 
@@ -60,7 +60,7 @@ const server = useTestServer();
 describe('apiKeyRevoked', () => {
   it('reaches the owner and the admins, not another member nor another team', async () => {
     const alice = await addUser(server, server.teamId);
-    const aliceOther = await server.services.keys.issuePersonalKey({ userId: alice.user.id, teamId: server.teamId }, { name: 'alice ci' });
+    const aliceOther = await addKey(server, alice.user, 'alice ci');
     const bob = await addUser(server, server.teamId);
     const admin = await addUser(server, server.teamId, 'TEAM_ADMIN');
     const other = await addTeam(server);
@@ -175,7 +175,7 @@ describe('apiKeyRevoked', () => {
 
   it('streams over SSE too, and the revoked key gets its own event before its streams end', async () => {
     const frank = await addUser(server, server.teamId);
-    const other = await server.services.keys.issuePersonalKey({ userId: frank.user.id, teamId: server.teamId }, { name: 'second' });
+    const other = await addKey(server, frank.user, 'second');
     const revocations = await openSse(server.url, frank.key, 'subscription { apiKeyRevoked { apiKey { id } reason } }');
     const generated = await openSse(server.url, frank.key, 'subscription { apiKeyGenerated { id } }');
     expect(revocations.response.status).toBe(200);
@@ -213,11 +213,7 @@ describe('apiKeyRevoked', () => {
 describe('notifications', () => {
   it('are written for the owner, paged newest first without gaps over ties, and marked read', async () => {
     const gina = await addUser(server, server.teamId);
-    const keys = await Promise.all(
-      Array.from({ length: 7 }, (_, i) =>
-        server.services.keys.issuePersonalKey({ userId: gina.user.id, teamId: server.teamId }, { name: `bulk ${i}` }),
-      ),
-    );
+    const keys = await Promise.all(Array.from({ length: 7 }, (_, i) => addKey(server, gina.user, `bulk ${i}`)));
     // One bulk revocation: seven notifications with one createdAt.
     await gql(server.url, RevokeApiKeys, { ids: keys.map((k) => k.apiKey.id) }, { key: server.adminKey });
 
@@ -255,7 +251,7 @@ describe('notifications', () => {
   it("are the viewer's alone: another user's ids are NOT_FOUND and change nothing", async () => {
     const hank = await addUser(server, server.teamId);
     const ivy = await addUser(server, server.teamId);
-    const extra = await server.services.keys.issuePersonalKey({ userId: hank.user.id, teamId: server.teamId }, { name: 'hank extra' });
+    const extra = await addKey(server, hank.user, 'hank extra');
     await gql(server.url, RevokeApiKeys, { ids: [extra.apiKey.id] }, { key: server.adminKey });
     const hanks = await gql(server.url, Notifications, {}, { key: hank.key });
     const id = hanks.data!.notifications.edges[0]!.node.id;
@@ -270,7 +266,7 @@ describe('notifications', () => {
   it('notificationAdded pushes the new notification to its recipient only', async () => {
     const jack = await addUser(server, server.teamId);
     const kim = await addUser(server, server.teamId);
-    const extra = await server.services.keys.issuePersonalKey({ userId: jack.user.id, teamId: server.teamId }, { name: 'jack extra' });
+    const extra = await addKey(server, jack.user, 'jack extra');
     const [jackWs, kimWs] = await Promise.all([openWsSession(server.url, jack.key), openWsSession(server.url, kim.key)]);
     try {
       const query = 'subscription { notificationAdded { id kind message readAt apiKey { id } } }';
@@ -290,7 +286,7 @@ describe('notifications', () => {
 
   it('an expiry persisted by the job notifies the owner (reason EXPIRED, no actor)', async () => {
     const liam = await addUser(server, server.teamId);
-    const doomed = await server.services.keys.issuePersonalKey({ userId: liam.user.id, teamId: server.teamId }, { name: 'short-lived' });
+    const doomed = await addKey(server, liam.user, 'short-lived');
     const ws = await openWsSession(server.url, liam.key);
     try {
       ws.subscribe('r', REVOKED_EVENT);

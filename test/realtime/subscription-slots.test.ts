@@ -3,7 +3,7 @@
 // SSE, whatever the failure, the slot is released and the open_subscriptions gauge returns to 0.
 import { describe, expect, it } from 'vitest';
 import { openSse } from '../helpers/client.js';
-import { addUser } from '../helpers/fixtures.js';
+import { addSharedCollection, addUser } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 import { openWsSession, settle, type WsSession } from '../helpers/ws-session.js';
 
@@ -57,11 +57,8 @@ async function gaugeReaches(value: number, timeoutMs = 3_000): Promise<number> {
 
 async function keys() {
   const member = await addUser(server, server.teamId);
-  const outcome = await server.services.auth.authenticate(member.key);
-  if (!outcome.ok) throw new Error(outcome.message);
-  const collection = await server.services.collections.create(outcome.principal, { name: 'slots' });
-  const shared = await server.services.collections.share(outcome.principal, collection.id);
-  return { member: member.key, collection: shared.secret };
+  const shared = await addSharedCollection(server, member.key, 'slots');
+  return { member: member.key, collection: shared.accessKey };
 }
 
 /** The messages of operation `id` until it ended (`error` or `complete`), or what arrived in time. */

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser } from '../helpers/fixtures.js';
+import { addKey, addTeam, addUser } from '../helpers/fixtures.js';
 import { type TestServer, useTestServer } from '../helpers/server.js';
 
 const Report = graphql(`
@@ -170,7 +170,7 @@ describe('auto revoke', () => {
     const res = await gql(server.url, Report, { text: `leaked ${victim.key}`, location: 'on' }, { key: adminKey });
     expect(res.data!.reportExposedApiKeys[0]).toMatchObject({ resolved: true, apiKey: { status: 'REVOKED', revocationReason: 'EXPOSED' } });
     expect((await gql(server.url, Viewer, {}, { key: victim.key })).status).toBe(401);
-    const second = await server.services.keys.issuePersonalKey({ userId: victim.user.id, teamId }, { name: 'after the leak' });
+    const second = await addKey(server, victim.user, 'after the leak');
     const notes = await gql(server.url, Notes, {}, { key: second.secret });
     const note = notes.data!.notifications.edges.map((e) => e.node).find((n) => n.apiKey?.id === victim.apiKey.id);
     expect(note).toMatchObject({ apiKey: { revocationReason: 'EXPOSED' } });

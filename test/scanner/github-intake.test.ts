@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { generateKey } from '../../src/keys/format.js';
 import { postChunked } from '../helpers/client.js';
-import { addUser } from '../helpers/fixtures.js';
+import { addUser, revokeKeys } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -32,7 +32,7 @@ describe('POST /scanner/github', () => {
   it('labels live keys true_positive and everything else false_positive, and records the exposures', async () => {
     const live = await addUser(server, server.teamId);
     const revoked = await addUser(server, server.teamId);
-    await server.services.revocation.revoke({ id: revoked.apiKey.id }, { reason: 'REVOKED_BY_ADMIN', actorId: null });
+    await revokeKeys(server, server.adminKey, [revoked.apiKey.id]);
     const unknown = generateKey('PERSONAL');
     const tokens = [live.key, revoked.key, unknown, 'kp_not_even_close'];
     const body = JSON.stringify(

@@ -10,7 +10,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { addUser } from '../helpers/fixtures.js';
+import { addKey, addUser } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -138,7 +138,7 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
 
   it("an admin's revocations reach the member's open page within 2 s; its own key signs it out", async () => {
     const member = await addUser(server, server.teamId);
-    const spare = await server.services.keys.issuePersonalKey({ userId: member.user.id, teamId: server.teamId }, { name: 'CI runner' });
+    const spare = await addKey(server, member.user, 'CI runner');
     const memberPage = await openSignedIn(member.key);
     const adminPage = await openSignedIn(server.adminKey);
     await adminPage.getByRole('button', { name: 'Team keys' }).click();
@@ -175,8 +175,7 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
 
   it('team keys: status filters, creator filter and bulk revoke', async () => {
     const owner = await addUser(server, server.teamId);
-    for (const name of ['alpha', 'beta', 'gamma'])
-      await server.services.keys.issuePersonalKey({ userId: owner.user.id, teamId: server.teamId }, { name });
+    for (const name of ['alpha', 'beta', 'gamma']) await addKey(server, owner.user, name);
     const page = await openSignedIn(server.adminKey);
     await page.getByRole('button', { name: 'Team keys' }).click();
     await page.getByLabel('Creator').selectOption({ label: owner.user.name });
