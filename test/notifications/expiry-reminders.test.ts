@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { PrismaClient } from '../../src/generated/prisma/client.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
-import { bootstrapTeam } from '../../src/teams/bootstrap.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { makeTestEnv, startTestServer, type TestServer } from '../helpers/server.js';
+import { addKey, addTeam } from '../helpers/fixtures.js';
+import { makeTestEnv, useTestServer } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
 
 const HOUR = 3_600_000;
@@ -42,16 +42,11 @@ let counter = 0;
 
 /** A team of its own (counts in one test are not disturbed by another's keys). */
 async function team(server: KeyplaneServer, options: { reminderDays?: number[] } = {}) {
-  counter += 1;
-  const made = await bootstrapTeam(server.services.prisma, server.services.keys, {
-    team: `Reminders ${counter}`,
-    email: `admin${counter}-${Date.now()}@example.com`,
-    plan: 'ENTERPRISE',
-  });
+  const made = await addTeam(server, 'ENTERPRISE');
   if (options.reminderDays) {
-    await server.services.prisma.team.update({ where: { id: made!.teamId }, data: { expiryReminderDays: options.reminderDays } });
+    await server.services.prisma.team.update({ where: { id: made.teamId }, data: { expiryReminderDays: options.reminderDays } });
   }
-  return made!;
+  return made;
 }
 
 async function member(server: KeyplaneServer, teamId: string, name?: string) {
@@ -59,11 +54,6 @@ async function member(server: KeyplaneServer, teamId: string, name?: string) {
   return server.services.prisma.user.create({
     data: { teamId, name: name ?? `Member ${counter}`, email: `m${counter}-${Date.now()}@example.com` },
   });
-}
-
-/** A key with no expiry yet (no reminder can be due); its expiry is set by the test. */
-async function key(server: KeyplaneServer, owner: { id: string; teamId: string }, name: string) {
-  return server.services.keys.issuePersonalKey({ userId: owner.id, teamId: owner.teamId }, { name });
 }
 
 /** Sets effective expiries in one transaction: a runner sees all of them or none. */
@@ -117,7 +107,7 @@ describe('expiry reminders with three instances racing', () => {
     const keys: { id: string; ownerId: string; name: string }[] = [];
     for (const [i, owner] of owners.entries()) {
       for (let j = 0; j < 3; j += 1) {
-        const made = await key(a, owner, `race key ${i}.${j}`);
+        const made = await addKey(a, owner, `race key ${i}.${j}`);
         keys.push({ id: made.apiKey.id, ownerId: owner.id, name: made.apiKey.name });
       }
     }
@@ -176,8 +166,8 @@ describe('expiry reminders with three instances racing', () => {
   it('a key born inside 7 and 1 days gets one reminder (1 day); daysLeft is rounded up', async () => {
     const t = await team(a);
     const owner = await member(a, t.teamId);
-    const inBoth = await key(a, owner, 'born inside both');
-    const roundedUp = await key(a, owner, 'two days and an hour');
+    const inBoth = await addKey(a, owner, 'born inside both');
+    const roundedUp = await addKey(a, owner, 'two days and an hour');
     await expireIn(prisma, [
       [inBoth.apiKey.id, 12 * HOUR],
       [roundedUp.apiKey.id, 2 * DAY + HOUR],
@@ -205,14 +195,14 @@ describe('expiry reminders with three instances racing', () => {
   it('moving the expiry later re-arms the reminders; moving it earlier inside the same threshold does not', async () => {
     const t = await team(a);
     const owner = await member(a, t.teamId);
-    const k = await key(a, owner, 'moved around');
+    const k = await addKey(a, owner, 'moved around');
     await expireIn(prisma, [[k.apiKey.id, 5 * DAY]]);
     await until(
       () => reminderNotifications(prisma, [k.apiKey.id]),
       (n) => n.length >= 1,
     );
     // The owner moves it out of every threshold (through the API): nothing new.
-    const ownerKey = (await key(a, owner, 'owner session')).secret;
+    const ownerKey = (await addKey(a, owner, 'owner session')).secret;
     const later = new Date(Date.now() + 20 * DAY).toISOString();
     expect((await gql(a.url, SetExpiry, { id: k.apiKey.id, expiresAt: later }, { key: ownerKey })).errors).toBeUndefined();
     await twoIntervals();
@@ -237,7 +227,7 @@ describe('expiry reminders with three instances racing', () => {
   it("the team's expiry counts: a team expiry of 5 days reminds at 7 for keys that chose none", async () => {
     const t = await team(a);
     const owner = await member(a, t.teamId);
-    const k = await key(a, owner, 'chose no expiry');
+    const k = await addKey(a, owner, 'chose no expiry');
     await settle(1_500); // its own expiry is none: no reminder
     expect(await reminderNotifications(prisma, [k.apiKey.id])).toHaveLength(0);
     const res = await gql(a.url, UpdateSettings, { input: { keyExpiryDays: 5 } }, { key: t.apiKey });
@@ -254,11 +244,11 @@ describe('expiry reminders with three instances racing', () => {
   it('DISABLED, REVOKED and expired keys get none; a team with [] gets none', async () => {
     const t = await team(a);
     const owner = await member(a, t.teamId);
-    const ownerKey = (await key(a, owner, 'owner session')).secret;
-    const control = await key(a, owner, 'control');
-    const disabled = await key(a, owner, 'disabled');
-    const revoked = await key(a, owner, 'revoked');
-    const expired = await key(a, owner, 'lapsed');
+    const ownerKey = (await addKey(a, owner, 'owner session')).secret;
+    const control = await addKey(a, owner, 'control');
+    const disabled = await addKey(a, owner, 'disabled');
+    const revoked = await addKey(a, owner, 'revoked');
+    const expired = await addKey(a, owner, 'lapsed');
     expect((await gql(a.url, SetEnabled, { id: disabled.apiKey.id, enabled: false }, { key: ownerKey })).errors).toBeUndefined();
     expect((await gql(a.url, Revoke, { ids: [revoked.apiKey.id] }, { key: t.apiKey })).data?.revokeApiKeys.revokedCount).toBe(1);
     // Revocation emails of the revoked key aside, only reminders are counted below.
@@ -271,7 +261,7 @@ describe('expiry reminders with three instances racing', () => {
 
     const off = await team(a, { reminderDays: [] });
     const offOwner = await member(a, off.teamId);
-    const offKey = await key(a, offOwner, 'team without reminders');
+    const offKey = await addKey(a, offOwner, 'team without reminders');
     await expireIn(prisma, [[offKey.apiKey.id, 12 * HOUR]]);
 
     await until(
@@ -288,24 +278,15 @@ describe('expiry reminders with three instances racing', () => {
 });
 
 describe('apiKeyExpiring and the settings', () => {
-  let server: TestServer;
-  let teamId: string;
-
-  beforeAll(async () => {
-    server = await startTestServer({ EXPIRY_JOB_INTERVAL_SECONDS: INTERVAL_SECONDS });
-    const outcome = await server.services.auth.authenticate(server.adminKey);
-    if (!outcome.ok) throw new Error(outcome.message);
-    teamId = outcome.principal.teamId;
-  });
-  afterAll(() => server?.close());
+  const server = useTestServer({ EXPIRY_JOB_INTERVAL_SECONDS: INTERVAL_SECONDS });
 
   it("pushes the viewer's key reaching a reminder, not another member's; the notification links the key", async () => {
-    const alice = await member(server, teamId, 'Alice');
-    const bob = await member(server, teamId, 'Bob');
-    const aliceSession = await key(server, alice, 'alice session');
-    const bobSession = await key(server, bob, 'bob session');
-    const aliceKey = await key(server, alice, 'alice expiring');
-    const bobKey = await key(server, bob, 'bob expiring');
+    const alice = await member(server, server.teamId, 'Alice');
+    const bob = await member(server, server.teamId, 'Bob');
+    const aliceSession = await addKey(server, alice, 'alice session');
+    const bobSession = await addKey(server, bob, 'bob session');
+    const aliceKey = await addKey(server, alice, 'alice expiring');
+    const bobKey = await addKey(server, bob, 'bob expiring');
     const query = 'subscription { apiKeyExpiring { apiKey { id name } expiresAt daysLeft } }';
     const aliceWs = await openWsSession(server.url, aliceSession.secret);
     const bobWs = await openWsSession(server.url, bobSession.secret);
@@ -358,8 +339,8 @@ describe('apiKeyExpiring and the settings', () => {
     expect(other.data?.updateApiKeySettings.settings.expiryReminderDays).toEqual([90, 30, 14, 7, 1]);
     expect((await set([])).data?.updateApiKeySettings.settings.expiryReminderDays).toEqual([]);
     // A member may read it, not change it.
-    const m = await member(server, teamId);
-    const memberKey = (await key(server, m, 'member session')).secret;
+    const m = await member(server, server.teamId);
+    const memberKey = (await addKey(server, m, 'member session')).secret;
     expect((await gql(server.url, ReadSettings, {}, { key: memberKey })).data?.apiKeySettings.expiryReminderDays).toEqual([]);
     expect(codes(await gql(server.url, UpdateSettings, { input: { expiryReminderDays: [7] } }, { key: memberKey }))).toEqual(['FORBIDDEN']);
     expect((await set([7, 1])).data?.updateApiKeySettings.settings.expiryReminderDays).toEqual([7, 1]);

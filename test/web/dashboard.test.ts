@@ -243,9 +243,9 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     await page.getByText(/^Saved\./).waitFor();
     await expect.poll(() => field.inputValue()).toBe('14, 3');
 
-    const owner = await addUser(server, teamId);
+    const owner = await addUser(server, server.teamId);
     const expiring = await server.services.keys.issuePersonalKey(
-      { userId: owner.user.id, teamId },
+      { userId: owner.user.id, teamId: server.teamId },
       { name: 'Nightly export', expiresInDays: 10 },
     );
     const subscribed = server.services.subscriptions.total;
