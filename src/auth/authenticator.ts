@@ -4,6 +4,10 @@
 // A miss whose hash is not in the index of live keys (key-index.ts) is probably a guess: it is
 // read only when `admit` allows (the brute-force limit), and a read that finds a key repairs the
 // index (a key born elsewhere an instant ago).
+// A regenerated key's previous secret keeps working during its overlap (SPEC §5): a read by hash
+// falls back to the row's previousHash, and the verification it caches says until when
+// (`previousUntil`), checked on every use like expiresAt, so the old secret stops on every instance
+// on the first request after the overlap's end, without any event.
 import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { KeyChangedEvent } from '../keys/events.js';
@@ -13,14 +17,31 @@ import { KeyHashIndex } from './key-index.js';
 import type { LastUsedRecorder } from './last-used.js';
 import type { Principal } from './principal.js';
 
-export type AuthFailureReason = 'blocked' | 'missing' | 'malformed' | 'checksum' | 'unknown' | 'disabled' | 'revoked' | 'expired';
+export type AuthFailureReason =
+  | 'blocked'
+  | 'missing'
+  | 'malformed'
+  | 'checksum'
+  | 'unknown'
+  | 'disabled'
+  | 'revoked'
+  | 'expired'
+  | 'rotated';
 
 export type AuthOutcome =
-  | { ok: true; principal: Principal; expiresAt: Date | null }
+  | {
+      ok: true;
+      principal: Principal;
+      expiresAt: Date | null;
+      /** set when the request used the key's previous secret: when that secret stops (its overlap's end) */
+      previousUntil: Date | null;
+    }
   | { ok: false; reason: AuthFailureReason; message: string };
 
 interface VerifiedKey extends KeyStatusFields {
   principal: Principal;
+  /** verified by the row's previousHash: the overlap's end (the secret fails from then on) */
+  previousUntil: Date | null;
 }
 
 const MESSAGES: Record<'missing' | 'malformed' | 'checksum' | 'unknown' | 'disabled', string> = {
@@ -57,6 +78,13 @@ export class Authenticator {
   private ttlMs: number;
   /** Counts member and team changes, so that a read they overtook is made again. */
   private generation = 0;
+  /**
+   * keyId → the previous secret's hash, for the keys in an overlap that this process has cached
+   * or indexed: a change to the key drops that verification too (the cache is keyed by hash, and
+   * the change feed names the current hash only). Entries outlive their overlap by at most the
+   * cache's TTL.
+   */
+  private readonly previousSecrets: LRUCache<string, string>;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -71,6 +99,7 @@ export class Authenticator {
       ttl: this.cacheTtlMs,
       fetchMethod: (hash) => this.load(hash),
     });
+    this.previousSecrets = new LRUCache<string, string>({ max: options.cacheSize ?? 100_000, ttl: this.cacheTtlMs });
   }
 
   /**
@@ -99,6 +128,8 @@ export class Authenticator {
   authenticate(
     header: string | null | undefined,
     admit?: () => boolean | Promise<boolean>,
+    /** the client address, recorded as the key's lastUsedFrom */
+    from?: string,
     now = Date.now(),
   ): AuthOutcome | Promise<AuthOutcome> {
     if (header === null || header === undefined || header.trim() === '') {
@@ -111,9 +142,9 @@ export class Authenticator {
     const cached = this.cache.get(hash);
     if (cached) {
       this.hits += 1;
-      return this.verdict(cached, now);
+      return this.verdict(cached, now, from);
     }
-    return this.lookUp(hash, admit, now);
+    return this.lookUp(hash, admit, now, from);
   }
 
   /**
@@ -128,7 +159,12 @@ export class Authenticator {
     return !this.cache.has(hash) && !this.index.has(hash);
   }
 
-  private async lookUp(hash: string, admit: (() => boolean | Promise<boolean>) | undefined, now: number): Promise<AuthOutcome> {
+  private async lookUp(
+    hash: string,
+    admit: (() => boolean | Promise<boolean>) | undefined,
+    now: number,
+    from: string | undefined,
+  ): Promise<AuthOutcome> {
     // A hash outside the index is counted before its read. Until the index has loaded once (a
     // moment at start; retried until it does) a valid key cannot be told from a guess without
     // the read: a blocked address's key is then still read, and refused only if it is no valid key.
@@ -139,8 +175,9 @@ export class Authenticator {
     }
     const verified = await this.fetch(hash);
     if (!verified) return refused ? BLOCKED : { ok: false, reason: 'unknown', message: MESSAGES.unknown };
-    if (verified.status !== 'REVOKED') this.index.add(hash); // repairs a miss (idempotent)
-    const outcome = this.verdict(verified, now);
+    // repairs a miss (idempotent); a previous secret is live only until its overlap's end
+    if (verified.status !== 'REVOKED' && (!verified.previousUntil || verified.previousUntil.getTime() > now)) this.index.add(hash);
+    const outcome = this.verdict(verified, now, from);
     return refused && !outcome.ok ? BLOCKED : outcome;
   }
 
@@ -160,7 +197,16 @@ export class Authenticator {
     }
   }
 
-  private verdict(verified: VerifiedKey, now: number): AuthOutcome {
+  private verdict(verified: VerifiedKey, now: number, from: string | undefined): AuthOutcome {
+    const { previousUntil } = verified;
+    if (previousUntil && previousUntil.getTime() <= now) {
+      this.previousSecretEnded(verified.principal);
+      return {
+        ok: false,
+        reason: 'rotated',
+        message: `This API key was regenerated: this secret stopped working at ${previousUntil.toISOString()}`,
+      };
+    }
     const state = effectiveLifecycle(verified, now);
     if (state.status === 'DISABLED') return { ok: false, reason: 'disabled', message: MESSAGES.disabled };
     if (state.status === 'REVOKED') {
@@ -170,17 +216,42 @@ export class Authenticator {
         : { ok: false, reason: 'revoked', message: `This API key was revoked at ${when} (${state.revocationReason})` };
     }
     const { key } = verified.principal;
-    this.lastUsed.record(key.id, now);
+    this.lastUsed.record(key.id, now, from);
     // viewer.apiKey.lastUsedAt: this use, to the second (no Date per request).
     if (key.lastUsedAt === null || now - key.lastUsedAt.getTime() >= 1_000) key.lastUsedAt = new Date(now);
-    return { ok: true, principal: verified.principal, expiresAt: verified.expiresAt };
+    if (from !== undefined && key.lastUsedFrom !== from) key.lastUsedFrom = from;
+    return { ok: true, principal: verified.principal, expiresAt: verified.expiresAt, previousUntil };
+  }
+
+  /** A previous secret's overlap is over: it leaves the index (its cached verification answers "rotated" until it goes). */
+  private previousSecretEnded(principal: Principal): void {
+    if (this.previousSecrets.get(principal.keyId) === principal.keyHash) this.previousSecrets.delete(principal.keyId);
+    this.index.remove(principal.keyHash);
   }
 
   /** A key changed (here or elsewhere): its verification is dropped, the index follows. */
-  onKeyChanged(event: KeyChangedEvent): void {
+  onKeyChanged(event: KeyChangedEvent, now = Date.now()): void {
     this.cache.delete(event.hash);
-    if (event.change === 'regenerated' || event.change === 'revoked' || event.change === 'deleted' || event.change === 'expired') {
+    // The key's previous secret, if one is cached or indexed here: every change drops its cached
+    // verification (status, name and expiry are the key's); a regeneration ends it, unless it is
+    // the secret now kept for an overlap; a rename or a new expiry keeps it; anything else ends it.
+    const previous = this.previousSecrets.get(event.keyId);
+    if (previous !== undefined && event.change !== 'created') {
+      this.cache.delete(previous);
+      if (event.change !== 'updated' && previous !== event.hash) {
+        this.index.remove(previous);
+        this.previousSecrets.delete(event.keyId);
+      }
+    }
+    const overlapUntil = event.change === 'regenerated' ? event.previousSecretExpiresAt?.getTime() : undefined;
+    if (overlapUntil !== undefined && overlapUntil > now) {
+      // The old secret keeps working until the overlap's end: it stays indexed (every instance
+      // hears this regeneration), and its next use reads the row again (by previousHash).
+      this.index.add(event.hash);
+      this.previousSecrets.set(event.keyId, event.hash, { ttl: overlapUntil - now + this.cacheTtlMs });
+    } else if (event.change === 'regenerated' || event.change === 'revoked' || event.change === 'deleted' || event.change === 'expired') {
       this.index.remove(event.hash);
+      if (previous === event.hash) this.previousSecrets.delete(event.keyId);
     }
     if (event.newHash) this.index.add(event.newHash);
   }
@@ -229,13 +300,18 @@ export class Authenticator {
 
   private async read(hash: string): Promise<VerifiedKey | undefined> {
     this.lookups += 1;
-    const row = await this.prisma.apiKey.findUnique({
-      where: { hash },
+    // One read for both secrets (two unique indexes, a BitmapOr): a previous secret only during
+    // its overlap (the verdict checks its end again on every use of the cached verification).
+    const row = await this.prisma.apiKey.findFirst({
+      where: { OR: [{ hash }, { previousHash: hash, previousSecretExpiresAt: { gt: new Date() } }] },
       include: { team: true, createdBy: true },
     });
     if (!row) return undefined;
     const { team, createdBy: user, ...key } = row;
+    const previousUntil = key.hash === hash ? null : key.previousSecretExpiresAt;
+    if (previousUntil) this.previousSecrets.set(key.id, hash, { ttl: Math.max(previousUntil.getTime() - Date.now(), 0) + this.cacheTtlMs });
     return {
+      previousUntil,
       status: key.status,
       expiresAt: key.expiresAt,
       revokedAt: key.revokedAt,
@@ -244,6 +320,7 @@ export class Authenticator {
         keyId: key.id,
         keyKind: key.kind,
         keyHash: hash,
+        previousUntil,
         teamId: key.teamId,
         plan: team.plan,
         userId: key.createdById,

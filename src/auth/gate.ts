@@ -67,7 +67,8 @@ export class KeyGate {
       }
       throw error;
     };
-    const outcome = this.auth.authenticate(header, admit);
+    // lastUsedFrom: a request with no known peer leaves the last known address as it is.
+    const outcome = this.auth.authenticate(header, admit, address === 'unknown' ? undefined : address);
     return outcome instanceof Promise ? outcome.then(settle, thrown) : settle(outcome);
   }
 

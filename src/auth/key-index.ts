@@ -131,7 +131,13 @@ export class KeyHashIndex {
 export async function readLivePrefixes(prisma: PrismaClient): Promise<BigUint64Array> {
   const [row] = await prisma.$queryRawUnsafe<{ prefixes: string | null }[]>(
     // rpad keeps every entry 16 characters long whatever was stored (a hand-written short hash).
-    `SELECT string_agg(rpad(substr("hash", 1, 16), 16, '-'), '') AS prefixes FROM "ApiKey" WHERE "status" <> 'REVOKED'`,
+    // A previous secret during its overlap (SPEC §5) is live too: a second, partial-index scan.
+    `SELECT string_agg(rpad(substr(h, 1, 16), 16, '-'), '') AS prefixes FROM (
+       SELECT "hash" AS h FROM "ApiKey" WHERE "status" <> 'REVOKED'
+       UNION ALL
+       SELECT "previousHash" FROM "ApiKey"
+        WHERE "previousHash" IS NOT NULL AND "previousSecretExpiresAt" > now() AND "status" <> 'REVOKED'
+     ) AS live`,
   );
   const text = row?.prefixes ?? '';
   const count = Math.floor(text.length / 16);

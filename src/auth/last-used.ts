@@ -1,9 +1,11 @@
 // lastUsedAt without a database write per request: uses are kept in memory and written in one
-// statement every few seconds (SPEC §4 allows 10 s of lag), and on shutdown.
+// statement every few seconds (SPEC §4 allows 10 s of lag), and on shutdown. lastUsedFrom (the
+// client address of that last use, SPEC §5) travels with it: the same write, no other.
 import type { PrismaClient } from '../generated/prisma/client.js';
 
 export class LastUsedRecorder {
-  private pending = new Map<string, number>();
+  /** keyId → the latest use seen here: when, and from which client address */
+  private pending = new Map<string, { at: number; from: string | null }>();
   private timer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -18,9 +20,11 @@ export class LastUsedRecorder {
     this.timer.unref();
   }
 
-  record(keyId: string, at: number): void {
+  record(keyId: string, at: number, from?: string | null): void {
     const seen = this.pending.get(keyId);
-    if (seen === undefined || seen < at) this.pending.set(keyId, at);
+    // Same millisecond: the later call is the later use (its address wins).
+    if (seen === undefined || seen.at < at) this.pending.set(keyId, { at, from: from ?? null });
+    else if (seen.at === at && from != null) seen.from = from;
   }
 
   /** Writes what has been seen so far; flushes never overlap. */
@@ -38,19 +42,27 @@ export class LastUsedRecorder {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
-    const ids = [...batch.keys()];
-    const times = ids.map((id) => new Date(batch.get(id)!).toISOString());
+    const ids: string[] = [];
+    const times: string[] = [];
+    const addresses: (string | null)[] = [];
+    for (const [id, use] of batch) {
+      ids.push(id);
+      times.push(new Date(use.at).toISOString());
+      addresses.push(use.from);
+    }
     try {
+      // The latest use wins, across instances too: an older one changes neither column.
       await this.prisma.$executeRawUnsafe(
-        `UPDATE "ApiKey" AS k SET "lastUsedAt" = v.ts
-           FROM unnest($1::text[], $2::timestamptz[]) AS v(id, ts)
+        `UPDATE "ApiKey" AS k SET "lastUsedAt" = v.ts, "lastUsedFrom" = COALESCE(v.address, k."lastUsedFrom")
+           FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS v(id, ts, address)
           WHERE k.id = v.id AND (k."lastUsedAt" IS NULL OR k."lastUsedAt" < v.ts)`,
         ids,
         times,
+        addresses,
       );
     } catch (error) {
       // Keep the uses for the next attempt rather than lose them.
-      for (const [id, at] of batch) this.record(id, at);
+      for (const [id, { at, from }] of batch) this.record(id, at, from);
       this.onError(error);
     }
   }

@@ -9,7 +9,10 @@ import type { KeyKind, Plan, TeamRole } from '../generated/prisma/enums.js';
 export interface Principal {
   keyId: string;
   keyKind: KeyKind;
+  /** the hash of the secret that authenticated (a key's current one, or its previous one in an overlap) */
   keyHash: string;
+  /** set when that secret is the key's previous one (SPEC §5): the end of its overlap */
+  previousUntil?: Date | null;
   teamId: string;
   plan: Plan;
   /** The key's owner (for a collection access key: its creator, who is not the caller). */

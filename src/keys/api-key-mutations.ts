@@ -12,9 +12,10 @@ builder.mutationFields((t) => ({
   }),
   regenerateApiKey: t.withAuth(rules.personalKey).field({
     type: GeneratedApiKeyRef,
-    description: 'Same id and name, new secret; the old secret fails at once.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.lifecycle.regenerate(ctx.principal, id),
+    description:
+      'Same id and name, new secret. The old secret fails at once (overlapMinutes 0), or keeps working overlapMinutes more (0..1440, an enabled key only): see ApiKey.previousSecretExpiresAt.',
+    args: { id: t.arg.id({ required: true }), overlapMinutes: t.arg.int({ defaultValue: 0 }) },
+    resolve: (_root, { id, overlapMinutes }, ctx) => ctx.services.lifecycle.regenerate(ctx.principal, id, overlapMinutes ?? 0),
   }),
   renameApiKey: t.withAuth(rules.personalKey).field({
     type: ApiKeyRef,

@@ -10,6 +10,7 @@ import type { ApiKeyGeneratedPayload } from '../realtime/pubsub.js';
 import { UserRef } from '../teams/team.js';
 import { displayHint } from './format.js';
 import { selectAskedKeyColumns } from './key-selection.js';
+import { runningOverlap } from './rotation.js';
 import { effectiveLifecycle } from './status.js';
 
 /**
@@ -44,6 +45,16 @@ export const ApiKeyRef = builder.prismaObject('ApiKey', {
   fields: (t) => ({
     name: t.exposeString('name'),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    previousSecretExpiresAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'After a regeneration with an overlap: until when the previous secret still works. null when no overlap runs.',
+      resolve: (k) => runningOverlap(k.previousSecretExpiresAt, effectiveLifecycle(k).status),
+    }),
+    lastUsedFrom: t.exposeString('lastUsedFrom', {
+      nullable: true,
+      description: 'The client address of the last use (written with lastUsedAt, so it may lag as much).',
+    }),
   }),
 });
 

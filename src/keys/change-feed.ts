@@ -12,6 +12,7 @@ import type { Database } from '../db/database.js';
 import type { Subscription } from '../db/listener.js';
 import type { ApiKeyStatus, RevocationReason } from '../generated/prisma/enums.js';
 import { CHANGE_BY_REASON, type KeyChangedEvent, type KeyEvents } from './events.js';
+import { withOverlap } from './rotation.js';
 
 export const KEY_CHANGES_CHANNEL = 'keyplane_key_changes';
 const RECONCILE_MS = 10 * 60_000;
@@ -60,6 +61,8 @@ export class KeyChangeFeed {
   private stopped = false;
   private firstLoadRetry?: NodeJS.Timeout;
   private firstLoadBackoff = FIRST_LOAD_RETRY_MS;
+  /** keyId → its events still waiting behind a regeneration's read of the overlap (kept in order) */
+  private readonly queued = new Map<string, Promise<void>>();
 
   constructor(
     private readonly db: Database,
@@ -143,6 +146,35 @@ export class KeyChangeFeed {
       this.log.error({ err: error }, 'unreadable key change notification');
       return;
     }
-    if (event) this.events.changed(event);
+    if (event) this.announce(event);
+  }
+
+  /**
+   * A regeneration's overlap is not in the NOTIFY: the row is read again (rotation.ts), and the
+   * key's later events wait for it, so that they apply in order; other keys' events never wait.
+   * A failed read announces no overlap: the old secret's sockets here close at once (its requests
+   * are still verified by a read of the row).
+   */
+  private announce(event: KeyChangedEvent): void {
+    const prior = this.queued.get(event.keyId);
+    if (!prior && event.change !== 'regenerated') {
+      this.events.changed(event);
+      return;
+    }
+    const next = (prior ?? Promise.resolve())
+      .then(async () => {
+        if (event.change !== 'regenerated') return event;
+        return withOverlap(this.db.prisma, event).catch((error: unknown) => {
+          this.log.warn({ err: error }, 'could not read the overlap of a regenerated key');
+          return event;
+        });
+      })
+      .then((e) => {
+        if (!this.stopped) this.events.changed(e);
+      })
+      .finally(() => {
+        if (this.queued.get(event.keyId) === next) this.queued.delete(event.keyId);
+      });
+    this.queued.set(event.keyId, next);
   }
 }

@@ -23,6 +23,8 @@ export interface KeyChangedEvent {
   hash: string;
   /** a hash that starts working (created, regenerated) */
   newHash?: string;
+  /** regenerated with an overlap: `hash` (the old secret) keeps working until then (SPEC §5) */
+  previousSecretExpiresAt?: Date | null;
   change: KeyChange;
   expiresAt: Date | null;
   /** came from the database's change feed (possibly the echo of a local change) */

@@ -28,6 +28,8 @@ export const API_KEY_FIELD_COLUMNS: Readonly<Record<string, readonly KeyColumn[]
   createdAt: ['createdAt'],
   lastUsedAt: ['lastUsedAt'],
   expiresAt: ['expiresAt'],
+  previousSecretExpiresAt: ['previousSecretExpiresAt', 'status', 'expiresAt'],
+  lastUsedFrom: ['lastUsedFrom'],
   // relations: their rows come from the plugin's planned query; the foreign key goes with them
   createdBy: ['createdById'],
   revokedBy: ['revokedById'],

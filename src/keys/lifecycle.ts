@@ -7,6 +7,7 @@ import { futureDate, validName } from '../domain/input.js';
 import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { KeyEvents } from './events.js';
+import { NO_PREVIOUS_SECRET, overlapEnd, rotatedSecret } from './rotation.js';
 import { type KeyService, mintKey } from './service.js';
 import { effectiveLifecycle } from './status.js';
 
@@ -43,20 +44,34 @@ export class KeyLifecycle {
     return key;
   }
 
-  /** Same id and name, new secret: the old secret fails from the moment this returns. */
-  async regenerate(p: Principal, id: string): Promise<{ apiKey: ApiKey; secret: string }> {
+  /**
+   * Same id and name, new secret. The old secret fails from the moment this returns, or keeps
+   * working `overlapMinutes` more (0..1440, SPEC §5; rotation.ts): only an enabled key's, since
+   * re-enabling a key revives its current secret only.
+   */
+  async regenerate(p: Principal, id: string, overlapMinutes = 0): Promise<{ apiKey: ApiKey; secret: string }> {
     const key = await this.authorize(p, id, 'regenerate');
     assertNotRevoked(key, 'regenerated');
+    const now = new Date();
+    const previousUntil = overlapEnd('overlapMinutes', overlapMinutes, now);
+    if (previousUntil && key.status !== 'ENABLED') {
+      throw badInput('overlapMinutes', 'a disabled key keeps no previous secret: enable it first, or regenerate with 0');
+    }
     const material = mintKey(key.kind, this.pepper);
-    // Conditional on the old hash: two concurrent regenerations cannot both succeed.
-    const { count } = await this.prisma.apiKey.updateMany({
-      where: { id, hash: key.hash, status: { not: 'REVOKED' } },
-      data: { hash: material.hash, hint: material.hint },
+    const apiKey = await this.prisma.$transaction(async (tx) => {
+      // Conditional on the old hash: two concurrent regenerations cannot both succeed.
+      const [updated] = await tx.apiKey.updateManyAndReturn({
+        where: { id, hash: key.hash, status: key.status },
+        data: rotatedSecret(key.hash, material, previousUntil),
+      });
+      if (!updated) throw badInput('id', 'the key changed meanwhile; try again');
+      // The exposed secret is being retired: its findings are resolved, and a later REVOKE choice
+      // on enabling auto revoke must not take the new secret with it (with an overlap, the owner
+      // chose to let the old secret run out).
+      await tx.apiKeyExposure.updateMany({ where: { keyId: id, resolvedAt: null }, data: { resolvedAt: now } });
+      // The audit trail's `api_key.rotated` (issue 17) is written here, in this transaction.
+      return updated;
     });
-    if (count !== 1) throw badInput('id', 'the key changed meanwhile; try again');
-    // The exposed secret no longer works: its findings are resolved, and a later REVOKE choice
-    // on enabling auto revoke must not take the new secret with it.
-    await this.prisma.apiKeyExposure.updateMany({ where: { keyId: id, resolvedAt: null }, data: { resolvedAt: new Date() } });
     this.events.changed({
       keyId: id,
       teamId: key.teamId,
@@ -64,8 +79,8 @@ export class KeyLifecycle {
       newHash: material.hash,
       change: 'regenerated',
       expiresAt: key.expiresAt,
+      previousSecretExpiresAt: previousUntil,
     });
-    const apiKey = await this.prisma.apiKey.findUniqueOrThrow({ where: { id } });
     return { apiKey, secret: material.secret };
   }
 
@@ -81,7 +96,8 @@ export class KeyLifecycle {
     assertNotRevoked(key, enabled ? 'enabled' : 'disabled');
     const [updated] = await this.prisma.apiKey.updateManyAndReturn({
       where: { id, status: { not: 'REVOKED' } },
-      data: { status: enabled ? 'ENABLED' : 'DISABLED' },
+      // Disabling ends a previous secret's overlap: re-enabling revives the current secret only.
+      data: enabled ? { status: 'ENABLED' } : { status: 'DISABLED', ...NO_PREVIOUS_SECRET },
     });
     if (!updated) throw badInput('id', `a revoked key cannot be ${enabled ? 'enabled' : 'disabled'}`); // revoked meanwhile
     if (updated.status !== key.status) {

@@ -173,7 +173,7 @@ async function subscribeShared(args: ExecutionArgs) {
   return new Repeater<ExecutionResult>(async (push, stop) => {
     // Over SSE there is no socket to close when the key stops working: the stream ends instead
     // (registered before the first pull of the source, which may hold that end: holdClose).
-    const untrack = ctx.socket ? () => {} : ctx.services.sockets.trackStream(principal.keyId, ctx, () => stop());
+    const untrack = ctx.socket ? () => {} : ctx.services.sockets.trackStream(principal.keyId, ctx, () => stop(), principal);
     const events = source[Symbol.asyncIterator]();
     void stop.then(() => events.return?.()); // ends a pending next()
     try {

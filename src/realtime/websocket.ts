@@ -84,7 +84,7 @@ export function attachWebSocketServer(
       return false;
     }
     // Counted from here (synchronously after the check); released when the socket closes.
-    sockets.add(principal.keyId, socket, expiresAt);
+    sockets.add(principal.keyId, socket, expiresAt, principal);
     const rate = await limiter.consume(principal.keyId);
     if (!rate.allowed) {
       metrics.requests.inc({ outcome: 'rate_limited' });

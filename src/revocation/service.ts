@@ -7,6 +7,7 @@
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationReason } from '../generated/prisma/enums.js';
 import { CHANGE_BY_REASON, type KeyEvents } from '../keys/events.js';
+import { NO_PREVIOUS_SECRET } from '../keys/rotation.js';
 import { type RevokedKey, type WrittenNotification, writeRevocationNotices } from '../notifications/revocation-notices.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
 
@@ -91,6 +92,8 @@ export class RevocationService {
         revocationReason: options.reason,
         revokedAt: at,
         revokedById: options.actorId,
+        // A previous secret in its overlap ends with the key (rotation.ts).
+        ...NO_PREVIOUS_SECRET,
       },
     });
     return { keys, ...(await this.recordConsequences(db, keys, at)) };
@@ -107,7 +110,7 @@ export class RevocationService {
     const keys = await db.$queryRawUnsafe<ApiKey[]>(
       `UPDATE "ApiKey"
           SET "status" = 'REVOKED', "revocationReason" = $2::"RevocationReason", "revokedAt" = $3::timestamptz,
-              "revokedById" = $4, "updatedAt" = $3::timestamptz
+              "revokedById" = $4, "updatedAt" = $3::timestamptz, "previousHash" = NULL, "previousSecretExpiresAt" = NULL
         WHERE "id" = ANY($1::text[]) AND "status" <> 'REVOKED' AND ("expiresAt" IS NULL OR "expiresAt" > $3::timestamptz)
        RETURNING *`,
       ids,
@@ -144,7 +147,8 @@ export class RevocationService {
 
   private async writeExpired(now: Date, batch: number, db: Prisma.TransactionClient): Promise<Revocation<RevokedKey>> {
     const keys = await db.$queryRawUnsafe<RevokedKey[]>(
-      `UPDATE "ApiKey" SET "status" = 'REVOKED', "revocationReason" = 'EXPIRED', "revokedAt" = "expiresAt", "updatedAt" = $1::timestamptz
+      `UPDATE "ApiKey" SET "status" = 'REVOKED', "revocationReason" = 'EXPIRED', "revokedAt" = "expiresAt", "updatedAt" = $1::timestamptz,
+                           "previousHash" = NULL, "previousSecretExpiresAt" = NULL
         WHERE "id" IN (SELECT "id" FROM "ApiKey"
                         WHERE "status" <> 'REVOKED' AND "expiresAt" <= $1::timestamptz
                         ORDER BY "expiresAt" LIMIT $2 FOR UPDATE SKIP LOCKED)
