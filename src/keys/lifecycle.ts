@@ -79,7 +79,7 @@ export class KeyLifecycle {
       newHash: material.hash,
       change: 'regenerated',
       expiresAt: key.expiresAt,
-      previousSecretExpiresAt: previousUntil,
+      previousSecretExpiresAt: apiKey.previousSecretExpiresAt, // as stored: the row is the truth
     });
     return { apiKey, secret: material.secret };
   }
