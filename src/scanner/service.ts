@@ -64,11 +64,20 @@ export class ScannerService {
   async report(tokens: ReportedToken[], teamId?: string): Promise<{ verdicts: TokenVerdict[]; exposureIds: string[] }> {
     const hashes = new Map<string, string>();
     for (const { token } of tokens) if (parseKey(token).ok) hashes.set(token, hashKey(token, this.pepper));
+    const now = new Date();
+    const sought = [...hashes.values()];
+    // A regenerated key's previous secret still works during its overlap (keys/rotation.ts): found
+    // exposed, it exposes its key like the current secret does.
     const keys = hashes.size
-      ? await this.prisma.apiKey.findMany({ where: { hash: { in: [...hashes.values()] }, ...(teamId ? { teamId } : {}) } })
+      ? await this.prisma.apiKey.findMany({
+          where: {
+            OR: [{ hash: { in: sought } }, { previousHash: { in: sought }, previousSecretExpiresAt: { gt: now } }],
+            ...(teamId ? { teamId } : {}),
+          },
+        })
       : [];
     const byHash = new Map(keys.map((k) => [k.hash, k]));
-    const now = new Date();
+    for (const k of keys) if (k.previousHash && k.previousSecretExpiresAt && k.previousSecretExpiresAt > now) byHash.set(k.previousHash, k);
     const ofToken = tokens.map(({ token }) => byHash.get(hashes.get(token) ?? '') ?? null);
     const found = tokens.flatMap((t, i) => (ofToken[i] ? [{ ...t, key: ofToken[i]! }] : []));
     if (found.length === 0) return { verdicts: tokens.map(({ token }) => ({ token, key: null, live: false })), exposureIds: [] };

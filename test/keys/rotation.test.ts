@@ -290,6 +290,18 @@ describe('regenerateApiKey with an overlap, on two instances', () => {
     expect((await post(a.url, adminKey, KEY, { id: key.id })).data!.apiKey.lastUsedFrom).toBe('2001:db8::9');
   });
 
+  it('a previous secret found exposed during its overlap exposes its key (the scanner looks it up too)', async () => {
+    const key = await member();
+    await regenerate(key, 60);
+    const res = await post(
+      a.url,
+      adminKey,
+      'mutation ($text: String!) { reportExposedApiKeys(text: $text, location: "https://paste.example/1") { apiKey { id } resolved } }',
+      { text: `leaked: ${key.secret}` },
+    );
+    expect(res.data!.reportExposedApiKeys).toEqual([{ apiKey: { id: key.id }, resolved: false }]);
+  });
+
   it('overlapMinutes: 0..1440, checked after the role and existence checks (SPEC §4 order)', async () => {
     const key = await member();
     for (const overlap of [-1, 1441]) {
