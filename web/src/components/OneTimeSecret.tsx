@@ -1,13 +1,14 @@
 // A secret shown once, with a copy button: the server keeps only its hash.
 import { useState } from 'react';
 
-export function OneTimeSecret(props: { label: string; secret: string; onDone: () => void }) {
+export function OneTimeSecret(props: { label: string; secret: string; note?: string; onDone: () => void }) {
   const [copied, setCopied] = useState(false);
   return (
     <section className="secret" aria-labelledby="secret-title">
       <h3 id="secret-title">{props.label}</h3>
       <p className="warning">Copy it now: you will not see it again.</p>
       <code data-testid="one-time-secret">{props.secret}</code>
+      {props.note && <p data-testid="one-time-secret-note">{props.note}</p>}
       <div className="row">
         <button
           type="button"

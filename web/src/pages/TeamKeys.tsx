@@ -10,7 +10,7 @@ const TeamKeysDoc = graphql(`
     teamApiKeys(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { node { id name hint status createdAt expiresAt lastUsedAt revokedAt revocationReason createdBy { id name role } } }
+      edges { node { id name hint status createdAt expiresAt lastUsedAt lastUsedFrom previousSecretExpiresAt revokedAt revocationReason createdBy { id name role } } }
     }
   }
 `);
@@ -240,10 +240,16 @@ export function TeamKeys(props: { apiKey: string; revision: number }) {
               </td>
               <td>
                 <StatusTag status={k.status} reason={k.revocationReason} revokedAt={k.revokedAt} />
+                {k.previousSecretExpiresAt && (
+                  <small className="overlap"> previous secret works until {new Date(k.previousSecretExpiresAt).toLocaleString()}</small>
+                )}
               </td>
               <td>{new Date(k.createdAt).toLocaleDateString()}</td>
               <td>{k.expiresAt ? new Date(k.expiresAt).toLocaleDateString() : '—'}</td>
-              <td>{k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}</td>
+              <td>
+                {k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}
+                {k.lastUsedFrom && <small> from {k.lastUsedFrom}</small>}
+              </td>
               <td>
                 {k.status !== 'REVOKED' && (
                   <button
