@@ -276,6 +276,12 @@ export class Authenticator {
     for (const hash of gone) this.cache.delete(hash);
   }
 
+  /** Drops the cached verification of the key's previous secret, if one is cached here (it is read again). */
+  forgetPreviousSecret(keyId: string): void {
+    const previous = this.previousSecrets.get(keyId);
+    if (previous !== undefined) this.cache.delete(previous);
+  }
+
   /** Called by every path that changes a key's status, expiry or secret. */
   forget(hash: string): void {
     this.cache.delete(hash);

@@ -156,6 +156,12 @@ export class KeyChangeFeed {
    * are still verified by a read of the row).
    */
   private announce(event: KeyChangedEvent): void {
+    // The old secret's cached verification goes at once, read or no read: its next use reads the
+    // row (which knows whether an overlap keeps it), so the answer never waits for the overlap.
+    if (event.change === 'regenerated') {
+      this.auth.forget(event.hash);
+      this.auth.forgetPreviousSecret(event.keyId);
+    }
     const prior = this.queued.get(event.keyId);
     if (!prior && event.change !== 'regenerated') {
       this.events.changed(event);
