@@ -7,7 +7,7 @@ import { futureDate, validName } from '../domain/input.js';
 import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationService } from '../revocation/service.js';
 import type { KeyEvents } from './events.js';
-import { NO_PREVIOUS_SECRET, overlapEnd, rotatedSecret } from './rotation.js';
+import { API_KEY_OVERLAP, NO_PREVIOUS_SECRET, overlapEnd, rotatedSecret } from './rotation.js';
 import { type KeyService, mintKey } from './service.js';
 import { effectiveLifecycle } from './status.js';
 
@@ -53,7 +53,7 @@ export class KeyLifecycle {
     const key = await this.authorize(p, id, 'regenerate');
     assertNotRevoked(key, 'regenerated');
     const now = new Date();
-    const previousUntil = overlapEnd('overlapMinutes', overlapMinutes, now);
+    const previousUntil = overlapEnd(API_KEY_OVERLAP, overlapMinutes, now);
     if (previousUntil && key.status !== 'ENABLED') {
       throw badInput('overlapMinutes', 'a disabled key keeps no previous secret: enable it first, or regenerate with 0');
     }

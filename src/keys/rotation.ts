@@ -7,15 +7,24 @@ import { badInput } from '../domain/errors.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { KeyChangedEvent } from './events.js';
 
-export const MAX_OVERLAP_MINUTES = 1440;
-const MINUTE_MS = 60_000;
+/** regenerateApiKey's overlapMinutes (SPEC §5); SCIM keys' keepPreviousForHours will be 0..168 hours. */
+export const API_KEY_OVERLAP = { field: 'overlapMinutes', unit: 'minute', max: 1440 } as const;
 
-/** When the previous secret stops: null for no overlap. `field` names the argument in the error. */
-export function overlapEnd(field: string, minutes: number, now: Date, max = MAX_OVERLAP_MINUTES): Date | null {
-  if (!Number.isInteger(minutes) || minutes < 0 || minutes > max) {
-    throw badInput(field, `must be a whole number of minutes from 0 to ${max}`);
+const UNIT_MS = { minute: 60_000, hour: 3_600_000 } as const;
+
+export interface OverlapRule {
+  /** the argument, named in a BAD_USER_INPUT */
+  field: string;
+  unit: keyof typeof UNIT_MS;
+  max: number;
+}
+
+/** When the previous secret stops: null for no overlap (0). Outside 0..max: BAD_USER_INPUT naming the field. */
+export function overlapEnd(rule: OverlapRule, amount: number, now: Date): Date | null {
+  if (!Number.isInteger(amount) || amount < 0 || amount > rule.max) {
+    throw badInput(rule.field, `must be a whole number of ${rule.unit}s from 0 to ${rule.max}`);
   }
-  return minutes === 0 ? null : new Date(now.getTime() + minutes * MINUTE_MS);
+  return amount === 0 ? null : new Date(now.getTime() + amount * UNIT_MS[rule.unit]);
 }
 
 /** The columns a regeneration writes: the new secret, and the old one kept (or not) for the overlap. */
