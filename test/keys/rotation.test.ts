@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
+import { openSse } from '../helpers/client.js';
 import { addTeam } from '../helpers/fixtures.js';
 import { makeTestEnv, type TestServer } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
@@ -154,6 +155,32 @@ describe('regenerateApiKey with an overlap, on two instances', () => {
     } finally {
       socketA.close();
       socketB.close();
+    }
+  });
+
+  it('an SSE stream on the old secret lasts through the overlap and ends with it; one on the new secret stays', async () => {
+    const key = await member('short overlap');
+    const QUERY = 'subscription { apiKeyRevoked { reason } }';
+    const before = await openSse(b.url, key.secret, QUERY);
+    try {
+      expect(before.response.status).toBe(200);
+      const next = await regenerate(key, 1);
+      const end = new Date(next.until!).getTime();
+      const during = await openSse(b.url, key.secret, QUERY);
+      const fresh = await openSse(a.url, next.secret, QUERY);
+      try {
+        expect((await before.readUntil(null, 500)).ended).toBe(false);
+        const ended = await before.readUntil(null, end - Date.now() + 3_000);
+        expect(ended.ended).toBe(true);
+        expect(Date.now()).toBeGreaterThanOrEqual(end - 50);
+        expect((await during.readUntil(null, 2_000)).ended).toBe(true);
+        expect((await fresh.readUntil(null, 300)).ended).toBe(false);
+      } finally {
+        during.close();
+        fresh.close();
+      }
+    } finally {
+      before.close();
     }
   });
 
