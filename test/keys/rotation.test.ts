@@ -254,6 +254,8 @@ describe('regenerateApiKey with an overlap, on two instances', () => {
     const key = await member();
     const first = await regenerate(key, 60);
     for (const server of [a, b]) expect(await statusOf(server.url, key.secret)).toBe(200);
+    const oldest = await openWsSession(b.url, key.secret);
+    const middle = await openWsSession(b.url, first.secret);
     const second = await regenerate({ id: key.id, secret: first.secret }, 30);
     const answered = Date.now();
     expect(await statusOf(a.url, key.secret)).toBe(401);
@@ -262,6 +264,13 @@ describe('regenerateApiKey with an overlap, on two instances', () => {
       expect(await statusOf(server.url, first.secret)).toBe(200);
       expect(await statusOf(server.url, second.secret)).toBe(200);
     }
+    // The older secret's socket closes; the replaced one's stays for its own overlap.
+    const closed = await oldest.closed;
+    expect(closed.code).toBe(4401);
+    expect(closed.reason).toMatch(/regenerated/);
+    await settle(200);
+    expect(middle.log.some((m) => m.type === 'close')).toBe(false);
+    middle.close();
     const end = new Date(second.until!).getTime();
     expect(end).toBeGreaterThan(Date.now() + 29 * 60_000);
     expect(end).toBeLessThan(Date.now() + 31 * 60_000);
