@@ -3,7 +3,7 @@
 // keepPreviousForHours). One previous secret per key, on its row: previousHash until
 // previousSecretExpiresAt. It shares everything else with the new secret (status, rate limit,
 // quota, lastUsedAt), and disabling or revoking the key clears it.
-import { badInput } from '../domain/errors.js';
+import { wholeNumber } from '../domain/input.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { KeyChangedEvent } from './events.js';
 
@@ -21,9 +21,7 @@ export interface OverlapRule {
 
 /** When the previous secret stops: null for no overlap (0). Outside 0..max: BAD_USER_INPUT naming the field. */
 export function overlapEnd(rule: OverlapRule, amount: number, now: Date): Date | null {
-  if (!Number.isInteger(amount) || amount < 0 || amount > rule.max) {
-    throw badInput(rule.field, `must be a whole number of ${rule.unit}s from 0 to ${rule.max}`);
-  }
+  wholeNumber(rule.field, amount, 0, rule.max);
   return amount === 0 ? null : new Date(now.getTime() + amount * UNIT_MS[rule.unit]);
 }
 
