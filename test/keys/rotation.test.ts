@@ -216,8 +216,8 @@ describe('regenerateApiKey with an overlap, on two instances', () => {
       expect(await statusOf(a.url, key.secret)).toBe(401);
       expect(await statusOf(a.url, next.secret)).toBe(401);
       // The other instance: within 1 s (SPEC §5).
-      expect(await statusReached(b.url, key.secret, 401, answered)).toBeLessThan(1_000);
-      expect(await statusReached(b.url, next.secret, 401, answered)).toBeLessThan(1_000);
+      const onB = await Promise.all([statusReached(b.url, key.secret, 401, answered), statusReached(b.url, next.secret, 401, answered)]);
+      expect(Math.max(...onB)).toBeLessThan(1_000);
       for (const s of [oldSocket, newSocket]) expect((await s.closed).code).toBe(4401);
     } finally {
       oldSocket.close();
