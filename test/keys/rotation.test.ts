@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 import { openSse } from '../helpers/client.js';
-import { addTeam } from '../helpers/fixtures.js';
-import { makeTestEnv, type TestServer } from '../helpers/server.js';
+import { addTeam, viewerTeamId } from '../helpers/fixtures.js';
+import { makeTestEnv } from '../helpers/server.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
 
 const SHORT_OVERLAP_MS = 5_000;
@@ -82,9 +82,7 @@ describe('regenerateApiKey with an overlap, on two instances', () => {
     a = await startKeyplane(loadConfig(testEnv.env));
     b = await startKeyplane(loadConfig(testEnv.env));
     adminKey = a.bootstrapKey!;
-    const outcome = await a.services.auth.authenticate(adminKey);
-    if (!outcome.ok) throw new Error(outcome.message);
-    teamId = outcome.principal.teamId;
+    teamId = await viewerTeamId(a, adminKey);
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
@@ -347,7 +345,7 @@ describe('regenerateApiKey with an overlap, on two instances', () => {
     }
     expect(await statusOf(a.url, key.secret)).toBe(200); // nothing was regenerated
     // Another team's key: NOT_FOUND, whatever the overlap.
-    const other = await addTeam(a as unknown as TestServer);
+    const other = await addTeam(a);
     const theirs = await a.services.prisma.apiKey.findFirstOrThrow({ where: { teamId: other.teamId } });
     const notFound = await post(a.url, adminKey, REGENERATE, { id: theirs.id, overlap: -1 });
     expect(notFound.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
