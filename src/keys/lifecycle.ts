@@ -59,6 +59,11 @@ export class KeyLifecycle {
     }
     const material = mintKey(key.kind, this.pepper);
     const apiKey = await this.prisma.$transaction(async (tx) => {
+      // A secret found in public gets no grace period: resolving its findings below while it kept
+      // working would hide it from exposedApiKeys and from auto revoke for up to a day.
+      if (previousUntil && (await tx.apiKeyExposure.count({ where: { keyId: id, resolvedAt: null, ignoredAt: null } })) > 0) {
+        throw badInput('overlapMinutes', 'an exposed key cannot keep its old secret: regenerate it with 0');
+      }
       // Conditional on the old hash: two concurrent regenerations cannot both succeed.
       const [updated] = await tx.apiKey.updateManyAndReturn({
         where: { id, hash: key.hash, status: key.status },

@@ -89,8 +89,12 @@ export class TeamKeyQuery {
     if (filter?.keyValue != null) {
       const value = filter.keyValue.trim();
       const parsed = parseKey(value);
-      if (parsed.ok) where.hash = this.hash(value);
-      else {
+      if (parsed.ok) {
+        // A rotated key's previous secret still works during its overlap: it finds its key too.
+        const hash = this.hash(value);
+        // Under AND: the status filter may use the top-level OR (statusWhere).
+        where.AND = [{ OR: [{ hash }, { previousHash: hash, previousSecretExpiresAt: { gt: now } }] }];
+      } else {
         const hint = HINT.exec(value)?.[1];
         if (!hint) throw badInput('filter.keyValue', 'give a whole key, or its last 4 characters (Xy9Q or kp_…Xy9Q)');
         where.hint = hint;
@@ -118,7 +122,7 @@ export class TeamKeyQuery {
         ? this.recentlyUsed(base, cursor, first + 1, query)
         : this.prisma.apiKey.findMany({
             ...query,
-            where: cursor ? { ...base, AND: [after(order, cursor)] } : base,
+            where: cursor ? { ...base, AND: [...conditionsOf(base), after(order, cursor)] } : base,
             orderBy: orderBy(order),
             take: first + 1,
           }),
@@ -146,7 +150,9 @@ export class TeamKeyQuery {
         where: {
           ...base,
           lastUsedAt: { not: null },
-          ...(at && cursor ? { AND: [{ OR: [{ lastUsedAt: { lt: at } }, { lastUsedAt: at, id: { lt: cursor.id } }] }] } : {}),
+          ...(at && cursor
+            ? { AND: [...conditionsOf(base), { OR: [{ lastUsedAt: { lt: at } }, { lastUsedAt: at, id: { lt: cursor.id } }] }] }
+            : {}),
         },
         orderBy: [{ lastUsedAt: 'desc' }, { id: 'desc' }],
         take,
@@ -171,6 +177,11 @@ function orderBy(order: 'NEWEST' | 'OLDEST'): Prisma.ApiKeyOrderByWithRelationIn
 function cursorOf(order: ApiKeyOrder, key: ApiKey): Cursor {
   const v = order === 'RECENTLY_USED' ? key.lastUsedAt : key.createdAt;
   return { v: v ? v.toISOString() : null, id: key.id };
+}
+
+/** The base filter's AND conditions, kept when a page adds its own. */
+function conditionsOf(where: Prisma.ApiKeyWhereInput): Prisma.ApiKeyWhereInput[] {
+  return where.AND === undefined ? [] : Array.isArray(where.AND) ? where.AND : [where.AND];
 }
 
 /** Rows strictly after the cursor in the given order (keyset pagination, no OFFSET). */
