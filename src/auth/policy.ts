@@ -21,6 +21,17 @@ export function accessScopes(p: Principal | null): Record<AccessScope, boolean> 
   };
 }
 
+/**
+ * What a result computed for `p` may depend on, as a string: principals with the same one pass and
+ * fail every field rule alike (scope-auth asks nothing but accessScopes) and read the same team's
+ * rows. Subscriptions share one execution per event among them (realtime/shared-execution.ts), so
+ * a scope added above is taken into account there too. Row rules that look at the user
+ * (keyActionRules, assertCollection*) belong to mutations, never below a subscription's root.
+ */
+export function visibilityOf(p: Principal): string {
+  return JSON.stringify([p.teamId, accessScopes(p)]);
+}
+
 /** The refusal for the first scope a rule failed on: role problems before plan problems. */
 export function scopeRefusal(scope: AccessScope | null, p: Principal | null): DomainError {
   switch (scope) {

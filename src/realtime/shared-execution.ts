@@ -1,9 +1,9 @@
 // One execution per event for every subscriber that would compute the same result. graphql-ws
 // and yoga's SSE otherwise execute the selection once per subscriber (~65 µs each: 65 ms for a
 // thousand admins watching one team). Subscribers share a result when they sent the same
-// document and variables and see the same things: team, role, kind of key and plan are all the
-// field rules of auth/policy.ts look at, and no resolver below a subscription root reads more
-// of the viewer (the per-viewer filtering happens on the event stream, before execution).
+// document and variables and see the same things: auth/policy.ts says what that is
+// (visibilityOf); no resolver below a subscription root reads more of the viewer (the
+// per-viewer filtering happens on the event stream, before execution).
 // Over graphql-ws the shared result is also serialized once and written straight to each socket
 // as the protocol's `next` message; the per-subscriber path through envelop's result hooks and
 // graphql-ws's own serialization is kept for results with errors (so that they are masked) and
@@ -27,6 +27,7 @@ import {
 } from 'graphql';
 import { type Plugin, Repeater } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
+import { visibilityOf } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
 import type { Context } from '../graphql/context.js';
@@ -55,15 +56,7 @@ function documentText(document: DocumentNode): string {
 }
 
 function shareKey(args: ExecutionArgs, p: Principal): string {
-  return JSON.stringify([
-    p.teamId,
-    p.role,
-    p.keyKind,
-    p.plan,
-    args.operationName ?? null,
-    args.variableValues ?? null,
-    documentText(args.document),
-  ]);
+  return JSON.stringify([visibilityOf(p), args.operationName ?? null, args.variableValues ?? null, documentText(args.document)]);
 }
 
 function share(run: () => Promise<ExecutionResult>): SharedResult {
