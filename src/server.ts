@@ -218,6 +218,7 @@ function requestServices(services: Services): RequestServices {
     settings: services.settings,
     notifications: services.notifications,
     scanner: services.scanner,
+    keyChanges: services.keyChanges,
     pubsub: services.pubsub,
     sockets: services.sockets,
   };

@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { KeyChangeFeed } from './keys/change-feed.js';
-import { KeyEvents } from './keys/events.js';
+import { KeyChanges } from './keys/events.js';
 import { KeyGeneration } from './keys/generation.js';
 import { KeyLifecycle } from './keys/lifecycle.js';
 import { KeyService } from './keys/service.js';
@@ -47,7 +47,7 @@ export interface Services {
   pubsub: KeyplanePubSub;
   keys: KeyService;
   keyGeneration: KeyGeneration;
-  keyEvents: KeyEvents;
+  keyChanges: KeyChanges;
   lifecycle: KeyLifecycle;
   revocation: RevocationService;
   invitations: InvitationService;
@@ -78,7 +78,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
   const prisma = db.prisma;
   const lastUsed = new LastUsedRecorder(prisma, (error) => log.error({ err: error }, 'could not write lastUsedAt; will retry'));
   const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
-  const keyEvents = new KeyEvents();
+  const keyChanges = new KeyChanges();
   const minted = (hash: string) => auth.index.add(hash);
   const keys = new KeyService(prisma, config.keyPepper, minted);
   // Events cross instances through Redis when there is one (two connections: one subscribes).
@@ -96,20 +96,21 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     retrySeconds: config.emailRetrySeconds,
     leaseSeconds: config.emailLeaseSeconds,
   });
-  const revocation = new RevocationService(prisma, keyEvents, pubsub, emails);
+  const revocation = new RevocationService(prisma, keyChanges, pubsub, emails);
   const expiryJobIntervalMs = config.expiryJobIntervalSeconds * 1000;
   const expiryJob = new ExpiryJob(revocation, log, expiryJobIntervalMs);
   // A job of its own on the same period: reminders are notifications, not a revocation step.
   const expiryReminders = new ExpiryReminders(prisma, pubsub, emails, log, expiryJobIntervalMs);
   const sockets = new SocketRegistry(() => expiryJob.runSoon());
   const subscriptions = new SubscriptionCap(config.subscriptionsPerKey);
-  // A key that changed is re-verified on its next use; its sockets are closed or re-armed. Changes
-  // made by any process on the database arrive through the feed (NOTIFY), Redis or not.
-  keyEvents.on('changed', (event) => {
+  // A key that changed is re-verified on its next use; its sockets are closed or re-armed (before
+  // the subscriptions' streams hear of it). Changes made by any process on the database arrive
+  // through the feed (NOTIFY), Redis or not.
+  keyChanges.on('changed', (event) => {
     auth.onKeyChanged(event);
     if (event.change !== 'created') sockets.onKeyChanged(event);
   });
-  const keyFeed = new KeyChangeFeed(db, keyEvents, auth, log);
+  const keyFeed = new KeyChangeFeed(db, keyChanges, auth, log);
   const quota = new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix);
   const authFailures = new AuthFailureLimiter(config.authFailuresPerMinute, redis, config.redisKeyPrefix);
   const metrics = new Metrics({
@@ -131,9 +132,9 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     gate: new KeyGate({ auth, authFailures, metrics, log }),
     pubsub,
     keys,
-    keyEvents,
+    keyChanges,
     revocation,
-    lifecycle: new KeyLifecycle(prisma, keys, revocation, keyEvents, config.keyPepper),
+    lifecycle: new KeyLifecycle(prisma, keys, revocation, keyChanges, config.keyPepper),
     keyGeneration: new KeyGeneration(prisma, keys, pubsub),
     invitations: new InvitationService(prisma, keys, {
       failures: authFailures,
@@ -143,7 +144,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
     teamKeyAdmin: new TeamKeyAdmin(revocation),
     members: new MemberService(prisma),
-    settings: new SettingsService(prisma, keyEvents, revocation),
+    settings: new SettingsService(prisma, keyChanges, revocation),
     expiryJob,
     expiryReminders,
     notifications: new NotificationService(prisma),

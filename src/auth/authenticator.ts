@@ -10,7 +10,7 @@
 // on the first request after the overlap's end, without any event.
 import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import type { KeyChangedEvent } from '../keys/events.js';
+import type { KeyChanged } from '../keys/events.js';
 import { hashKey, parseKey } from '../keys/format.js';
 import { effectiveLifecycle, type KeyStatusFields } from '../keys/status.js';
 import { KeyHashIndex } from './key-index.js';
@@ -230,7 +230,7 @@ export class Authenticator {
   }
 
   /** A key changed (here or elsewhere): its verification is dropped, the index follows. */
-  onKeyChanged(event: KeyChangedEvent, now = Date.now()): void {
+  onKeyChanged(event: KeyChanged, now = Date.now()): void {
     this.cache.delete(event.hash);
     // The key's previous secret, if one is cached or indexed here: every change drops its cached
     // verification (status, name and expiry are the key's); a regeneration ends it, unless it is

@@ -5,6 +5,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { CollectionService } from '../collections/service.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import type { KeyChanges } from '../keys/events.js';
 import type { KeyGeneration } from '../keys/generation.js';
 import type { KeyLifecycle } from '../keys/lifecycle.js';
 import type { KeyService } from '../keys/service.js';
@@ -35,7 +36,8 @@ export interface RequestServices {
   settings: SettingsService;
   notifications: NotificationService;
   scanner: ScannerService;
-  /** the event streams that subscriptions read */
+  /** the event streams that subscriptions read: key changes (apiKeyRevoked) from the bus, the rest from pub/sub */
+  keyChanges: Pick<KeyChanges, 'stream'>;
   pubsub: KeyplanePubSub;
   /** a subscription that must deliver before its socket closes holds the close (apiKeyRevoked) */
   sockets: Pick<SocketRegistry, 'holdClose' | 'trackStream'>;

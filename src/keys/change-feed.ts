@@ -1,7 +1,9 @@
 // Key changes made by any process on the database (this instance, another one, `keyplane
-// bootstrap`), as the NOTIFYs of the trigger in migration key_change_notify: sent in the changing
-// transaction, delivered on commit, with or without Redis (SPEC §5). Each becomes one KeyEvents
-// 'changed' event, which the verification cache, the key index and the sockets follow. Member and
+// bootstrap`), as the NOTIFYs of the trigger in migration key_change_notify (its payload since
+// key_change_event): sent in the changing transaction, delivered on commit, with or without Redis
+// (SPEC §5). Each is published on the KeyChanges bus (keys/events.ts: the verification cache, the
+// key index, the sockets and the apiKeyRevoked subscriptions follow it; the echo of a change this
+// process published already is dropped there). Member and
 // team changes (migration caller_change_notify) come on the same channel and drop the cached
 // verifications that hold those rows (the cache answers `viewer`, roles and plans). While the
 // channel is lost (PostgreSQL only), the cache keeps verifications at most 1 s; once it is back,
@@ -10,8 +12,8 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/database.js';
 import type { Subscription } from '../db/listener.js';
-import type { ApiKeyStatus, RevocationReason } from '../generated/prisma/enums.js';
-import { CHANGE_BY_REASON, type KeyChangedEvent, type KeyEvents } from './events.js';
+import type { ApiKeyStatus, KeyKind, RevocationReason } from '../generated/prisma/enums.js';
+import { CHANGE_BY_REASON, type KeyChanged, type KeyChanges, type KeyRow, keyChanged } from './events.js';
 import { withOverlap } from './rotation.js';
 
 export const KEY_CHANGES_CHANNEL = 'keyplane_key_changes';
@@ -26,32 +28,54 @@ interface CallerChangeNotice {
   id: string;
 }
 
-/** The key trigger's payload. */
+/** The key trigger's payload (migration key_change_event): the row as the change left it. */
 interface KeyChangeNotice {
   op: 'I' | 'U' | 'D';
   id: string;
   teamId: string;
+  kind: KeyKind;
+  createdById: string;
   hash: string;
   oldHash: string | null;
   status: ApiKeyStatus;
   oldStatus: ApiKeyStatus | null;
   reason: RevocationReason | null;
+  revokedAt: string | null;
+  revokedById: string | null;
   expiresAt: string | null;
+  updatedAt: string;
 }
 
+const dateOf = (iso: string | null) => (iso === null ? null : new Date(iso));
+
 /** What a row change means for authentication (null: nothing). */
-export function eventOf(n: KeyChangeNotice, now = Date.now()): KeyChangedEvent | null {
-  const expiresAt = n.expiresAt ? new Date(n.expiresAt) : null;
-  const base = { keyId: n.id, teamId: n.teamId, hash: n.hash, expiresAt, remote: true };
-  if (n.op === 'I') return n.status === 'REVOKED' ? null : { ...base, change: 'created', newHash: n.hash };
-  if (n.op === 'D') return { ...base, change: 'deleted' };
+export function eventOf(n: KeyChangeNotice, now = Date.now()): KeyChanged | null {
+  const row: KeyRow = {
+    id: n.id,
+    teamId: n.teamId,
+    kind: n.kind,
+    createdById: n.createdById,
+    hash: n.hash,
+    status: n.status,
+    expiresAt: dateOf(n.expiresAt),
+    updatedAt: new Date(n.updatedAt),
+    revokedAt: dateOf(n.revokedAt),
+    revocationReason: n.reason,
+    revokedById: n.revokedById,
+  };
+  if (n.op === 'I') return n.status === 'REVOKED' ? null : keyChanged(row, 'created', { started: n.hash });
+  if (n.op === 'D') {
+    // The row is gone (not revoked: no apiKeyRevoked); nothing here publishes deletions itself.
+    const { revocation: _, ...gone } = keyChanged(row, 'deleted');
+    return { ...gone, id: `${gone.id}:gone` };
+  }
   if (n.status === 'REVOKED') {
     if (n.oldStatus === 'REVOKED') return null;
-    return { ...base, hash: n.oldHash ?? n.hash, change: CHANGE_BY_REASON[n.reason ?? 'REVOKED_BY_ADMIN'] };
+    return keyChanged(row, CHANGE_BY_REASON[n.reason ?? 'REVOKED_BY_ADMIN'], { stopped: n.oldHash ?? n.hash });
   }
-  if (n.oldHash) return { ...base, hash: n.oldHash, newHash: n.hash, change: 'regenerated' };
-  if (n.status === 'DISABLED' && n.oldStatus !== 'DISABLED') return { ...base, change: 'disabled' };
-  return { ...base, change: expiresAt && expiresAt.getTime() <= now ? 'expired' : 'updated' };
+  if (n.oldHash) return keyChanged(row, 'regenerated', { stopped: n.oldHash, started: n.hash });
+  if (n.status === 'DISABLED' && n.oldStatus !== 'DISABLED') return keyChanged(row, 'disabled');
+  return keyChanged(row, row.expiresAt && row.expiresAt.getTime() <= now ? 'expired' : 'updated');
 }
 
 export class KeyChangeFeed {
@@ -66,7 +90,7 @@ export class KeyChangeFeed {
 
   constructor(
     private readonly db: Database,
-    private readonly events: KeyEvents,
+    private readonly changes: KeyChanges,
     private readonly auth: Authenticator,
     private readonly log: Logger,
     private readonly reconcileMs = RECONCILE_MS,
@@ -131,7 +155,7 @@ export class KeyChangeFeed {
   }
 
   private onPayload(payload: string): void {
-    let event: KeyChangedEvent | null;
+    let event: KeyChanged | null;
     try {
       const notice = JSON.parse(payload) as KeyChangeNotice | CallerChangeNotice;
       // A member or a team changed: the cached verifications holding its rows go (viewer, roles
@@ -155,7 +179,7 @@ export class KeyChangeFeed {
    * A failed read announces no overlap: the old secret's sockets here close at once (its requests
    * are still verified by a read of the row).
    */
-  private announce(event: KeyChangedEvent): void {
+  private announce(event: KeyChanged): void {
     // The old secret's cached verification goes at once, read or no read: its next use reads the
     // row (which knows whether an overlap keeps it), so the answer never waits for the overlap.
     if (event.change === 'regenerated') {
@@ -164,7 +188,7 @@ export class KeyChangeFeed {
     }
     const prior = this.queued.get(event.keyId);
     if (!prior && event.change !== 'regenerated') {
-      this.events.changed(event);
+      this.changes.publish(event);
       return;
     }
     const next = (prior ?? Promise.resolve())
@@ -176,7 +200,7 @@ export class KeyChangeFeed {
         });
       })
       .then((e) => {
-        if (!this.stopped) this.events.changed(e);
+        if (!this.stopped) this.changes.publish(e);
       })
       .finally(() => {
         if (this.queued.get(event.keyId) === next) this.queued.delete(event.keyId);

@@ -1,12 +1,12 @@
 // What an owner (and, where policy.ts allows, an admin) does to an existing personal key.
-// Every change that affects authentication is announced on KeyEvents once it is committed.
+// Every change that affects authentication is published on the KeyChanges bus once it is committed.
 import { assertKeyAction, type KeyAction } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
 import { futureDate, validName } from '../domain/input.js';
 import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationService } from '../revocation/service.js';
-import type { KeyEvents } from './events.js';
+import { type KeyChanges, keyChanged } from './events.js';
 import { API_KEY_OVERLAP, NO_PREVIOUS_SECRET, overlapEnd, rotatedSecret } from './rotation.js';
 import { type KeyService, mintKey } from './service.js';
 import { effectiveLifecycle } from './status.js';
@@ -23,7 +23,7 @@ export class KeyLifecycle {
     private readonly prisma: PrismaClient,
     private readonly keys: KeyService,
     private readonly revocation: RevocationService,
-    private readonly events: KeyEvents,
+    private readonly changes: KeyChanges,
     private readonly pepper?: string,
   ) {}
 
@@ -40,7 +40,7 @@ export class KeyLifecycle {
     const key = await this.prisma.apiKey.update({ where: { id }, data: { name } });
     // viewer.apiKey shows the name from the verification cache: dropped here at once (other
     // instances: the trigger's NOTIFY).
-    this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, change: 'updated', expiresAt: key.expiresAt });
+    this.changes.publish(keyChanged(key, 'updated'));
     return key;
   }
 
@@ -77,13 +77,8 @@ export class KeyLifecycle {
       // The audit trail's `api_key.rotated` (issue 17) is written here, in this transaction.
       return updated;
     });
-    this.events.changed({
-      keyId: id,
-      teamId: key.teamId,
-      hash: key.hash,
-      newHash: material.hash,
-      change: 'regenerated',
-      expiresAt: key.expiresAt,
+    this.changes.publish({
+      ...keyChanged(apiKey, 'regenerated', { stopped: key.hash, started: material.hash }),
       previousSecretExpiresAt: apiKey.previousSecretExpiresAt, // as stored: the row is the truth
     });
     return { apiKey, secret: material.secret };
@@ -105,15 +100,7 @@ export class KeyLifecycle {
       data: enabled ? { status: 'ENABLED' } : { status: 'DISABLED', ...NO_PREVIOUS_SECRET },
     });
     if (!updated) throw badInput('id', `a revoked key cannot be ${enabled ? 'enabled' : 'disabled'}`); // revoked meanwhile
-    if (updated.status !== key.status) {
-      this.events.changed({
-        keyId: id,
-        teamId: key.teamId,
-        hash: key.hash,
-        change: enabled ? 'updated' : 'disabled',
-        expiresAt: key.expiresAt,
-      });
-    }
+    if (updated.status !== key.status) this.changes.publish(keyChanged(updated, enabled ? 'updated' : 'disabled'));
     return updated;
   }
 
@@ -127,7 +114,7 @@ export class KeyLifecycle {
       where: { id },
       data: { chosenExpiresAt: expiresAt, ...(team.keyExpiryDays == null ? { expiresAt } : {}) },
     });
-    this.events.changed({ keyId: id, teamId: key.teamId, hash: key.hash, change: 'updated', expiresAt: updated.expiresAt });
+    this.changes.publish(keyChanged(updated, 'updated'));
     return updated;
   }
 }

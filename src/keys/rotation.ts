@@ -5,7 +5,7 @@
 // quota, lastUsedAt), and disabling or revoking the key clears it.
 import { wholeNumber } from '../domain/input.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
-import type { KeyChangedEvent } from './events.js';
+import type { KeyChanged } from './events.js';
 
 /** regenerateApiKey's overlapMinutes (SPEC §5); SCIM keys' keepPreviousForHours will be 0..168 hours. */
 export const API_KEY_OVERLAP = { field: 'overlapMinutes', unit: 'minute', max: 1440 } as const;
@@ -48,7 +48,7 @@ export function runningOverlap(until: Date | null, effectiveStatus: string, now 
  * the row is read again to learn whether the old hash still works, and until when. A row
  * regenerated again since then no longer keeps that hash: the event carries no overlap.
  */
-export async function withOverlap(prisma: PrismaClient, event: KeyChangedEvent): Promise<KeyChangedEvent> {
+export async function withOverlap(prisma: PrismaClient, event: KeyChanged): Promise<KeyChanged> {
   const row = await prisma.apiKey.findUnique({
     where: { id: event.keyId },
     select: { previousHash: true, previousSecretExpiresAt: true },

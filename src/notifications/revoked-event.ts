@@ -1,38 +1,39 @@
 // The apiKeyRevoked subscription: a member hears of their own keys, an admin of every key of
-// the team; nobody of another team's (the channel is per team).
-import { filter, pipe } from 'graphql-yoga';
+// the team; nobody of another team's (the stream is per team). It follows the key change bus
+// (keys/events.ts), which brings every instance's revocations (the database's change feed):
+// no pub/sub publish of its own.
 import { rules } from '../auth/policy.js';
 import { isAdminRole } from '../auth/principal.js';
 import { CollectionAccessKeyRef } from '../collections/access-key.js';
 import { builder } from '../graphql/builder.js';
 import { RevocationReasonEnum } from '../graphql/enums.js';
 import { ApiKeyRef } from '../keys/api-key.js';
+import type { KeyChanged, KeyRevoked } from '../keys/events.js';
 import { endingAfter } from '../realtime/ending-after.js';
-import type { ApiKeyRevokedPayload } from '../realtime/pubsub.js';
 import { UserRef } from '../teams/team.js';
 
-const ApiKeyRevokedEventRef = builder.objectRef<ApiKeyRevokedPayload>('ApiKeyRevokedEvent').implement({
+const ApiKeyRevokedEventRef = builder.objectRef<KeyRevoked>('ApiKeyRevokedEvent').implement({
   description: 'A key stopped working for good. Exactly one of apiKey and accessKey is set.',
   fields: (t) => ({
     apiKey: t.prismaField({
       type: ApiKeyRef,
       nullable: true,
       resolve: (query, e, _args, ctx) =>
-        e.kind === 'PERSONAL' ? ctx.services.prisma.apiKey.findUnique({ ...query, where: { id: e.keyId } }) : null,
+        e.keyKind === 'PERSONAL' ? ctx.services.prisma.apiKey.findUnique({ ...query, where: { id: e.keyId } }) : null,
     }),
     accessKey: t.prismaField({
       type: CollectionAccessKeyRef,
       nullable: true,
       resolve: (query, e, _args, ctx) =>
-        e.kind === 'COLLECTION_ACCESS' ? ctx.services.prisma.apiKey.findUnique({ ...query, where: { id: e.keyId } }) : null,
+        e.keyKind === 'COLLECTION_ACCESS' ? ctx.services.prisma.apiKey.findUnique({ ...query, where: { id: e.keyId } }) : null,
     }),
-    reason: t.field({ type: RevocationReasonEnum, resolve: (e) => e.reason }),
-    revokedAt: t.field({ type: 'DateTime', resolve: (e) => new Date(e.revokedAt) }),
+    reason: t.field({ type: RevocationReasonEnum, resolve: (e) => e.revocation.reason }),
+    revokedAt: t.field({ type: 'DateTime', resolve: (e) => e.revocation.revokedAt }),
     revokedBy: t.prismaField({
       type: UserRef,
       nullable: true,
       resolve: (query, e, _args, ctx) =>
-        e.revokedById ? ctx.services.prisma.user.findUnique({ ...query, where: { id: e.revokedById } }) : null,
+        e.revocation.revokedById ? ctx.services.prisma.user.findUnique({ ...query, where: { id: e.revocation.revokedById } }) : null,
     }),
   }),
 });
@@ -43,13 +44,11 @@ builder.subscriptionField('apiKeyRevoked', (t) =>
     description: "The viewer's keys; for an admin, every key of the team.",
     subscribe: (_root, _args, ctx) => {
       const principal = ctx.principal;
-      const all = ctx.services.pubsub.subscribe('apiKeyRevoked', principal.teamId);
-      const events = isAdminRole(principal.role)
-        ? all
-        : pipe(
-            all,
-            filter((e: ApiKeyRevokedPayload) => e.ownerId === principal.userId),
-          );
+      const seesAll = isAdminRole(principal.role);
+      const events = ctx.services.keyChanges.stream(
+        principal.teamId,
+        (e: KeyChanged): e is KeyRevoked => e.revocation !== undefined && (seesAll || e.ownerId === principal.userId),
+      );
       // The subscriber's own key's revocation is delivered before its connection closes (4401,
       // or the SSE stream ends): the close waits for this stream, which ends after that event.
       return endingAfter(

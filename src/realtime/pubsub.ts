@@ -1,26 +1,16 @@
 // Events between resolvers, subscribers and instances: yoga's in-process pub/sub by default, or
 // Redis (@graphql-yoga/redis-event-target) when REDIS_URL is set, so that an event published on
 // one instance reaches subscribers on every instance. Payloads are plain JSON for that reason
-// (dates as ISO strings, records by id).
+// (dates as ISO strings, records by id). Key changes, apiKeyRevoked among them, do not travel
+// here: they follow keys/events.ts, fed by the database's change feed on every instance.
 import { setMaxListeners } from 'node:events';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { FixedBuffer, Repeater } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
-import type { KeyKind, RevocationReason } from '../generated/prisma/enums.js';
 
 export interface ApiKeyGeneratedPayload {
   keyId: string;
   createdById: string;
-}
-
-export interface ApiKeyRevokedPayload {
-  keyId: string;
-  teamId: string;
-  kind: KeyKind;
-  ownerId: string;
-  reason: RevocationReason;
-  revokedAt: string;
-  revokedById: string | null;
 }
 
 export interface ApiKeyExpiringPayload {
@@ -37,7 +27,6 @@ export interface NotificationAddedPayload {
 export type KeyplaneEvents = {
   /** by team; subscribers filter by what the viewer may see */
   apiKeyGenerated: [teamId: string, payload: ApiKeyGeneratedPayload];
-  apiKeyRevoked: [teamId: string, payload: ApiKeyRevokedPayload];
   /** by recipient */
   notificationAdded: [userId: string, payload: NotificationAddedPayload];
   /** by the key's owner */

@@ -8,7 +8,7 @@
 // 4401 "rotated"; those of the new secret are untouched.
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
-import { CHANGE_MESSAGES, type KeyChange, type KeyChangedEvent } from '../keys/events.js';
+import { CHANGE_MESSAGES, type KeyChange, type KeyChanged } from '../keys/events.js';
 
 export const CLOSE_UNAUTHENTICATED = 4401;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -145,7 +145,7 @@ export class SocketRegistry {
     };
   }
 
-  onKeyChanged(event: KeyChangedEvent): void {
+  onKeyChanged(event: KeyChanged): void {
     // A key that expired by a team-wide expiry change: its event comes from the expiry job.
     if (event.change === 'expired' && (this.byKey.has(event.keyId) || this.streams.has(event.keyId))) {
       this.onExpiryReached(event.keyId);

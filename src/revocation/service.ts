@@ -1,12 +1,13 @@
 // The one revocation path: every cause (owner delete, admin revoke, bulk, revoke all, expiry,
 // exposure, collection delete) ends here. One statement revokes what is still live, so
 // concurrent revocations never revoke a key twice; the owners' notifications and emails are
-// written in the same transaction; events go out after commit. Callers never announce: every
+// written in the same transaction; each revoked key's KeyChanged (keys/events.ts: it stops
+// working, its sockets close, apiKeyRevoked) is published after commit. Callers never announce: every
 // entry point (`revoke`, `persistExpired`, `transaction`) runs the transaction and announces what
 // it revoked once it has committed, so a revocation without its events cannot be written.
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationReason } from '../generated/prisma/enums.js';
-import { CHANGE_BY_REASON, type KeyEvents } from '../keys/events.js';
+import { CHANGE_BY_REASON, type KeyChanges, type KeyRow, keyChanged } from '../keys/events.js';
 import { NO_PREVIOUS_SECRET } from '../keys/rotation.js';
 import { type RevokedKey, type WrittenNotification, writeRevocationNotices } from '../notifications/revocation-notices.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
@@ -17,8 +18,11 @@ export interface RevokeOptions {
   at?: Date;
 }
 
+/** A revoked key: what its notices and its KeyChanged are made of. */
+type Revoked = RevokedKey & KeyRow;
+
 /** What one revocation statement changed and wrote, to announce once committed. */
-interface Revocation<K extends RevokedKey = ApiKey> {
+interface Revocation<K extends Revoked = ApiKey> {
   keys: K[];
   notifications: WrittenNotification[];
   emailIds: string[];
@@ -44,7 +48,7 @@ export interface OutboxListener {
 export class RevocationService {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly keyEvents: KeyEvents,
+    private readonly keyChanges: KeyChanges,
     private readonly pubsub: KeyplanePubSub,
     private readonly outbox: OutboxListener,
   ) {}
@@ -139,21 +143,21 @@ export class RevocationService {
    * at once never write a key twice. In a transaction of its own, announced after commit like any
    * revocation; returns the keys written.
    */
-  async persistExpired(now: Date, batch: number): Promise<RevokedKey[]> {
+  async persistExpired(now: Date, batch: number): Promise<Revoked[]> {
     const expired = await this.prisma.$transaction((tx) => this.writeExpired(now, batch, tx));
     this.announce(expired);
     return expired.keys;
   }
 
-  private async writeExpired(now: Date, batch: number, db: Prisma.TransactionClient): Promise<Revocation<RevokedKey>> {
-    const keys = await db.$queryRawUnsafe<RevokedKey[]>(
+  private async writeExpired(now: Date, batch: number, db: Prisma.TransactionClient): Promise<Revocation<Revoked>> {
+    const keys = await db.$queryRawUnsafe<Revoked[]>(
       `UPDATE "ApiKey" SET "status" = 'REVOKED', "revocationReason" = 'EXPIRED', "revokedAt" = "expiresAt", "updatedAt" = $1::timestamptz,
                            "previousHash" = NULL, "previousSecretExpiresAt" = NULL
         WHERE "id" IN (SELECT "id" FROM "ApiKey"
                         WHERE "status" <> 'REVOKED' AND "expiresAt" <= $1::timestamptz
                         ORDER BY "expiresAt" LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING "id", "teamId", "kind", "name", "hint", "hash", "createdById", "collectionId",
-                 "expiresAt", "revokedAt", "revocationReason", "revokedById"`,
+       RETURNING "id", "teamId", "kind", "name", "hint", "hash", "createdById", "collectionId", "status",
+                 "expiresAt", "updatedAt", "revokedAt", "revocationReason", "revokedById"`,
       now,
       batch,
     );
@@ -161,30 +165,12 @@ export class RevocationService {
   }
 
   /**
-   * After commit: the keys stop authenticating here at once (cache, sockets), then subscribers
-   * everywhere get the events, and the outbox is told about its new emails.
+   * After commit: each key's change is published once (it stops authenticating here at once, its
+   * sockets close after their apiKeyRevoked, subscribers everywhere hear of it through the change
+   * feed), the owners' notifications go out, and the outbox is told about its new emails.
    */
-  private announce({ keys, notifications, emailIds }: Revocation<RevokedKey>): void {
-    for (const key of keys) {
-      this.keyEvents.changed({
-        keyId: key.id,
-        teamId: key.teamId,
-        hash: key.hash,
-        change: CHANGE_BY_REASON[key.revocationReason ?? 'REVOKED_BY_ADMIN'],
-        expiresAt: key.expiresAt,
-      });
-    }
-    for (const key of keys) {
-      this.pubsub.publish('apiKeyRevoked', key.teamId, {
-        keyId: key.id,
-        teamId: key.teamId,
-        kind: key.kind,
-        ownerId: key.createdById,
-        reason: key.revocationReason ?? 'REVOKED_BY_ADMIN',
-        revokedAt: (key.revokedAt ?? new Date()).toISOString(),
-        revokedById: key.revokedById,
-      });
-    }
+  private announce({ keys, notifications, emailIds }: Revocation<Revoked>): void {
+    for (const key of keys) this.keyChanges.publish(keyChanged(key, CHANGE_BY_REASON[key.revocationReason ?? 'REVOKED_BY_ADMIN']));
     for (const notification of notifications) this.pubsub.publish('notificationAdded', notification.userId, notification);
     if (emailIds.length) this.outbox.queued(emailIds);
   }

@@ -5,7 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
 import { expiryDays, wholeNumber } from '../domain/input.js';
 import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
-import type { KeyEvents } from '../keys/events.js';
+import { type KeyChanges, type KeyRow, keyChanged } from '../keys/events.js';
 import { MAX_REMINDER_DAYS, MAX_REMINDER_THRESHOLDS } from '../notifications/expiry-reminders.js';
 import type { RevocationService, Revoker } from '../revocation/service.js';
 
@@ -39,7 +39,7 @@ function reminderDays(days: readonly number[]): number[] {
 export class SettingsService {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly keyEvents: KeyEvents,
+    private readonly keyChanges: KeyChanges,
     private readonly revocation: RevocationService,
   ) {}
 
@@ -64,7 +64,7 @@ export class SettingsService {
       };
       const exposures = await this.exposuresOnEnabling(tx, revoke, p, input, before, after, now);
       await tx.team.update({ where: { id: p.teamId }, data: after });
-      let changed: { id: string; hash: string; expiresAt: Date | null }[] = [];
+      let changed: KeyRow[] = [];
       if (after.keyExpiryDays !== before.keyExpiryDays) {
         // Live personal keys only: revoked and already expired keys stay as they are.
         const expiry =
@@ -73,7 +73,8 @@ export class SettingsService {
           `UPDATE "ApiKey" SET "expiresAt" = ${expiry}, "updatedAt" = $2::timestamptz
             WHERE "teamId" = $1 AND "kind" = 'PERSONAL' AND "status" <> 'REVOKED'
               AND ("expiresAt" IS NULL OR "expiresAt" > $2::timestamptz)
-           RETURNING "id", "hash", "expiresAt"`,
+           RETURNING "id", "teamId", "kind", "createdById", "hash", "status", "expiresAt", "updatedAt",
+                     "revokedAt", "revocationReason", "revokedById"`,
           p.teamId,
           now,
           // $3 only where the statement uses it: an unreferenced parameter has no type in PostgreSQL
@@ -86,13 +87,7 @@ export class SettingsService {
     const expired = result.changed.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime());
     for (const key of result.changed) {
       const isExpired = key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();
-      this.keyEvents.changed({
-        keyId: key.id,
-        teamId: p.teamId,
-        hash: key.hash,
-        change: isExpired ? 'expired' : 'updated',
-        expiresAt: key.expiresAt,
-      });
+      this.keyChanges.publish(keyChanged(key, isExpired ? 'expired' : 'updated'));
     }
     return {
       settings: result.settings,

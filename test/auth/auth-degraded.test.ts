@@ -71,7 +71,7 @@ describe('brute-force limit with the database partly there', () => {
     const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url.toString(), connectionTimeoutMillis: 1_000 }) });
     const auth = new Authenticator(prisma, server.services.lastUsed, { index: new KeyHashIndex() });
     const db = { kind: 'postgres', prisma } as unknown as Database;
-    const feed = new KeyChangeFeed(db, server.services.keyEvents, auth, pino({ level: 'silent' }));
+    const feed = new KeyChangeFeed(db, server.services.keyChanges, auth, pino({ level: 'silent' }));
     try {
       await feed.reconcile(); // nothing listens on the port yet: fails
       expect(auth.index.loaded).toBe(false);

@@ -8,7 +8,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import type { KeyChangedEvent } from '../../src/keys/events.js';
+import type { KeyChanged } from '../../src/keys/events.js';
 import { checksumOf } from '../../src/keys/format.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 import { cacheMisses } from '../helpers/client.js';
@@ -117,12 +117,12 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 /** When `server` drops the key from its verification cache: from then on it refuses it. */
 function stopsWorking(server: KeyplaneServer, keyId: string): Promise<number> {
   return new Promise((resolve) => {
-    const listener = (event: KeyChangedEvent) => {
+    const listener = (event: KeyChanged) => {
       if (event.keyId !== keyId || event.change !== 'revoked') return;
-      server.services.keyEvents.off('changed', listener);
+      server.services.keyChanges.off('changed', listener);
       resolve(Date.now());
     };
-    server.services.keyEvents.on('changed', listener);
+    server.services.keyChanges.on('changed', listener);
   });
 }
 
