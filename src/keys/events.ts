@@ -138,8 +138,8 @@ export class KeyChanges extends EventEmitter<{ changed: [KeyChanged] }> {
           stop(error);
         }
       };
-      let listeners = this.streams.get(teamId);
-      if (!listeners) this.streams.set(teamId, (listeners = new Set()));
+      const listeners = this.streams.get(teamId) ?? new Set();
+      this.streams.set(teamId, listeners);
       listeners.add(listener);
       void stop.then(() => {
         listeners.delete(listener);
