@@ -7,13 +7,15 @@
 // team changes (migration caller_change_notify) come on the same channel and drop the cached
 // verifications that hold those rows (the cache answers `viewer`, roles and plans). While the
 // channel is lost (PostgreSQL only), the cache keeps verifications at most 1 s; once it is back,
-// the cache starts over and the index is reloaded. The index is also reconciled periodically.
+// the cache starts over, the index is reloaded and the revocations made meanwhile are published
+// (apiKeyRevoked and the sockets' close come late, not never). The index is also reconciled
+// periodically.
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/database.js';
 import type { Subscription } from '../db/listener.js';
 import type { ApiKeyStatus, KeyKind, RevocationReason } from '../generated/prisma/enums.js';
-import { CHANGE_BY_REASON, type KeyChanged, type KeyChanges, type KeyRow, keyChanged } from './events.js';
+import { CHANGE_BY_REASON, KEY_ROW, type KeyChanged, type KeyChanges, type KeyRow, keyChanged } from './events.js';
 import { withOverlap } from './rotation.js';
 
 export const KEY_CHANGES_CHANNEL = 'keyplane_key_changes';
@@ -21,6 +23,8 @@ const RECONCILE_MS = 10 * 60_000;
 /** Until the index has loaded once, its load is retried after 1 s, doubling up to 30 s. */
 const FIRST_LOAD_RETRY_MS = 1_000;
 const FIRST_LOAD_RETRY_MAX_MS = 30_000;
+/** Revocations are replayed from this long before the loss was noticed (a silent loss takes ~6 s). */
+const REPLAY_MARGIN_MS = 10_000;
 
 /** The payload of the member and team triggers (migration caller_change_notify). */
 interface CallerChangeNotice {
@@ -87,6 +91,10 @@ export class KeyChangeFeed {
   private firstLoadBackoff = FIRST_LOAD_RETRY_MS;
   /** keyId → its events still waiting behind a regeneration's read of the overlap (kept in order) */
   private readonly queued = new Map<string, Promise<void>>();
+  /** when the channel was last (re)established: what came earlier was delivered or predates this process */
+  private listeningSince = 0;
+  /** set while the channel is lost: revocations since then are replayed once it is back */
+  private missedSince?: Date;
 
   constructor(
     private readonly db: Database,
@@ -139,18 +147,40 @@ export class KeyChangeFeed {
   private onState(state: 'up' | 'down'): void {
     if (this.stopped) return;
     if (state === 'up') {
-      // Whatever happened while not listening is read again: the cache starts over, the index reloads.
+      // Whatever happened while not listening is read again: the cache starts over, the index
+      // reloads, the revocations are published (those delivered already are dropped by the bus).
       if (this.mode === 'lost') this.auth.setChangesFollowed(true);
+      if (this.missedSince) void this.replayRevocations(this.missedSince);
+      this.missedSince = undefined;
+      this.listeningSince = Date.now();
       if (this.mode !== 'listening') {
         this.log.info('key changes: LISTEN/NOTIFY');
       }
       this.mode = 'listening';
       void this.reconcile();
     } else {
+      this.missedSince ??= new Date(Math.max(Date.now() - REPLAY_MARGIN_MS, this.listeningSince));
       this.auth.setChangesFollowed(false);
       if (!this.auth.index.loaded) void this.reconcile();
       if (this.mode !== 'lost') this.log.warn('key changes: LISTEN/NOTIFY lost, cache TTL 1 s');
       this.mode = 'lost';
+    }
+  }
+
+  /**
+   * Publishes the revocations written since `since` (by the writers' clocks: the margin covers
+   * their skew). Other changes need no replay: the cache started over and the index reloads.
+   */
+  async replayRevocations(since: Date): Promise<void> {
+    try {
+      const rows = await this.db.prisma.apiKey.findMany({
+        where: { status: 'REVOKED', updatedAt: { gte: since }, OR: [{ revokedAt: { gte: since } }, { revocationReason: 'EXPIRED' }] },
+        select: KEY_ROW,
+        orderBy: { updatedAt: 'asc' },
+      });
+      for (const row of rows) this.changes.publish(keyChanged(row, CHANGE_BY_REASON[row.revocationReason ?? 'REVOKED_BY_ADMIN']));
+    } catch (error) {
+      if (!this.stopped) this.log.error({ err: error }, 'could not replay the revocations made while LISTEN was lost');
     }
   }
 

@@ -62,6 +62,21 @@ export type KeyRow = Pick<
   | 'revokedById'
 >;
 
+/** Prisma's select of a KeyRow. */
+export const KEY_ROW = {
+  id: true,
+  teamId: true,
+  kind: true,
+  createdById: true,
+  hash: true,
+  status: true,
+  expiresAt: true,
+  updatedAt: true,
+  revokedAt: true,
+  revocationReason: true,
+  revokedById: true,
+} as const satisfies Record<keyof KeyRow, true>;
+
 /** The changes that end a key for good when they leave it REVOKED (they come with apiKeyRevoked). */
 const REVOKING: ReadonlySet<KeyChange> = new Set(['deleted', 'revoked', 'expired']);
 
@@ -94,11 +109,14 @@ export function keyChanged(row: KeyRow, change: KeyChange, hashes: { stopped?: s
   };
 }
 
-/** How long a delivered change's identity is kept to recognise its second copy (the feed's echo). */
+/**
+ * How long a delivered change's identity is kept to recognise its other copies (the feed's echo,
+ * a replay after the feed was lost).
+ */
 const REMEMBER_MS = 60_000;
 
 export class KeyChanges extends EventEmitter<{ changed: [KeyChanged] }> {
-  /** identities delivered once and not yet seen twice, oldest first */
+  /** identities delivered in the last REMEMBER_MS, oldest first */
   private readonly delivered = new Map<string, number>();
   private readonly streams = new Map<string, Set<(event: KeyChanged) => void>>();
 
@@ -109,10 +127,10 @@ export class KeyChanges extends EventEmitter<{ changed: [KeyChanged] }> {
 
   /**
    * Delivers the change, synchronously: first to the listeners of 'changed' (the cache, the
-   * sockets), then to the team's streams. Its second copy is dropped.
+   * sockets), then to the team's streams. Its other copies are dropped.
    */
   publish(event: KeyChanged): void {
-    if (this.delivered.delete(event.id)) return;
+    if (this.delivered.has(event.id)) return;
     const now = Date.now();
     this.delivered.set(event.id, now);
     for (const [id, at] of this.delivered) {

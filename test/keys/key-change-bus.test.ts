@@ -1,7 +1,8 @@
 // One event per key change, on one bus (src/keys/events.ts), fed on every instance by the
 // database's change feed: without Redis, a revocation on A reaches apiKeyRevoked subscribers on A
 // and on B exactly once each (A's own publication and the feed's echo of it are one change), and
-// the revoked key's socket on B gets its event before its 4401. Runs in every pass.
+// the revoked key's socket on B gets its event before its 4401; an instance that lost the feed
+// gets the revocations made meanwhile once it is back. Runs in every pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type KeyChanged, KeyChanges } from '../../src/keys/events.js';
@@ -9,6 +10,7 @@ import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
 import { makeTestEnv } from '../helpers/server.js';
+import { createTcpProxy } from '../helpers/tcp-proxy.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
 
 const RevokeApiKeys = graphql(`
@@ -118,6 +120,35 @@ describe('two instances on one database, no Redis', () => {
     expect(onB).toEqual(expected);
     expect(onA).toEqual(expected);
   });
+
+  it('a revocation made while an instance had lost the feed reaches its subscribers once the feed is back', async () => {
+    const url = new URL(testEnv.env.DATABASE_URL!);
+    const proxy = await createTcpProxy(Number(url.port || 5432));
+    url.port = String(proxy.port);
+    const c = await startKeyplane(loadConfig({ ...testEnv.env, DATABASE_URL: url.toString() }));
+    const { apiKey } = await a.services.keys.issuePersonalKey({ userId: adminId, teamId }, { name: 'while lost' });
+    const adminOnC = await openWsSession(c.url, adminKey);
+    const received = () => adminOnC.log.filter((msg) => msg.type === 'next' && 'id' in msg && msg.id === 'r').length;
+    try {
+      adminOnC.subscribe('r', REVOKED);
+      await settle(400);
+      await proxy.close(); // C's connections are cut, its LISTEN among them; reconnecting fails
+      await settle(300);
+      const res = await gql(a.url, RevokeApiKeys, { ids: [apiKey.id] }, { key: adminKey });
+      expect(res.data?.revokeApiKeys.revokedCount).toBe(1);
+      await settle(500);
+      expect(received()).toBe(0); // C cannot have heard of it
+      await proxy.listen();
+      const [event] = await adminOnC.nexts<RevokedEvent>('r', 1, 15_000);
+      expect(event!.data.apiKeyRevoked).toEqual({ apiKey: { id: apiKey.id }, reason: 'REVOKED_BY_ADMIN', revokedBy: { id: adminId } });
+      await settle(500);
+      expect(received()).toBe(1);
+    } finally {
+      adminOnC.close();
+      await c.close();
+      await proxy.close();
+    }
+  }, 30_000);
 });
 
 describe('KeyChanges', () => {
