@@ -9,6 +9,7 @@ import { type KeyChanged, KeyChanges } from '../../src/keys/events.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
+import { addKey, addUser, principalOf } from '../helpers/fixtures.js';
 import { makeTestEnv } from '../helpers/server.js';
 import { createTcpProxy } from '../helpers/tcp-proxy.js';
 import { openWsSession, settle } from '../helpers/ws-session.js';
@@ -47,10 +48,7 @@ describe('two instances on one database, no Redis', () => {
     a = await startKeyplane(loadConfig(testEnv.env));
     b = await startKeyplane(loadConfig(testEnv.env));
     adminKey = a.bootstrapKey!;
-    const outcome = await a.services.auth.authenticate(adminKey);
-    if (!outcome.ok) throw new Error(outcome.message);
-    teamId = outcome.principal.teamId;
-    adminId = outcome.principal.userId;
+    ({ teamId, userId: adminId } = await principalOf(a, adminKey));
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
@@ -58,8 +56,8 @@ describe('two instances on one database, no Redis', () => {
   });
 
   it('a revocation on A reaches subscribers on A and on B once each; the key’s socket on B gets its event, then 4401', async () => {
-    const user = await a.services.prisma.user.create({ data: { teamId, email: `m${Math.random()}@example.com`, name: 'Member' } });
-    const m = await a.services.keys.issuePersonalKey({ userId: user.id, teamId }, { name: 'member key' });
+    const { apiKey, key } = await addUser(a, teamId);
+    const m = { apiKey, secret: key };
     const adminOnA = await openWsSession(a.url, adminKey);
     const adminOnB = await openWsSession(b.url, adminKey);
     const memberOnB = await openWsSession(b.url, m.secret);
@@ -92,7 +90,7 @@ describe('two instances on one database, no Redis', () => {
   });
 
   it('every other change made on A is delivered once on A too: A sees what B hears from the feed', async () => {
-    const { apiKey, secret } = await a.services.keys.issuePersonalKey({ userId: adminId, teamId }, { name: 'own' });
+    const { apiKey, secret } = await addKey(a, { id: adminId, teamId }, 'own');
     const heard = (server: KeyplaneServer) => {
       const changes: string[] = [];
       server.services.keyChanges.on('changed', (e) => void (e.keyId === apiKey.id && changes.push(e.change)));
@@ -126,7 +124,7 @@ describe('two instances on one database, no Redis', () => {
     const proxy = await createTcpProxy(Number(url.port || 5432));
     url.port = String(proxy.port);
     const c = await startKeyplane(loadConfig({ ...testEnv.env, DATABASE_URL: url.toString() }));
-    const { apiKey } = await a.services.keys.issuePersonalKey({ userId: adminId, teamId }, { name: 'while lost' });
+    const { apiKey } = await addKey(a, { id: adminId, teamId }, 'while lost');
     const adminOnC = await openWsSession(c.url, adminKey);
     const received = () => adminOnC.log.filter((msg) => msg.type === 'next' && 'id' in msg && msg.id === 'r').length;
     try {
