@@ -31,11 +31,16 @@ export const MAX_REMINDER_THRESHOLDS = 5;
 /** Owners claimed per transaction: a first run over a big team is a few bounded transactions. */
 const OWNERS_PER_BATCH = 500;
 
+/** Keys of one owner reminded per run at most: the rest stay due for the next run. */
+export const KEYS_PER_OWNER_PER_RUN = 100;
+
 /**
  * The (key, threshold) pairs due at $1 and not yet reached for this expiry or a later one, with
- * the smallest threshold each key is inside. $1 is the run's clock, bound once per statement.
+ * the smallest threshold each key is inside. $1 is the run's clock, bound once per statement;
+ * `owners` narrows it to the claimed owners ($2), so that a batch reads only their keys.
  */
-const DUE = `
+function due(owners: boolean): string {
+  return `
   inside AS (
     SELECT k."id", k."createdById", k."expiresAt", t."days",
            min(t."days") OVER (PARTITION BY k."id") AS "smallest"
@@ -46,12 +51,14 @@ const DUE = `
        AND k."expiresAt" > $1::timestamptz
        AND k."expiresAt" <= $1::timestamptz + make_interval(days => ${MAX_REMINDER_DAYS})
        AND k."expiresAt" <= $1::timestamptz + make_interval(days => t."days")
+       ${owners ? 'AND k."createdById" = ANY($2::text[])' : ''}
   ),
   due AS (
     SELECT i.* FROM inside i
      WHERE NOT EXISTS (SELECT 1 FROM "ExpiryReminder" r
                         WHERE r."keyId" = i."id" AND r."thresholdDays" = i."days" AND r."expiresAt" >= i."expiresAt")
   )`;
+}
 
 interface Reached {
   keyId: string;
@@ -99,41 +106,50 @@ export class ExpiryReminders {
   /** Sends every reminder due at `now`; returns how many keys were reminded by this runner. */
   async run(now = new Date()): Promise<number> {
     let reminded = 0;
+    // Owners this run has reminded are not claimed again by its later batches: one email per
+    // owner per run, even for an owner with more than KEYS_PER_OWNER_PER_RUN keys due.
+    const done: string[] = [];
     for (;;) {
-      const { batch, claimedOwners } = await this.remindBatch(now);
+      const { batch, claimedOwners, owners } = await this.remindBatch(now, done);
+      done.push(...owners);
       reminded += batch.events.length;
       this.announce(batch);
       if (claimedOwners < OWNERS_PER_BATCH) return reminded;
     }
   }
 
-  private async remindBatch(now: Date): Promise<{ batch: Reminded; claimedOwners: number }> {
+  private async remindBatch(now: Date, done: string[]): Promise<{ batch: Reminded; claimedOwners: number; owners: string[] }> {
     return this.prisma.$transaction(async (tx) => {
       const owners = await tx.$queryRawUnsafe<{ id: string }[]>(
-        `WITH ${DUE}
-         SELECT u."id" FROM "User" u WHERE u."id" IN (SELECT "createdById" FROM due)
+        `WITH ${due(false)}
+         SELECT u."id" FROM "User" u WHERE u."id" IN (SELECT "createdById" FROM due) AND u."id" <> ALL($3::text[])
           ORDER BY u."id" LIMIT $2 FOR NO KEY UPDATE OF u SKIP LOCKED`,
         now,
         OWNERS_PER_BATCH,
+        done,
       );
-      if (owners.length === 0) return { batch: { notifications: [], events: [], emailIds: [] }, claimedOwners: 0 };
+      if (owners.length === 0) return { batch: { notifications: [], events: [], emailIds: [] }, claimedOwners: 0, owners: [] };
       const reached = await tx.$queryRawUnsafe<Reached[]>(
-        `WITH ${DUE}
+        // An owner's soonest KEYS_PER_OWNER_PER_RUN keys: one owner with thousands of keys due
+        // (a CI bot) makes bounded transactions and emails, the rest follow in the next runs.
+        `WITH ${due(true)},
+         ranked AS (SELECT due.*, dense_rank() OVER (PARTITION BY "createdById" ORDER BY "expiresAt", "id") AS "rank" FROM due)
          INSERT INTO "ExpiryReminder" ("keyId", "thresholdDays", "expiresAt", "notified", "reachedAt")
-         SELECT "id", "days", "expiresAt", "days" = "smallest", $1::timestamptz FROM due WHERE "createdById" = ANY($2::text[])
+         SELECT "id", "days", "expiresAt", "days" = "smallest", $1::timestamptz FROM ranked WHERE "rank" <= $3
          ON CONFLICT ("keyId", "thresholdDays") DO UPDATE
            SET "expiresAt" = EXCLUDED."expiresAt", "notified" = EXCLUDED."notified", "reachedAt" = EXCLUDED."reachedAt"
            WHERE "ExpiryReminder"."expiresAt" < EXCLUDED."expiresAt"
          RETURNING "keyId", "thresholdDays", "expiresAt", "notified"`,
         now,
         owners.map((o) => o.id),
+        KEYS_PER_OWNER_PER_RUN,
       );
       const batch = await this.writeReminders(
         tx,
         reached.filter((r) => r.notified),
         now,
       );
-      return { batch, claimedOwners: owners.length };
+      return { batch, claimedOwners: owners.length, owners: owners.map((o) => o.id) };
     });
   }
 

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { PrismaClient } from '../../src/generated/prisma/client.js';
+import { KEYS_PER_OWNER_PER_RUN } from '../../src/notifications/expiry-reminders.js';
 import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
@@ -191,6 +192,29 @@ describe('expiry reminders with three instances racing', () => {
     expect(email!.text).toContain('expires in 1 day');
     expect(email!.text).toContain('expires in 3 days');
   }, 30_000);
+
+  it('an owner with more keys due than one run reminds (100) gets them over two runs: one email per run, no key twice', async () => {
+    const t = await team(a);
+    const owner = await member(a, t.teamId);
+    const keys = [];
+    for (let i = 0; i < KEYS_PER_OWNER_PER_RUN + 5; i += 1) keys.push(await addKey(a, owner, `bot key ${i}`));
+    const ids = keys.map((k) => k.apiKey.id);
+    await expireIn(
+      prisma,
+      ids.map((id, i) => [id, 12 * HOUR + i * 1_000]),
+    );
+    await until(
+      () => reminderNotifications(prisma, ids),
+      (n) => n.length >= ids.length,
+      20_000,
+    );
+    await twoIntervals();
+    const notifications = await reminderNotifications(prisma, ids);
+    expect(new Set(notifications.map((n) => n.keyId)).size).toBe(ids.length);
+    expect(notifications).toHaveLength(ids.length);
+    const subjects = (await emailsTo(prisma, [owner.email])).map((e) => e.subject).sort();
+    expect(subjects).toEqual([`${KEYS_PER_OWNER_PER_RUN} of your Keyplane keys expire soon`, '5 of your Keyplane keys expire soon']);
+  }, 60_000);
 
   it('moving the expiry later re-arms the reminders; moving it earlier inside the same threshold does not', async () => {
     const t = await team(a);
