@@ -35,7 +35,15 @@ function start(script: string): Promise<Started> {
   const nodeArgs = process.env.FANOUT_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: ROOT,
-    env: { ...process.env, FANOUT_SUBSCRIBERS: String(SUBSCRIBERS), FANOUT_EVENTS: String(EVENTS + 1) },
+    env: {
+      // Every subscriber connects from 127.0.0.1, some on one key: above the per-address and
+      // per-key socket caps (SPEC §5), which would refuse them with 4429.
+      SOCKETS_PER_ADDRESS: String(SUBSCRIBERS + 100),
+      SOCKETS_PER_KEY: String(SUBSCRIBERS + 100),
+      ...process.env,
+      FANOUT_SUBSCRIBERS: String(SUBSCRIBERS),
+      FANOUT_EVENTS: String(EVENTS + 1),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   child.stdout!.setEncoding('utf8');
@@ -136,7 +144,7 @@ for (let round = 1; round <= ROUNDS; round += 1) {
 const row = (name: string, xs: number[]) =>
   `${name.padEnd(10)} p50 ${quantile(xs, 0.5).toFixed(1).padStart(6)} ms   p99 ${quantile(xs, 0.99).toFixed(1).padStart(6)} ms   (${xs.length} revocations)`;
 console.log(
-  `\n${SUBSCRIBERS} subscribers, ${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}${process.env.REDIS_URL ? ' + Redis' : ''}`,
+  `\n${SUBSCRIBERS} subscribers, ${process.env.DATABASE_URL ? 'PostgreSQL' : 'embedded PostgreSQL'}${process.env.REDIS_URL ? ' + Redis' : ''}`,
 );
 console.log(row('bare', results.bare));
 console.log(row('keyplane', results.keyplane));
