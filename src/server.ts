@@ -135,7 +135,12 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
   });
 
   const dashboard = dashboardHandler();
-  const intake = { scanner: services.scanner, metrics: services.metrics, publicKeys: config.githubScanningPublicKeys };
+  const intake = {
+    scanner: services.scanner,
+    metrics: services.metrics,
+    publicKeys: config.githubScanningPublicKeys,
+    trustProxy: config.trustProxy,
+  };
   const guesses = { gate, trustProxy: config.trustProxy };
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     // Routed on the path alone: /healthz?probe=1 is still the health check.

@@ -1,5 +1,6 @@
 // CollectionAccessKey: an ApiKey row of kind COLLECTION_ACCESS, seen through its own type.
 
+import { auditActorOf } from '../audit/actor.js';
 import { rules } from '../auth/policy.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
@@ -44,12 +45,12 @@ builder.mutationFields((t) => ({
     type: GeneratedCollectionAccessKeyRef,
     description: 'A new read-only key for one collection, on every share.',
     args: { collectionId: t.arg.id({ required: true }) },
-    resolve: (_root, { collectionId }, ctx) => ctx.services.collections.share(ctx.principal, collectionId),
+    resolve: (_root, { collectionId }, ctx) => ctx.services.collections.share(ctx.principal, collectionId, auditActorOf(ctx)),
   }),
   revokeCollectionAccessKey: t.withAuth(rules.personalKey).field({
     type: CollectionAccessKeyRef,
     description: "By the key's creator or a team admin; the key fails at once.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.collections.revokeAccessKey(ctx.principal, id),
+    resolve: (_root, { id }, ctx) => ctx.services.collections.revokeAccessKey(ctx.principal, id, auditActorOf(ctx)),
   }),
 }));

@@ -1,5 +1,6 @@
 // The Collection type and its root fields. Readable with a collection access key for it (its
 // createdBy excepted: a read-only key does not see team members).
+import { auditActorOf } from '../audit/actor.js';
 import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import { REQUESTS_COST } from '../graphql/cost.js';
@@ -49,18 +50,18 @@ builder.mutationFields((t) => ({
   createCollection: t.withAuth(rules.personalKey).field({
     type: CollectionRef,
     args: { input: t.arg({ type: CollectionInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.collections.create(ctx.principal, input),
+    resolve: (_root, { input }, ctx) => ctx.services.collections.create(ctx.principal, input, auditActorOf(ctx)),
   }),
   updateCollection: t.withAuth(rules.personalKey).field({
     type: CollectionRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: CollectionInput, required: true }) },
-    resolve: (_root, { id, input }, ctx) => ctx.services.collections.update(ctx.principal, id, input),
+    resolve: (_root, { id, input }, ctx) => ctx.services.collections.update(ctx.principal, id, input, auditActorOf(ctx)),
   }),
   deleteCollection: t.withAuth(rules.personalKey).field({
     type: CollectionRef,
     description:
       'By its creator or an admin. Revokes its access keys (COLLECTION_DELETED); the collection is kept as a tombstone (deletedAt).',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.collections.delete(ctx.principal, id),
+    resolve: (_root, { id }, ctx) => ctx.services.collections.delete(ctx.principal, id, auditActorOf(ctx)),
   }),
 }));

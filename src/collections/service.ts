@@ -3,6 +3,8 @@
 // A team holds at most maxCollectionsPerTeam live collections of at most maxCollectionBytes of
 // requests each, and every list is paged (SPEC §5 bounded answers).
 import { z } from 'zod';
+import { type AuditActor, actorOfPrincipal } from '../audit/actor.js';
+import { recordAudit } from '../audit/record.js';
 import { assertCollectionDelete, assertCollectionKeyRevoke } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
@@ -10,6 +12,7 @@ import { capReached, notFound } from '../domain/errors.js';
 import { nameField, parseOrThrow, requestUrl, text, validName } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import type { Collection, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { displayHint } from '../keys/format.js';
 import { mintKey } from '../keys/service.js';
 import type { RevocationService } from '../revocation/service.js';
 
@@ -44,6 +47,9 @@ export type CollectionLimits = Pick<Config, 'maxCollectionsPerTeam' | 'maxCollec
 
 type CollectionQuery = { include?: Prisma.CollectionInclude; select?: Prisma.CollectionSelect };
 type AccessKeyQuery = { include?: Prisma.ApiKeyInclude; select?: Prisma.ApiKeySelect };
+
+const target = (c: Collection) => ({ teamId: c.teamId, targetType: 'collection' as const, targetId: c.id });
+const label = (c: Collection) => `collection ${JSON.stringify(c.name)}`;
 
 export class CollectionService {
   constructor(
@@ -107,30 +113,47 @@ export class CollectionService {
   }
 
   /** Counted under the team row's lock: concurrent creates cannot pass the cap together. */
-  async create(p: Principal, input: CollectionInput): Promise<Collection> {
+  async create(p: Principal, input: CollectionInput, actor: AuditActor = actorOfPrincipal(p, {})): Promise<Collection> {
     const data = this.validate(input);
     const max = this.limits.maxCollectionsPerTeam;
     return this.prisma.$transaction(async (tx) => {
       await tx.$queryRawUnsafe('SELECT 1 FROM "Team" WHERE "id" = $1 FOR UPDATE', p.teamId);
       const live = await tx.collection.count({ where: { teamId: p.teamId, deletedAt: null } });
       if (live >= max) throw capReached('input', `a team holds at most ${max} collections: delete one first`, 'maxCollectionsPerTeam');
-      return tx.collection.create({
+      const collection = await tx.collection.create({
         data: { ...data, requests: data.requests ?? [], teamId: p.teamId, createdById: p.userId },
       });
+      await recordAudit(tx, actor, [{ ...target(collection), action: 'collection.created', summary: `Created ${label(collection)}` }]);
+      return collection;
     });
   }
 
-  async update(p: Principal, id: string, input: CollectionInput): Promise<Collection> {
-    await this.find(p, id);
+  async update(p: Principal, id: string, input: CollectionInput, actor: AuditActor = actorOfPrincipal(p, {})): Promise<Collection> {
+    const before = await this.find(p, id);
     const data = this.validate(input);
-    return this.prisma.collection.update({ where: { id }, data });
+    return this.prisma.$transaction(async (tx) => {
+      const collection = await tx.collection.update({ where: { id }, data });
+      const changed = [
+        before.name !== collection.name ? `name ${JSON.stringify(before.name)} → ${JSON.stringify(collection.name)}` : null,
+        data.description !== undefined && before.description !== collection.description ? 'description' : null,
+        data.requests !== undefined ? 'requests' : null,
+      ].filter(Boolean);
+      await recordAudit(tx, actor, [
+        {
+          ...target(collection),
+          action: 'collection.updated',
+          summary: `Updated ${label(collection)}: ${changed.join(', ') || 'no change'}`,
+        },
+      ]);
+      return collection;
+    });
   }
 
   /**
    * By its creator or an admin (others: FORBIDDEN, nothing changed). Tombstones the collection
    * and revokes its access keys (reason COLLECTION_DELETED), all in one transaction.
    */
-  async delete(p: Principal, id: string): Promise<Collection> {
+  async delete(p: Principal, id: string, actor: AuditActor = actorOfPrincipal(p, {})): Promise<Collection> {
     const found = await this.find(p, id);
     assertCollectionDelete(p, found);
     const now = new Date();
@@ -138,26 +161,37 @@ export class CollectionService {
       // Only the first of concurrent deletes tombstones it; the others find it gone.
       const [collection] = await tx.collection.updateManyAndReturn({ where: { id, deletedAt: null }, data: { deletedAt: now } });
       if (!collection) throw notFound('Collection', id);
-      await revoke.where({ collectionId: id }, { reason: 'COLLECTION_DELETED', actorId: p.userId, at: now });
+      await recordAudit(tx, actor, [{ ...target(collection), action: 'collection.deleted', summary: `Deleted ${label(collection)}` }], now);
+      await revoke.where({ collectionId: id }, { reason: 'COLLECTION_DELETED', actorId: p.userId, actor, at: now });
       return collection;
     });
   }
 
   /** A new key on every share; the secret is in this response only. */
-  async share(p: Principal, collectionId: string) {
+  async share(p: Principal, collectionId: string, actor: AuditActor = actorOfPrincipal(p, {})) {
     const collection = await this.find(p, collectionId);
     const material = mintKey('COLLECTION_ACCESS', this.pepper);
     this.minted(material.hash);
-    const accessKey = await this.prisma.apiKey.create({
-      data: {
-        teamId: p.teamId,
-        kind: 'COLLECTION_ACCESS',
-        name: collection.name,
-        hash: material.hash,
-        hint: material.hint,
-        createdById: p.userId,
-        collectionId: collection.id,
-      },
+    const accessKey = await this.prisma.$transaction(async (tx) => {
+      const created = await tx.apiKey.create({
+        data: {
+          teamId: p.teamId,
+          kind: 'COLLECTION_ACCESS',
+          name: collection.name,
+          hash: material.hash,
+          hint: material.hint,
+          createdById: p.userId,
+          collectionId: collection.id,
+        },
+      });
+      await recordAudit(tx, actor, [
+        {
+          ...target(collection),
+          action: 'collection.shared',
+          summary: `Shared ${label(collection)}: access key ${created.id} (${displayHint('COLLECTION_ACCESS', created.hint)})`,
+        },
+      ]);
+      return created;
     });
     return { accessKey, secret: material.secret };
   }
@@ -188,13 +222,13 @@ export class CollectionService {
     });
   }
 
-  async revokeAccessKey(p: Principal, id: string) {
+  async revokeAccessKey(p: Principal, id: string, actor: AuditActor = actorOfPrincipal(p, {})) {
     const key = await this.prisma.apiKey.findFirst({ where: { id, teamId: p.teamId, kind: 'COLLECTION_ACCESS' } });
     if (!key) throw notFound('Collection access key', id);
     assertCollectionKeyRevoke(p, key);
     const [revoked] = await this.revocation.revoke(
       { id },
-      { reason: key.createdById === p.userId ? 'REVOKED_BY_OWNER' : 'REVOKED_BY_ADMIN', actorId: p.userId },
+      { reason: key.createdById === p.userId ? 'REVOKED_BY_OWNER' : 'REVOKED_BY_ADMIN', actorId: p.userId, actor },
     );
     return revoked ?? key;
   }

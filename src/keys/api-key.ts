@@ -1,5 +1,7 @@
 // The ApiKey type and its root fields: reading, generating and watching personal keys.
+
 import { filter, pipe } from 'graphql-yoga';
+import { auditActorOf } from '../audit/actor.js';
 import { rules } from '../auth/policy.js';
 import { isAdminRole } from '../auth/principal.js';
 import type { ApiKey } from '../generated/prisma/client.js';
@@ -95,7 +97,7 @@ builder.mutationField('generateApiKey', (t) =>
   t.withAuth(rules.personalKey).field({
     type: GeneratedApiKeyRef,
     args: { input: t.arg({ type: GenerateApiKeyInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.keyGeneration.generate(ctx.principal, input),
+    resolve: (_root, { input }, ctx) => ctx.services.keyGeneration.generate(ctx.principal, input, auditActorOf(ctx)),
   }),
 );
 

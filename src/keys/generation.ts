@@ -1,5 +1,6 @@
 // generateApiKey: a member issues a personal key to themselves, unless an admin turned that off
 // for members (SPEC §4); the team's subscribers hear of it (apiKeyGenerated).
+import type { AuditActor } from '../audit/actor.js';
 import { isAdminRole, type Principal } from '../auth/principal.js';
 import { forbidden } from '../domain/errors.js';
 import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
@@ -13,7 +14,7 @@ export class KeyGeneration {
     private readonly pubsub: KeyplanePubSub,
   ) {}
 
-  async generate(principal: Principal, input: IssueKeyInput): Promise<{ apiKey: ApiKey; secret: string }> {
+  async generate(principal: Principal, input: IssueKeyInput, actor: AuditActor): Promise<{ apiKey: ApiKey; secret: string }> {
     if (!isAdminRole(principal.role)) {
       const team = await this.prisma.team.findUniqueOrThrow({
         where: { id: principal.teamId },
@@ -23,7 +24,7 @@ export class KeyGeneration {
         throw forbidden('An admin has turned off API key generation for members of this team');
       }
     }
-    const generated = await this.keys.issuePersonalKey({ userId: principal.userId, teamId: principal.teamId }, input);
+    const generated = await this.keys.issuePersonalKey({ userId: principal.userId, teamId: principal.teamId }, input, this.prisma, actor);
     this.pubsub.publish('apiKeyGenerated', principal.teamId, {
       keyId: generated.apiKey.id,
       createdById: generated.apiKey.createdById,

@@ -1,5 +1,8 @@
 // What an owner (and, where policy.ts allows, an admin) does to an existing personal key.
 // Every change that affects authentication is published on the KeyChanges bus once it is committed.
+// Every change writes its audit event in its own transaction (`actor`: who asked, from where).
+import { type AuditActor, actorOfPrincipal } from '../audit/actor.js';
+import { recordAudit } from '../audit/record.js';
 import { assertKeyAction, type KeyAction } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
@@ -7,6 +10,7 @@ import { futureDate, validName } from '../domain/input.js';
 import type { ApiKey, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationService } from '../revocation/service.js';
 import { type KeyChanges, keyChanged } from './events.js';
+import { displayHint } from './format.js';
 import { API_KEY_OVERLAP, NO_PREVIOUS_SECRET, overlapEnd, rotatedSecret } from './rotation.js';
 import { type KeyService, mintKey } from './service.js';
 import { effectiveLifecycle } from './status.js';
@@ -16,6 +20,19 @@ function assertNotRevoked(key: ApiKey, what: string): void {
   if (state.status === 'REVOKED') {
     throw badInput('id', `a ${state.revocationReason === 'EXPIRED' ? 'expired' : 'revoked'} key cannot be ${what}`);
   }
+}
+
+const target = (key: ApiKey) => ({ teamId: key.teamId, targetType: 'api_key' as const, targetId: key.id });
+const keyLabel = (key: ApiKey) => `${key.name} (${displayHint(key.kind, key.hint)})`;
+const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
+const when = (at: Date | null) => at?.toISOString() ?? 'never';
+
+/** The effective expiry's change; the owner's own choice too when a team expiry overrides it. */
+function expirySummary(before: ApiKey, after: ApiKey): string {
+  const chosen = sameTime(before.expiresAt, after.expiresAt)
+    ? `; own choice ${when(before.chosenExpiresAt)} → ${when(after.chosenExpiresAt)} (the team expiry applies)`
+    : '';
+  return `Expiry of ${keyLabel(after)}: ${when(before.expiresAt)} → ${when(after.expiresAt)}${chosen}`;
 }
 
 export class KeyLifecycle {
@@ -34,10 +51,18 @@ export class KeyLifecycle {
     return key;
   }
 
-  async rename(p: Principal, id: string, rawName: string): Promise<ApiKey> {
-    await this.authorize(p, id, 'rename');
+  async rename(p: Principal, id: string, rawName: string, actor: AuditActor = actorOfPrincipal(p, {})): Promise<ApiKey> {
+    const before = await this.authorize(p, id, 'rename');
     const name = validName('name', rawName);
-    const key = await this.prisma.apiKey.update({ where: { id }, data: { name } });
+    const key = await this.prisma.$transaction(async (tx) => {
+      const renamed = await tx.apiKey.update({ where: { id }, data: { name } });
+      if (before.name !== name) {
+        await recordAudit(tx, actor, [
+          { ...target(renamed), action: 'api_key.renamed', summary: `Renamed ${keyLabel(before)} to ${JSON.stringify(name)}` },
+        ]);
+      }
+      return renamed;
+    });
     // viewer.apiKey shows the name from the verification cache: dropped here at once (other
     // instances: the trigger's NOTIFY).
     this.changes.publish(keyChanged(key, 'updated'));
@@ -49,7 +74,12 @@ export class KeyLifecycle {
    * working `overlapMinutes` more (0..1440, SPEC §5; rotation.ts): only an enabled key's, since
    * re-enabling a key revives its current secret only.
    */
-  async regenerate(p: Principal, id: string, overlapMinutes = 0): Promise<{ apiKey: ApiKey; secret: string }> {
+  async regenerate(
+    p: Principal,
+    id: string,
+    overlapMinutes = 0,
+    actor: AuditActor = actorOfPrincipal(p, {}),
+  ): Promise<{ apiKey: ApiKey; secret: string }> {
     const key = await this.authorize(p, id, 'regenerate');
     assertNotRevoked(key, 'regenerated');
     const now = new Date();
@@ -74,7 +104,14 @@ export class KeyLifecycle {
       // on enabling auto revoke must not take the new secret with it (with an overlap, the owner
       // chose to let the old secret run out).
       await tx.apiKeyExposure.updateMany({ where: { keyId: id, resolvedAt: null }, data: { resolvedAt: now } });
-      // The audit trail's `api_key.rotated` (issue 17) is written here, in this transaction.
+      const overlap = previousUntil ? `; the previous secret works until ${previousUntil.toISOString()}` : '';
+      await recordAudit(tx, actor, [
+        {
+          ...target(key),
+          action: 'api_key.rotated',
+          summary: `Regenerated ${keyLabel(key)}: new secret ${displayHint(key.kind, material.hint)}${overlap}`,
+        },
+      ]);
       return updated;
     });
     this.changes.publish({
@@ -85,34 +122,52 @@ export class KeyLifecycle {
   }
 
   /** The owner's delete: REVOKED with reason REVOKED_BY_OWNER (the record stays for the audit). */
-  async delete(p: Principal, id: string): Promise<ApiKey> {
+  async delete(p: Principal, id: string, actor: AuditActor = actorOfPrincipal(p, {})): Promise<ApiKey> {
     const key = await this.authorize(p, id, 'delete');
-    const [revoked] = await this.revocation.revoke({ id: key.id }, { reason: 'REVOKED_BY_OWNER', actorId: p.userId });
+    const [revoked] = await this.revocation.revoke({ id: key.id }, { reason: 'REVOKED_BY_OWNER', actorId: p.userId, actor });
     return revoked ?? key; // already revoked or expired: left as it was
   }
 
-  async setEnabled(p: Principal, id: string, enabled: boolean): Promise<ApiKey> {
+  async setEnabled(p: Principal, id: string, enabled: boolean, actor: AuditActor = actorOfPrincipal(p, {})): Promise<ApiKey> {
     const key = await this.authorize(p, id, 'setEnabled');
     assertNotRevoked(key, enabled ? 'enabled' : 'disabled');
-    const [updated] = await this.prisma.apiKey.updateManyAndReturn({
-      where: { id, status: { not: 'REVOKED' } },
-      // Disabling ends a previous secret's overlap: re-enabling revives the current secret only.
-      data: enabled ? { status: 'ENABLED' } : { status: 'DISABLED', ...NO_PREVIOUS_SECRET },
+    const updated = await this.prisma.$transaction(async (tx) => {
+      const [row] = await tx.apiKey.updateManyAndReturn({
+        where: { id, status: { not: 'REVOKED' } },
+        // Disabling ends a previous secret's overlap: re-enabling revives the current secret only.
+        data: enabled ? { status: 'ENABLED' } : { status: 'DISABLED', ...NO_PREVIOUS_SECRET },
+      });
+      if (!row) throw badInput('id', `a revoked key cannot be ${enabled ? 'enabled' : 'disabled'}`); // revoked meanwhile
+      if (row.status !== key.status) {
+        await recordAudit(tx, actor, [
+          {
+            ...target(row),
+            action: enabled ? 'api_key.enabled' : 'api_key.disabled',
+            summary: `${enabled ? 'Enabled' : 'Disabled'} ${keyLabel(row)}`,
+          },
+        ]);
+      }
+      return row;
     });
-    if (!updated) throw badInput('id', `a revoked key cannot be ${enabled ? 'enabled' : 'disabled'}`); // revoked meanwhile
     if (updated.status !== key.status) this.changes.publish(keyChanged(updated, enabled ? 'updated' : 'disabled'));
     return updated;
   }
 
   /** null = never (a team-wide expiry, when set, still applies and wins). */
-  async setExpiry(p: Principal, id: string, expiresAt: Date | null): Promise<ApiKey> {
+  async setExpiry(p: Principal, id: string, expiresAt: Date | null, actor: AuditActor = actorOfPrincipal(p, {})): Promise<ApiKey> {
     const key = await this.authorize(p, id, 'setExpiry');
     assertNotRevoked(key, 'changed');
     if (expiresAt) futureDate('expiresAt', expiresAt);
     const team = await this.prisma.team.findUniqueOrThrow({ where: { id: key.teamId }, select: { keyExpiryDays: true } });
-    const updated = await this.prisma.apiKey.update({
-      where: { id },
-      data: { chosenExpiresAt: expiresAt, ...(team.keyExpiryDays == null ? { expiresAt } : {}) },
+    const updated = await this.prisma.$transaction(async (tx) => {
+      const row = await tx.apiKey.update({
+        where: { id },
+        data: { chosenExpiresAt: expiresAt, ...(team.keyExpiryDays == null ? { expiresAt } : {}) },
+      });
+      if (!sameTime(key.chosenExpiresAt, row.chosenExpiresAt) || !sameTime(key.expiresAt, row.expiresAt)) {
+        await recordAudit(tx, actor, [{ ...target(row), action: 'api_key.expiry_changed', summary: expirySummary(key, row) }]);
+      }
+      return row;
     });
     this.changes.publish(keyChanged(updated, 'updated'));
     return updated;

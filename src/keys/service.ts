@@ -1,4 +1,6 @@
 // Personal API keys: issuing, listing and finding them with the visibility rules of SPEC §4.
+import { type AuditActor, SYSTEM_ACTOR } from '../audit/actor.js';
+import { recordAudit } from '../audit/record.js';
 import type { Principal } from '../auth/principal.js';
 import { isAdminRole } from '../auth/principal.js';
 import { badInput, notFound } from '../domain/errors.js';
@@ -6,7 +8,7 @@ import { expiryDays, futureDate, validName } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { KeyKind } from '../generated/prisma/enums.js';
-import { generateKey, hashKey, hintOf } from './format.js';
+import { displayHint, generateKey, hashKey, hintOf } from './format.js';
 
 const DAY_MS = 86_400_000;
 
@@ -61,12 +63,17 @@ export class KeyService {
     private readonly minted: (hash: string) => void = () => {},
   ) {}
 
-  /** Issues a personal key to a user; `db` lets a caller do it inside its own transaction. */
+  /**
+   * Issues a personal key to a user, with its audit event (api_key.created by `actor`), inside the
+   * caller's transaction `db` (or one of its own). SYSTEM by default: set-ups and scripts.
+   */
   async issuePersonalKey(
     owner: { userId: string; teamId: string },
     input: IssueKeyInput,
     db: Db = this.prisma,
+    actor: AuditActor = SYSTEM_ACTOR,
   ): Promise<{ apiKey: ApiKey; secret: string }> {
+    if ('$transaction' in db) return db.$transaction((tx) => this.issuePersonalKey(owner, input, tx, actor));
     const name = validName('input.name', input.name);
     const now = new Date();
     const chosen = chosenExpiry(input, now);
@@ -86,6 +93,20 @@ export class KeyService {
         expiresAt: effectiveExpiry(now, chosen, team.keyExpiryDays),
       },
     });
+    await recordAudit(
+      db,
+      actor,
+      [
+        {
+          teamId: owner.teamId,
+          action: 'api_key.created',
+          targetType: 'api_key',
+          targetId: apiKey.id,
+          summary: `Created ${apiKey.name} (${displayHint('PERSONAL', apiKey.hint)})${apiKey.expiresAt ? `, expires ${apiKey.expiresAt.toISOString()}` : ''}`,
+        },
+      ],
+      now,
+    );
     return { apiKey, secret: material.secret };
   }
 

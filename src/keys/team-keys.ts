@@ -1,6 +1,8 @@
 // The admin dashboard's API over personal keys (ENTERPRISE plan, admins): list with filters,
 // order and pages; revoke some or all (keys/team-key-admin.ts).
+
 import { queryFromInfo } from '@pothos/plugin-prisma';
+import { auditActorOf } from '../audit/actor.js';
 import { rules } from '../auth/policy.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
@@ -66,11 +68,13 @@ builder.mutationFields((t) => ({
     type: RevokeApiKeysPayloadRef,
     description: 'Revokes the selected personal keys of the team (REVOKED_BY_ADMIN): all or nothing.',
     args: { ids: t.arg.idList({ required: true }) },
-    resolve: async (_root, { ids }, ctx) => ({ apiKeys: await ctx.services.teamKeyAdmin.revokeSelected(ctx.principal, ids) }),
+    resolve: async (_root, { ids }, ctx) => ({
+      apiKeys: await ctx.services.teamKeyAdmin.revokeSelected(ctx.principal, ids, auditActorOf(ctx)),
+    }),
   }),
   revokeAllApiKeys: t.withAuth(rules.enterpriseAdmin).field({
     type: RevokeApiKeysPayloadRef,
     description: 'Revokes every ENABLED or DISABLED personal key of the team except the one making this request.',
-    resolve: async (_root, _args, ctx) => ({ apiKeys: await ctx.services.teamKeyAdmin.revokeAll(ctx.principal) }),
+    resolve: async (_root, _args, ctx) => ({ apiKeys: await ctx.services.teamKeyAdmin.revokeAll(ctx.principal, auditActorOf(ctx)) }),
   }),
 }));

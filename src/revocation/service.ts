@@ -5,9 +5,13 @@
 // working, its sockets close, apiKeyRevoked) is published after commit. Callers never announce: every
 // entry point (`revoke`, `persistExpired`, `transaction`) runs the transaction and announces what
 // it revoked once it has committed, so a revocation without its events cannot be written.
+import type { AuditAction, AuditTargetType } from '../audit/actions.js';
+import { type AuditActor, actorOfUser, SYSTEM_ACTOR } from '../audit/actor.js';
+import { recordAudit } from '../audit/record.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { RevocationReason } from '../generated/prisma/enums.js';
 import { CHANGE_BY_REASON, type KeyChanges, type KeyRow, keyChanged } from '../keys/events.js';
+import { displayHint } from '../keys/format.js';
 import { NO_PREVIOUS_SECRET } from '../keys/rotation.js';
 import { type RevokedKey, type WrittenNotification, writeRevocationNotices } from '../notifications/revocation-notices.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
@@ -15,11 +19,25 @@ import type { KeyplanePubSub } from '../realtime/pubsub.js';
 export interface RevokeOptions {
   reason: RevocationReason;
   actorId: string | null;
+  /**
+   * Who the audit events name (a request's actor; SYSTEM for jobs, SCANNER for intakes). Absent:
+   * the member `actorId` without a key or address, or SYSTEM (scripts and tests).
+   */
+  actor?: AuditActor;
   at?: Date;
 }
 
 /** A revoked key: what its notices and its KeyChanged are made of. */
 type Revoked = RevokedKey & KeyRow;
+
+const REVOKED_ACTION: Record<RevokedKey['kind'], { action: AuditAction; targetType: AuditTargetType }> = {
+  PERSONAL: { action: 'api_key.revoked', targetType: 'api_key' },
+  COLLECTION_ACCESS: { action: 'access_key.revoked', targetType: 'access_key' },
+  SCIM: { action: 'scim_key.revoked', targetType: 'scim_key' },
+};
+
+const actorOf = (options: RevokeOptions): AuditActor =>
+  options.actor ?? (options.actorId ? actorOfUser(options.actorId, {}) : SYSTEM_ACTOR);
 
 /** What one revocation statement changed and wrote, to announce once committed. */
 interface Revocation<K extends Revoked = ApiKey> {
@@ -100,7 +118,7 @@ export class RevocationService {
         ...NO_PREVIOUS_SECRET,
       },
     });
-    return { keys, ...(await this.recordConsequences(db, keys, at)) };
+    return { keys, ...(await this.recordConsequences(db, keys, at, actorOf(options))) };
   }
 
   /**
@@ -122,12 +140,23 @@ export class RevocationService {
       at,
       options.actorId,
     );
-    return { keys, ...(await this.recordConsequences(db, keys, at)) };
+    return { keys, ...(await this.recordConsequences(db, keys, at, actorOf(options))) };
   }
 
-  /** In the revocation's transaction: the owners' notices, and the keys' scanner findings resolved. */
-  private async recordConsequences(db: Prisma.TransactionClient, keys: RevokedKey[], at: Date) {
+  /** In the revocation's transaction: the owners' notices, the keys' scanner findings resolved, the audit events. */
+  private async recordConsequences(db: Prisma.TransactionClient, keys: RevokedKey[], at: Date, actor: AuditActor) {
     if (keys.length) {
+      await recordAudit(
+        db,
+        actor,
+        keys.map((key) => ({
+          teamId: key.teamId,
+          ...REVOKED_ACTION[key.kind],
+          targetId: key.id,
+          summary: `Revoked ${key.name} (${displayHint(key.kind, key.hint)}): ${key.revocationReason ?? 'REVOKED_BY_ADMIN'}`,
+        })),
+        at,
+      );
       await db.$executeRawUnsafe(
         `UPDATE "ApiKeyExposure" SET "resolvedAt" = $2::timestamptz WHERE "keyId" = ANY($1::text[]) AND "resolvedAt" IS NULL`,
         keys.map((k) => k.id),
@@ -161,7 +190,8 @@ export class RevocationService {
       now,
       batch,
     );
-    return { keys, ...(await this.recordConsequences(db, keys, now)) };
+    // The key expired at its expiresAt; the job writes it down now, as SYSTEM.
+    return { keys, ...(await this.recordConsequences(db, keys, now, SYSTEM_ACTOR)) };
   }
 
   /**

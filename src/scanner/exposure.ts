@@ -1,4 +1,5 @@
 // The ApiKeyExposure type, exposedApiKeys and reportExposedApiKeys (admins, ENTERPRISE).
+import { auditActorOf } from '../audit/actor.js';
 import { rules } from '../auth/policy.js';
 import { CollectionAccessKeyRef } from '../collections/access-key.js';
 import { builder } from '../graphql/builder.js';
@@ -53,6 +54,7 @@ builder.mutationField('reportExposedApiKeys', (t) =>
     // 1,000 a full selection cost 57,000 and every such report was refused before it ran.
     extensions: { listSize: 50 },
     args: { text: t.arg.string({ required: true }), location: t.arg.string({ required: true }) },
-    resolve: (query, _root, { text, location }, ctx) => ctx.services.scanner.reportText(ctx.principal, text, location, query),
+    resolve: (query, _root, { text, location }, ctx) =>
+      ctx.services.scanner.reportText(ctx.principal, text, location, query, auditActorOf(ctx)),
   }),
 );

@@ -7,7 +7,10 @@
 // strings (no NUL, no unpaired surrogate) is 400.
 import { hash, verify } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlockList } from 'node:net';
 import { z } from 'zod';
+import { scannerActor } from '../audit/actor.js';
+import { clientAddressOfRequest } from '../auth/client-address.js';
 import { stringProblem } from '../domain/input.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ScannerService } from './service.js';
@@ -77,10 +80,12 @@ export interface GitHubIntakeDeps {
   metrics: Metrics;
   /** GITHUB_SCANNING_PUBLIC_KEYS: key identifier → PEM */
   publicKeys?: Record<string, string>;
+  /** TRUST_PROXY, for the client address the audit events name */
+  trustProxy: BlockList | null;
 }
 
 export async function handleGitHubIntake(
-  { scanner, metrics, publicKeys }: GitHubIntakeDeps,
+  { scanner, metrics, publicKeys, trustProxy }: GitHubIntakeDeps,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -111,7 +116,11 @@ export async function handleGitHubIntake(
       if (problem) return answer(res, 400, { message: `${i}.${field}: ${problem}` });
     }
   }
-  const { verdicts } = await scanner.report(tokens.map((t) => ({ token: t.token, location: t.url, source: `github:${t.source}` })));
+  const { verdicts } = await scanner.report(
+    tokens.map((t) => ({ token: t.token, location: t.url, source: `github:${t.source}` })),
+    undefined,
+    scannerActor({ clientAddress: clientAddressOfRequest(req, trustProxy), userAgent: req.headers['user-agent'] ?? null }),
+  );
   answer(
     res,
     200,

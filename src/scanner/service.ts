@@ -2,12 +2,14 @@
 // records one exposure per key and location (again: nothing new), and, for teams with
 // autoRevokeExposedKeys on, revokes the live ones at once (reason EXPOSED) through the one
 // revocation path, so that their owners are notified and the findings resolved.
+import { type AuditActor, actorOfPrincipal, scannerActor } from '../audit/actor.js';
+import { recordAudit } from '../audit/record.js';
 import type { Principal } from '../auth/principal.js';
 import { capReached } from '../domain/errors.js';
 import { parseOrThrow, text } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { hashKey, parseKey } from '../keys/format.js';
+import { displayHint, hashKey, parseKey } from '../keys/format.js';
 import type { RevocationService } from '../revocation/service.js';
 import { findKeys } from './find.js';
 
@@ -41,14 +43,20 @@ export class ScannerService {
   ) {}
 
   /** `reportExposedApiKeys`: keys of the admin's own team in `text` (others are not looked at). */
-  async reportText(p: Principal, text: string, location: string, query: ExposureQuery = {}): Promise<ApiKeyExposure[]> {
+  async reportText(
+    p: Principal,
+    text: string,
+    location: string,
+    query: ExposureQuery = {},
+    actor: AuditActor = actorOfPrincipal(p, {}),
+  ): Promise<ApiKeyExposure[]> {
     // text.length ≤ bytes: the cheap test first, then the exact one.
     if (text.length > MAX_REPORT_BYTES || Buffer.byteLength(text) > MAX_REPORT_BYTES) {
       throw capReached('text', `at most ${MAX_REPORT_BYTES} bytes per report`, 'maxReportBytes');
     }
     const where = parseOrThrow('location', locationSchema, location);
     const tokens = [...new Set(findKeys(text).map((f) => f.key))].map((token) => ({ token, location: where, source: 'api' }));
-    const { exposureIds } = await this.report(tokens, p.teamId);
+    const { exposureIds } = await this.report(tokens, p.teamId, actor);
     return this.prisma.apiKeyExposure.findMany({
       ...query,
       where: { id: { in: exposureIds } },
@@ -59,9 +67,14 @@ export class ScannerService {
 
   /**
    * Records the exposures of these tokens (any team's keys, or only `teamId`'s) and applies auto
-   * revoke. Tokens with a bad checksum cost nothing; the rest cost one indexed read in all.
+   * revoke. Tokens with a bad checksum cost nothing; the rest cost one indexed read in all. Each
+   * new exposure is audited (exposure.reported), as are the revocations, by `actor`.
    */
-  async report(tokens: ReportedToken[], teamId?: string): Promise<{ verdicts: TokenVerdict[]; exposureIds: string[] }> {
+  async report(
+    tokens: ReportedToken[],
+    teamId?: string,
+    actor: AuditActor = scannerActor(),
+  ): Promise<{ verdicts: TokenVerdict[]; exposureIds: string[] }> {
     const hashes = new Map<string, string>();
     for (const { token } of tokens) if (parseKey(token).ok) hashes.set(token, hashKey(token, this.pepper));
     const now = new Date();
@@ -92,7 +105,8 @@ export class ScannerService {
         keyIds,
       );
       const live = new Map(current.map((k) => [k.id, k.status !== 'REVOKED' && !(k.expiresAt && k.expiresAt <= now)]));
-      await tx.apiKeyExposure.createMany({
+      const recorded = await tx.apiKeyExposure.createManyAndReturn({
+        select: { keyId: true, location: true, source: true },
         data: found.map((f) => ({
           keyId: f.key.id,
           teamId: f.key.teamId,
@@ -103,6 +117,23 @@ export class ScannerService {
         })),
         skipDuplicates: true,
       });
+      // New findings only: a location reported again changes nothing.
+      const keyById = new Map(found.map((f) => [f.key.id, f.key]));
+      await recordAudit(
+        tx,
+        actor,
+        recorded.map((e) => {
+          const key = keyById.get(e.keyId)!;
+          return {
+            teamId: key.teamId,
+            action: 'exposure.reported',
+            targetType: key.kind === 'PERSONAL' ? 'api_key' : key.kind === 'SCIM' ? 'scim_key' : 'access_key',
+            targetId: key.id,
+            summary: `${key.name} (${displayHint(key.kind, key.hint)}) found by ${e.source} at ${e.location}`,
+          };
+        }),
+        now,
+      );
       const rows = await tx.apiKeyExposure.findMany({
         where: { OR: found.map((f) => ({ keyId: f.key.id, location: f.location })) },
         select: { id: true, keyId: true, ignoredAt: true, resolvedAt: true },
@@ -110,7 +141,7 @@ export class ScannerService {
       // Auto revoke acts on open findings: one an admin chose to ignore stays ignored when reported again.
       const autoRevoke = new Set(current.filter((k) => k.autoRevoke).map((k) => k.id));
       const toRevoke = [...new Set(rows.filter((r) => autoRevoke.has(r.keyId) && !r.ignoredAt && !r.resolvedAt).map((r) => r.keyId))];
-      if (toRevoke.length) await revoke.ids(toRevoke, { reason: 'EXPOSED', actorId: null, at: now });
+      if (toRevoke.length) await revoke.ids(toRevoke, { reason: 'EXPOSED', actorId: null, actor, at: now });
       return { exposureIds: rows.map((r) => r.id), live };
     });
     // Live as the locked rows were when reported (before any auto revoke of this report).

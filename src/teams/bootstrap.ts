@@ -1,5 +1,6 @@
 // Creating a team with its first Super Admin and key: on first start and by `keyplane bootstrap`.
 import { z } from 'zod';
+import { SYSTEM_ACTOR } from '../audit/actor.js';
 import { nameField } from '../domain/input.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Plan } from '../generated/prisma/enums.js';
@@ -44,7 +45,7 @@ export async function bootstrapTeam(
         role: 'SUPER_ADMIN',
       },
     });
-    const { secret } = await keys.issuePersonalKey({ userId: user.id, teamId: team.id }, { name: 'Bootstrap admin key' }, tx);
+    const { secret } = await keys.issuePersonalKey({ userId: user.id, teamId: team.id }, { name: 'Bootstrap admin key' }, tx, SYSTEM_ACTOR);
     return { teamId: team.id, userId: user.id, apiKey: secret };
   });
 }

@@ -1,4 +1,5 @@
 // The Invitation type, inviteTeamMember (admins) and acceptInvitation (no key needed).
+import { auditActorOf, requestOriginOf } from '../audit/actor.js';
 import { rules } from '../auth/policy.js';
 import type { Invitation } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
@@ -25,7 +26,8 @@ builder.mutationFields((t) => ({
       name: t.arg.string({ required: true }),
       role: t.arg({ type: TeamRoleEnum, defaultValue: 'MEMBER' }),
     },
-    resolve: (_root, { email, name, role }, ctx) => ctx.services.invitations.invite(ctx.principal, { email, name, role: role ?? 'MEMBER' }),
+    resolve: (_root, { email, name, role }, ctx) =>
+      ctx.services.invitations.invite(ctx.principal, { email, name, role: role ?? 'MEMBER' }, auditActorOf(ctx)),
   }),
   acceptInvitation: t.field({
     type: GeneratedApiKeyRef,
@@ -35,6 +37,7 @@ builder.mutationFields((t) => ({
       token: t.arg.string({ required: true }),
       keyName: t.arg.string({ required: true }),
     },
-    resolve: (_root, { token, keyName }, ctx) => ctx.services.invitations.acceptFrom(ctx.clientAddress, token, keyName),
+    resolve: (_root, { token, keyName }, ctx) =>
+      ctx.services.invitations.acceptFrom(ctx.clientAddress, token, keyName, requestOriginOf(ctx).userAgent),
   }),
 }));

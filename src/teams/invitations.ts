@@ -2,6 +2,8 @@
 // (no key needed) and receives their first personal key.
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { type AuditActor, actorOfPrincipal, actorOfUser, type RequestOrigin } from '../audit/actor.js';
+import { recordAudit } from '../audit/record.js';
 import type { Principal } from '../auth/principal.js';
 import { badInput, DomainError, forbidden, tooManyRequests, unauthenticated } from '../domain/errors.js';
 import { parseOrThrow, validName } from '../domain/input.js';
@@ -25,7 +27,7 @@ export class InvitationService {
     private readonly guard?: { failures: AuthFailureLimiter; onTokenRefused: () => void },
   ) {}
 
-  async invite(p: Principal, input: { email: string; name: string; role: TeamRole }) {
+  async invite(p: Principal, input: { email: string; name: string; role: TeamRole }, actor: AuditActor = actorOfPrincipal(p, {})) {
     if (input.role === 'SUPER_ADMIN' && p.role !== 'SUPER_ADMIN') {
       throw forbidden('Only a SUPER_ADMIN may invite a SUPER_ADMIN');
     }
@@ -35,16 +37,29 @@ export class InvitationService {
     if (member) throw badInput('email', ALREADY_MEMBER);
 
     const token = `kpinv_${randomBytes(32).toString('base64url')}`;
-    const invitation = await this.prisma.invitation.create({
-      data: {
-        teamId: p.teamId,
-        email,
-        name,
-        role: input.role,
-        tokenHash: hashInvitationToken(token),
-        invitedById: p.userId,
-        expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
-      },
+    const invitation = await this.prisma.$transaction(async (tx) => {
+      const created = await tx.invitation.create({
+        data: {
+          teamId: p.teamId,
+          email,
+          name,
+          role: input.role,
+          tokenHash: hashInvitationToken(token),
+          invitedById: p.userId,
+          expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
+        },
+      });
+      // The token is the invitee's credential: the event names the invitation, never the token.
+      await recordAudit(tx, actor, [
+        {
+          teamId: p.teamId,
+          action: 'member.invited',
+          targetType: 'invitation',
+          targetId: created.id,
+          summary: `Invited ${email} (${JSON.stringify(name)}) as ${input.role}, until ${created.expiresAt.toISOString()}`,
+        },
+      ]);
+      return created;
     });
     return { ...invitation, token };
   }
@@ -55,13 +70,14 @@ export class InvitationService {
    * AUTH_FAILURES_PER_MINUTE reads), and given back when the token turns out good or the refusal
    * is not about the token.
    */
-  async acceptFrom(clientAddress: string, token: string, keyName: string) {
-    if (!this.guard) return this.accept(token, keyName);
+  async acceptFrom(clientAddress: string, token: string, keyName: string, userAgent: string | null = null) {
+    const origin = { clientAddress, userAgent };
+    if (!this.guard) return this.accept(token, keyName, origin);
     const { failures, onTokenRefused } = this.guard;
     const blockedFor = await failures.reserve(clientAddress);
     if (blockedFor > 0) throw tooManyRequests('RATE_LIMITED', tooManyFailuresMessage(blockedFor), blockedFor);
     try {
-      const generated = await this.accept(token, keyName);
+      const generated = await this.accept(token, keyName, origin);
       await failures.refund(clientAddress);
       return generated;
     } catch (error) {
@@ -71,8 +87,8 @@ export class InvitationService {
     }
   }
 
-  /** Consumes the token and creates the member with their first key, all or nothing. */
-  async accept(token: string, keyName: string) {
+  /** Consumes the token and creates the member with their first key, all or nothing (the new member is the actor). */
+  async accept(token: string, keyName: string, origin: RequestOrigin = {}) {
     const now = new Date();
     return this.prisma.$transaction(async (tx) => {
       const invitation = await tx.invitation.findUnique({ where: { tokenHash: hashInvitationToken(token) } });
@@ -95,7 +111,17 @@ export class InvitationService {
       const user = await tx.user.create({
         data: { teamId: invitation.teamId, email: invitation.email, name: invitation.name, role: invitation.role },
       });
-      return this.keys.issuePersonalKey({ userId: user.id, teamId: user.teamId }, { name }, tx);
+      const actor = actorOfUser(user.id, origin);
+      await recordAudit(tx, actor, [
+        {
+          teamId: user.teamId,
+          action: 'member.joined',
+          targetType: 'user',
+          targetId: user.id,
+          summary: `${user.email} joined as ${user.role} (invitation ${invitation.id})`,
+        },
+      ]);
+      return this.keys.issuePersonalKey({ userId: user.id, teamId: user.teamId }, { name }, tx, actor);
     });
   }
 }

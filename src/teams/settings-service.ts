@@ -1,11 +1,15 @@
 // A team's API key settings. A team expiry of N days sets every live personal key's expiresAt to
 // max(createdAt + N days, now); null restores each key's own choice (SPEC §4 "Expiry"). Every
-// change is recorded (who, when, before/after).
+// change is recorded (who, when, before/after), and audited: settings.updated for the team and
+// api_key.expiry_changed for each key whose expiry it moved (one event per changed object).
+import { type AuditActor, actorOfPrincipal } from '../audit/actor.js';
+import { type AuditEntry, recordAudit } from '../audit/record.js';
 import type { Principal } from '../auth/principal.js';
 import { badInput } from '../domain/errors.js';
 import { expiryDays, wholeNumber } from '../domain/input.js';
 import type { Prisma, PrismaClient, Team } from '../generated/prisma/client.js';
 import { type KeyChanges, type KeyRow, keyChanged } from '../keys/events.js';
+import { displayHint } from '../keys/format.js';
 import { MAX_REMINDER_DAYS, MAX_REMINDER_THRESHOLDS } from '../notifications/expiry-reminders.js';
 import type { RevocationService, Revoker } from '../revocation/service.js';
 
@@ -27,6 +31,35 @@ const settingsOf = (t: Settings): Settings => ({
   expiryReminderDays: t.expiryReminderDays,
 });
 
+const when = (at: Date | null) => at?.toISOString() ?? 'never';
+
+/** settings.updated when a setting changed, and one api_key.expiry_changed per key whose expiry moved. */
+function settingsEvents(
+  teamId: string,
+  before: Settings,
+  after: Settings,
+  keys: { id: string; expiresAt: Date | null; previousExpiresAt: Date | null; name: string; hint: string }[],
+): AuditEntry[] {
+  const changes = (Object.keys(after) as (keyof Settings)[])
+    // by value: expiryReminderDays is a list
+    .filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field]))
+    .map((field) => `${field} ${JSON.stringify(before[field])} → ${JSON.stringify(after[field])}`);
+  const events: AuditEntry[] = changes.length
+    ? [{ teamId, action: 'settings.updated', targetType: 'team', targetId: teamId, summary: `Settings: ${changes.join(', ')}` }]
+    : [];
+  for (const key of keys) {
+    if ((key.expiresAt?.getTime() ?? null) === (key.previousExpiresAt?.getTime() ?? null)) continue;
+    events.push({
+      teamId,
+      action: 'api_key.expiry_changed',
+      targetType: 'api_key',
+      targetId: key.id,
+      summary: `Expiry of ${key.name} (${displayHint('PERSONAL', key.hint)}): ${when(key.previousExpiresAt)} → ${when(key.expiresAt)} (team expiry ${after.keyExpiryDays === null ? 'removed' : `${after.keyExpiryDays} days`})`,
+    });
+  }
+  return events;
+}
+
 /** SPEC §5: 0..5 distinct whole days in 1..90; kept largest first (the order they come in). */
 function reminderDays(days: readonly number[]): number[] {
   const field = 'input.expiryReminderDays';
@@ -47,7 +80,7 @@ export class SettingsService {
     return settingsOf(await this.prisma.team.findUniqueOrThrow({ where: { id: teamId } }));
   }
 
-  async update(p: Principal, input: SettingsInput) {
+  async update(p: Principal, input: SettingsInput, actor: AuditActor = actorOfPrincipal(p, {})) {
     const days = input.keyExpiryDays;
     if (days != null) expiryDays('input.keyExpiryDays', days); // null: never expire
     const reminders = input.expiryReminderDays == null ? undefined : reminderDays(input.expiryReminderDays);
@@ -62,19 +95,24 @@ export class SettingsService {
         autoRevokeExposedKeys: input.autoRevokeExposedKeys ?? before.autoRevokeExposedKeys,
         expiryReminderDays: reminders ?? before.expiryReminderDays,
       };
-      const exposures = await this.exposuresOnEnabling(tx, revoke, p, input, before, after, now);
+      const exposures = await this.exposuresOnEnabling(tx, revoke, p, input, before, after, now, actor);
       await tx.team.update({ where: { id: p.teamId }, data: after });
-      let changed: KeyRow[] = [];
+      let changed: (KeyRow & { previousExpiresAt: Date | null; name: string; hint: string })[] = [];
       if (after.keyExpiryDays !== before.keyExpiryDays) {
         // Live personal keys only: revoked and already expired keys stay as they are.
         const expiry =
           after.keyExpiryDays === null ? `"chosenExpiresAt"` : `GREATEST("createdAt" + make_interval(days => $3::int), $2::timestamptz)`;
+        // The old expiry comes along (for the audit events) from the rows as locked before the update.
         changed = await tx.$queryRawUnsafe(
-          `UPDATE "ApiKey" SET "expiresAt" = ${expiry}, "updatedAt" = $2::timestamptz
-            WHERE "teamId" = $1 AND "kind" = 'PERSONAL' AND "status" <> 'REVOKED'
-              AND ("expiresAt" IS NULL OR "expiresAt" > $2::timestamptz)
-           RETURNING "id", "teamId", "kind", "createdById", "hash", "status", "expiresAt", "updatedAt",
-                     "revokedAt", "revocationReason", "revokedById"`,
+          `WITH old AS (SELECT "id", "expiresAt" FROM "ApiKey"
+                         WHERE "teamId" = $1 AND "kind" = 'PERSONAL' AND "status" <> 'REVOKED'
+                           AND ("expiresAt" IS NULL OR "expiresAt" > $2::timestamptz)
+                         FOR UPDATE)
+           UPDATE "ApiKey" k SET "expiresAt" = ${expiry}, "updatedAt" = $2::timestamptz
+             FROM old WHERE k."id" = old."id"
+           RETURNING k."id", k."teamId", k."kind", k."createdById", k."hash", k."status", k."expiresAt", k."updatedAt",
+                     k."revokedAt", k."revocationReason", k."revokedById",
+                     old."expiresAt" AS "previousExpiresAt", k."name", k."hint"`,
           p.teamId,
           now,
           // $3 only where the statement uses it: an unreferenced parameter has no type in PostgreSQL
@@ -82,6 +120,7 @@ export class SettingsService {
         );
       }
       await tx.settingsChange.create({ data: { teamId: p.teamId, actorId: p.userId, before, after } });
+      await recordAudit(tx, actor, settingsEvents(p.teamId, before, after, changed), now);
       return { settings: after, changed, exposures };
     });
     const expired = result.changed.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime());
@@ -111,6 +150,7 @@ export class SettingsService {
     before: Settings,
     after: Settings,
     now: Date,
+    actor: AuditActor,
   ): Promise<{ openCount: number; warning: string | null }> {
     const none = { openCount: 0, warning: null };
     if (!after.autoRevokeExposedKeys || before.autoRevokeExposedKeys) return none;
@@ -122,7 +162,7 @@ export class SettingsService {
     switch (input.exposedKeysAction) {
       case 'REVOKE': {
         const keyIds = [...new Set(open.map((e) => e.keyId))];
-        await revoke.ids(keyIds, { reason: 'EXPOSED', actorId: p.userId, at: now });
+        await revoke.ids(keyIds, { reason: 'EXPOSED', actorId: p.userId, actor, at: now });
         return { openCount: open.length, warning: null };
       }
       case 'IGNORE':

@@ -1,4 +1,5 @@
 // apiKeySettings (every member: they need to know the expiry rule) and updateApiKeySettings (admins, ENTERPRISE).
+import { auditActorOf } from '../audit/actor.js';
 import { rules } from '../auth/policy.js';
 import { builder } from '../graphql/builder.js';
 import type { Settings } from './settings-service.js';
@@ -52,6 +53,6 @@ builder.mutationField('updateApiKeySettings', (t) =>
   t.withAuth(rules.enterpriseAdmin).field({
     type: ApiKeySettingsPayloadRef,
     args: { input: t.arg({ type: ApiKeySettingsInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.settings.update(ctx.principal, input),
+    resolve: (_root, { input }, ctx) => ctx.services.settings.update(ctx.principal, input, auditActorOf(ctx)),
   }),
 );
