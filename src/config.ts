@@ -50,6 +50,7 @@ const schema = z.object({
   MAX_COLLECTION_BYTES: positiveInt.default(1_048_576),
   SOCKETS_PER_KEY: positiveInt.default(20),
   SOCKETS_PER_ADDRESS: positiveInt.default(200),
+  AUDIT_RETENTION_DAYS: positiveInt.max(36_500).default(365),
   GRAPHIQL: z
     .enum(['true', 'false', '1', '0', 'on', 'off', 'yes', 'no'], { message: 'must be true or false' })
     .transform((v) => ['true', '1', 'on', 'yes'].includes(v))
@@ -93,6 +94,8 @@ export interface Config {
   socketsPerKey: number;
   socketsPerAddress: number;
   graphiql: boolean;
+  /** audit events older than this many days are purged */
+  auditRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -139,6 +142,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     socketsPerKey: e.SOCKETS_PER_KEY,
     socketsPerAddress: e.SOCKETS_PER_ADDRESS,
     graphiql: e.GRAPHIQL,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
   };
 }
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { createYoga } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { AUDIT_EXPORT_PATH, serveAuditExport } from './audit/export.js';
 import { clientAddressOf, refuseKnownGuess, useKeyAuth } from './auth/http-plugin.js';
 import type { Config } from './config.js';
 import { dashboardHandler } from './dashboard/serve.js';
@@ -142,6 +143,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     trustProxy: config.trustProxy,
   };
   const guesses = { gate, trustProxy: config.trustProxy };
+  const auditExport = { gate, audit: services.audit, prisma: services.prisma, log, trustProxy: config.trustProxy };
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     // Routed on the path alone: /healthz?probe=1 is still the health check.
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
@@ -153,6 +155,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"internal error"}');
       });
     }
+    if (pathname === AUDIT_EXPORT_PATH) return serveAuditExport(auditExport, req, res);
     if (pathname.startsWith(GRAPHIQL_ASSETS_PATH) && config.graphiql) {
       return void serveGraphiQLAsset(req, res, pathname).catch((error: unknown) => {
         log.error({ err: error }, 'GraphiQL asset failed');
@@ -223,6 +226,7 @@ function requestServices(services: Services): RequestServices {
     settings: services.settings,
     notifications: services.notifications,
     scanner: services.scanner,
+    audit: services.audit,
     keyChanges: services.keyChanges,
     pubsub: services.pubsub,
     sockets: services.sockets,

@@ -2,6 +2,8 @@
 // part only what it uses (a request's context: graphql/context.ts's RequestServices).
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AuditQuery } from './audit/query.js';
+import { AuditRetentionJob } from './audit/retention-job.js';
 import { Authenticator } from './auth/authenticator.js';
 import { KeyGate } from './auth/gate.js';
 import { LastUsedRecorder } from './auth/last-used.js';
@@ -67,6 +69,8 @@ export interface Services {
   scanner: ScannerService;
   emails: EmailDispatcher;
   metrics: Metrics;
+  audit: AuditQuery;
+  auditRetention: AuditRetentionJob;
   redis?: Redis;
   /** starts the background work (after listen) */
   start(): void;
@@ -113,6 +117,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
   const keyFeed = new KeyChangeFeed(db, keyChanges, auth, log);
   const quota = new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix);
   const authFailures = new AuthFailureLimiter(config.authFailuresPerMinute, redis, config.redisKeyPrefix);
+  const auditRetention = new AuditRetentionJob(prisma, config.auditRetentionDays, log);
   const metrics = new Metrics({
     verification_cache_hits: () => auth.hits,
     verification_cache_misses: () => auth.lookups,
@@ -156,6 +161,8 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     authFailures,
     subscriptions,
     metrics,
+    audit: new AuditQuery(prisma),
+    auditRetention,
     redis,
     start() {
       lastUsed.start();
@@ -163,10 +170,19 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
       expiryJob.start();
       expiryReminders.start();
       emails.start();
+      auditRetention.start();
       keyFeed.start().catch((error: unknown) => log.error({ err: error }, 'key change feed did not start'));
     },
     async stop() {
-      await Promise.all([lastUsed.stop(), quota.stop(), expiryJob.stop(), expiryReminders.stop(), emails.stop(), keyFeed.stop()]);
+      await Promise.all([
+        lastUsed.stop(),
+        quota.stop(),
+        expiryJob.stop(),
+        expiryReminders.stop(),
+        emails.stop(),
+        keyFeed.stop(),
+        auditRetention.stop(),
+      ]);
       pubsubClients?.publish.disconnect();
       pubsubClients?.subscribe.disconnect();
     },

@@ -2,6 +2,7 @@
 // principal and address; ratelimit/plugin.ts: usage) and by server.ts (the services). It names the
 // service classes' types, never the composition root (services.ts), so the schema modules do not
 // type-depend on everything the server wires.
+import type { AuditQuery } from '../audit/query.js';
 import type { Principal } from '../auth/principal.js';
 import type { CollectionService } from '../collections/service.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -36,6 +37,7 @@ export interface RequestServices {
   settings: SettingsService;
   notifications: NotificationService;
   scanner: ScannerService;
+  audit: AuditQuery;
   /** the event streams that subscriptions read: key changes (apiKeyRevoked) from the bus, the rest from pub/sub */
   keyChanges: Pick<KeyChanges, 'stream'>;
   pubsub: KeyplanePubSub;

@@ -16,6 +16,7 @@ import '../notifications/notification.js';
 import '../notifications/revoked-event.js';
 import '../notifications/expiring-event.js';
 import '../scanner/exposure.js';
+import '../audit/audit-event.js';
 
 export const schema = builder.toSchema();
 

@@ -1,0 +1,172 @@
+// GET /audit/export?from=ISO&to=ISO&format=ndjson|csv (SPEC §5): a team's events in [from, to),
+// oldest first, for a SIEM to pull a month at a time. Streamed: keyset batches from the database,
+// each written when the client has taken the previous one (the response's backpressure), so a
+// million events cost the memory of one batch. An ENTERPRISE admin's personal key only: no key
+// 401, anyone else 403. The export is itself audited (audit.exported) before the first byte.
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlockList } from 'node:net';
+import type { Logger } from 'pino';
+import { clientAddressOfRequest } from '../auth/client-address.js';
+import type { KeyGate } from '../auth/gate.js';
+import { isAdminRole } from '../auth/principal.js';
+import { isDatabaseUnavailable } from '../db/outage.js';
+import type { Cursor } from '../domain/cursor.js';
+import type { AuditEvent, PrismaClient } from '../generated/prisma/client.js';
+import { actorOfPrincipal } from './actor.js';
+import { type AuditQuery, cursorOfEvent } from './query.js';
+import { recordAudit } from './record.js';
+
+export const AUDIT_EXPORT_PATH = '/audit/export';
+/** Rows per database read: big enough to amortise the round trip, small enough to stay flat. */
+const BATCH = 2_000;
+
+export const CSV_COLUMNS = [
+  'at',
+  'action',
+  'actorType',
+  'actorId',
+  'actorKeyHint',
+  'targetType',
+  'targetId',
+  'summary',
+  'address',
+  'userAgent',
+] as const;
+
+type Format = 'ndjson' | 'csv';
+
+const CONTENT_TYPE: Record<Format, string> = {
+  ndjson: 'application/x-ndjson; charset=utf-8',
+  csv: 'text/csv; charset=utf-8; header=present',
+};
+
+// ISO 8601: a date (midnight UTC), or a date and time with Z or an offset.
+const ISO = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/;
+
+function answer(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify({ message }));
+}
+
+function isoParam(params: URLSearchParams, name: string): Date | string {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return `${name} is required (ISO 8601, e.g. 2026-11-01T00:00:00Z)`;
+  const at = new Date(raw);
+  if (!ISO.test(raw) || Number.isNaN(at.getTime()))
+    return `${name} is not an ISO 8601 date or date-time: ${JSON.stringify(raw.slice(0, 40))}`;
+  return at;
+}
+
+/** RFC 4180: a field with a comma, quote, CR or LF is quoted, its quotes doubled. */
+export function csvField(value: string | null): string {
+  if (value === null) return '';
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function csvLine(e: AuditEvent): string {
+  return `${[
+    e.at.toISOString(),
+    e.action,
+    e.actorType,
+    e.actorId,
+    e.actorKeyHint,
+    e.targetType,
+    e.targetId,
+    e.summary,
+    e.address,
+    e.userAgent,
+  ]
+    .map(csvField)
+    .join(',')}\r\n`;
+}
+
+function ndjsonLine(e: AuditEvent): string {
+  const { id, at, action, actorType, actorId, actorKeyHint, targetType, targetId, summary, address, userAgent } = e;
+  return `${JSON.stringify({ id, at: at.toISOString(), action, actorType, actorId, actorKeyHint, targetType, targetId, summary, address, userAgent })}\n`;
+}
+
+/** Resolves once the client has taken what was written, false when it went away instead. */
+async function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return false;
+  const closed = once(res, 'close').then(() => false);
+  return Promise.race([once(res, 'drain').then(() => true), closed]);
+}
+
+export interface AuditExportDeps {
+  gate: KeyGate;
+  audit: AuditQuery;
+  prisma: PrismaClient;
+  log: Logger;
+  /** TRUST_PROXY, for the client address */
+  trustProxy: BlockList | null;
+}
+
+export async function handleAuditExport(deps: AuditExportDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET') return answer(res, 405, 'GET only', { allow: 'GET' });
+  const header = req.headers['x-api-key'];
+  if (typeof header !== 'string' || header.trim() === '') {
+    return answer(res, 401, 'Missing API key: send it in the X-API-Key header', { 'www-authenticate': 'X-API-Key' });
+  }
+  const address = clientAddressOfRequest(req, deps.trustProxy);
+  const outcome = await deps.gate.authenticate(header, address);
+  if (!outcome.ok) {
+    if (outcome.reason === 'blocked' && 'retryAfterSeconds' in outcome) {
+      return answer(res, 429, outcome.message, { 'retry-after': String(outcome.retryAfterSeconds) });
+    }
+    return answer(res, 401, outcome.message, { 'www-authenticate': 'X-API-Key' });
+  }
+  const p = outcome.principal;
+  if (p.keyKind !== 'PERSONAL' || !isAdminRole(p.role))
+    return answer(res, 403, 'Only a team admin (TEAM_ADMIN or SUPER_ADMIN) may export the audit trail');
+  if (p.plan !== 'ENTERPRISE') return answer(res, 403, 'The audit trail needs the ENTERPRISE plan');
+
+  const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const from = isoParam(params, 'from');
+  const to = isoParam(params, 'to');
+  const format = params.get('format') ?? 'ndjson';
+  if (typeof from === 'string') return answer(res, 400, from);
+  if (typeof to === 'string') return answer(res, 400, to);
+  if (from.getTime() >= to.getTime()) return answer(res, 400, 'from must be before to (from is inclusive, to exclusive)');
+  if (format !== 'ndjson' && format !== 'csv') return answer(res, 400, 'format must be ndjson or csv');
+
+  const actor = actorOfPrincipal(p, { clientAddress: address, userAgent: req.headers['user-agent'] ?? null });
+  await deps.prisma.$transaction((tx) =>
+    recordAudit(tx, actor, [
+      {
+        teamId: p.teamId,
+        action: 'audit.exported',
+        targetType: 'audit',
+        targetId: null,
+        summary: `Exported the audit trail from ${from.toISOString()} to ${to.toISOString()} as ${format}`,
+      },
+    ]),
+  );
+
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPE[format],
+    'content-disposition': `attachment; filename="audit-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.${format}"`,
+    'cache-control': 'no-store',
+  });
+  if (format === 'csv') res.write(`${CSV_COLUMNS.join(',')}\r\n`);
+  const line = format === 'csv' ? csvLine : ndjsonLine;
+  let cursor: Cursor | null = null;
+  for (;;) {
+    if (res.destroyed) return;
+    const rows = await deps.audit.batch(p.teamId, { from, to }, cursor, BATCH);
+    if (rows.length > 0 && !res.write(rows.map(line).join('')) && !(await drained(res))) return;
+    const last = rows.at(-1);
+    if (rows.length < BATCH || !last) break;
+    cursor = cursorOfEvent(last);
+  }
+  res.end();
+}
+
+/** The route's entry: failures end the response (a half-sent export is cut, never completed). */
+export function serveAuditExport(deps: AuditExportDeps, req: IncomingMessage, res: ServerResponse): void {
+  handleAuditExport(deps, req, res).catch((error: unknown) => {
+    deps.log.error({ err: error }, 'audit export failed');
+    if (res.headersSent) res.destroy();
+    else if (isDatabaseUnavailable(error)) answer(res, 503, 'The database is unavailable: retry shortly', { 'retry-after': '2' });
+    else answer(res, 500, 'internal error');
+  });
+}
