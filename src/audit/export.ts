@@ -3,7 +3,6 @@
 // each written when the client has taken the previous one (the response's backpressure), so a
 // million events cost the memory of one batch. An ENTERPRISE admin's personal key only: no key
 // 401, anyone else 403. The export is itself audited (audit.exported) before the first byte.
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { Logger } from 'pino';
@@ -86,10 +85,20 @@ function ndjsonLine(e: AuditEvent): string {
 }
 
 /** Resolves once the client has taken what was written, false when it went away instead. */
-async function drained(res: ServerResponse): Promise<boolean> {
-  if (res.destroyed) return false;
-  const closed = once(res, 'close').then(() => false);
-  return Promise.race([once(res, 'drain').then(() => true), closed]);
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    // Both listeners go when either fires: one pair per batch, never an accumulation.
+    const settle = (taken: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(taken);
+    };
+    const onDrain = () => settle(true);
+    const onClose = () => settle(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
 
 export interface AuditExportDeps {
