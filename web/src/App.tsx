@@ -4,6 +4,7 @@ import { ApiError, realtimeClient, request, subscribe } from './api';
 import { type Toast, Toasts } from './components/Toasts';
 import { graphql } from './gql';
 import type { DashViewerQuery } from './gql/graphql';
+import { Audit } from './pages/Audit';
 import { Collections, SharedCollection } from './pages/Collections';
 import { MyKeys } from './pages/MyKeys';
 import { Notifications } from './pages/Notifications';
@@ -35,7 +36,7 @@ const ExpiringDoc = graphql(`
 `);
 
 type Viewer = DashViewerQuery;
-type Page = 'keys' | 'collections' | 'team' | 'settings' | 'notifications';
+type Page = 'keys' | 'collections' | 'team' | 'settings' | 'audit' | 'notifications';
 const REASON_WORDS: Record<string, string> = {
   REVOKED_BY_ADMIN: 'revoked by an admin',
   REVOKED_BY_OWNER: 'revoked by its owner',
@@ -177,6 +178,7 @@ export function App() {
       ? ([
           ['team', 'Team keys'],
           ['settings', 'Settings'],
+          ['audit', 'Audit'],
         ] as [Page, string][])
       : []),
     ['notifications', `Notifications${unread ? ` (${unread})` : ''}`],
@@ -233,6 +235,7 @@ export function App() {
             {page === 'collections' && <Collections apiKey={key} revision={revision} />}
             {page === 'team' && <TeamKeys apiKey={key} revision={revision} />}
             {page === 'settings' && <Settings apiKey={key} revision={revision} />}
+            {page === 'audit' && <Audit apiKey={key} revision={revision} />}
             {page === 'notifications' && <Notifications apiKey={key} revision={revision} onRead={() => setUnread(0)} />}
           </main>
         </>
