@@ -4,7 +4,7 @@
 // filters and bulk revoke, and the settings flow with the exposure warning. Screenshots of each
 // main page go to artifacts/screenshots (git-ignored; CI keeps them).
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ const FLAGS = [
   '--disable-sync',
 ];
 
+const Rename = graphql(`mutation WebRename($id: ID!, $name: String!) { renameApiKey(id: $id, name: $name) { id } }`);
 const Report = graphql(`
   mutation WebReport($text: String!, $location: String!) { reportExposedApiKeys(text: $text, location: $location) { id } }
 `);
@@ -210,6 +211,33 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     const reader = await openSignedIn(secret, 'Collection “Payments API” (read-only)');
     await reader.getByRole('cell', { name: 'https://pay.example/charge' }).waitFor();
     expect(await reader.getByRole('button', { name: 'Team keys' }).count()).toBe(0);
+  });
+
+  it('audit: filtered by action, with the actor; the time range exports as a CSV file', async () => {
+    const member = await addUser(server, teamId);
+    const renamed = `renamed-${Date.now()}`;
+    expect((await gql(server.url, Rename, { id: member.apiKey.id, name: renamed }, { key: member.key })).errors).toBeUndefined();
+    const page = await openSignedIn(server.adminKey);
+    await page.getByRole('button', { name: 'Audit' }).click();
+    await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+    await page.getByLabel('Action').selectOption('api_key.renamed');
+    const row = page.getByRole('row', { name: new RegExp(renamed) });
+    await row.waitFor();
+    expect(await row.textContent()).toContain(member.user.name);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    await shot(page, 'audit');
+
+    const local = (offsetDays: number) => {
+      const at = new Date(Date.now() + offsetDays * 86_400_000 - new Date().getTimezoneOffset() * 60_000);
+      return at.toISOString().slice(0, 16); // datetime-local: the browser's local time
+    };
+    await page.getByLabel('From').fill(local(-1));
+    await page.getByLabel('To').fill(local(1));
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export the time range' }).click();
+    const csv = await readFile((await (await download).path())!, 'utf8');
+    expect(csv.split('\r\n', 1)[0]).toBe('at,action,actorType,actorId,actorKeyHint,targetType,targetId,summary,address,userAgent');
+    expect(csv).toContain(`api_key.renamed,USER,${member.user.id}`);
   });
 
   it('settings: turning auto revoke on with open exposures warns, then IGNORE turns it on', async () => {
