@@ -1,6 +1,7 @@
 // GET /audit/export (SPEC §5): an ENTERPRISE admin's key streams [from, to) oldest first as NDJSON
 // or CSV (RFC 4180 quoting, the SPEC's header); no key 401, a member or a FREE team 403, bad
 // parameters 400; the export is itself audited.
+import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS } from '../../src/audit/export.js';
 import type { AuditEvent } from '../../src/generated/prisma/client.js';
@@ -154,6 +155,23 @@ describe('formats', () => {
       userAgent: UA,
       summary: expect.stringContaining('2026-01-01T00:00:00.000Z to 2026-02-01T00:00:00.000Z as csv'),
     });
+  });
+
+  it('a client that goes away mid-export ends it; the server goes on answering', async () => {
+    // node:http, so that the socket is the one this test closes (fetch pools its connections).
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const req = httpGet(`${exportUrl}?${everything()}&format=ndjson`, { headers: { 'x-api-key': team.apiKey } }, (res) => {
+        res.once('data', (chunk: Buffer) => {
+          req.destroy();
+          resolve(chunk.length);
+        });
+      });
+      req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+    });
+    expect(closedAfter).toBeGreaterThan(0);
+    const again = await get(`${everything()}&format=csv`, team.apiKey);
+    expect(again.status).toBe(200);
+    expect((await again.text()).length).toBeGreaterThan(100_000);
   });
 
   it('no event holds a secret', async () => {

@@ -4,6 +4,7 @@
 // append-only and purged after AUDIT_RETENTION_DAYS.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import type { AuditEvent } from '../../src/generated/prisma/client.js';
 import { displayHint } from '../../src/keys/format.js';
 import { graphql } from '../generated/index.js';
@@ -358,6 +359,7 @@ describe('auditEvents', () => {
     expect(codes(await call(Events, { filter: { actions: ['api_key.exploded'] } }, t.apiKey))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await call(Events, { after: 'bm90IGEgY3Vyc29y' }, t.apiKey))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await call(Events, { first: 501 }, t.apiKey))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await call(Events, { filter: { targetId: 'a\u0000b' } }, t.apiKey))).toEqual(['BAD_USER_INPUT']);
   });
 
   it('shows only its own team', async () => {
@@ -379,6 +381,13 @@ describe('append-only and retention', () => {
     );
     await expect(server.services.prisma.auditEvent.delete({ where: { id: event!.id } })).rejects.toThrow(/append-only/);
     expect((await eventsOf(t.teamId))[0]!.summary).toBe(event!.summary);
+  });
+
+  it('AUDIT_RETENTION_DAYS is validated like the other variables (default 365)', () => {
+    expect(loadConfig({}).auditRetentionDays).toBe(365);
+    expect(loadConfig({ AUDIT_RETENTION_DAYS: '7' }).auditRetentionDays).toBe(7);
+    for (const bad of ['0', '-1', '1.5', 'forever'])
+      expect(() => loadConfig({ AUDIT_RETENTION_DAYS: bad })).toThrow(/AUDIT_RETENTION_DAYS/);
   });
 
   it('AUDIT_RETENTION_DAYS: the job purges older events in batches and keeps the rest', async () => {
