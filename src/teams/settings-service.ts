@@ -39,11 +39,13 @@ function settingsEvents(
   before: Settings,
   after: Settings,
   keys: { id: string; expiresAt: Date | null; previousExpiresAt: Date | null; name: string; hint: string }[],
+  ignoredExposures: number,
 ): AuditEntry[] {
   const changes = (Object.keys(after) as (keyof Settings)[])
     // by value: expiryReminderDays is a list
     .filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field]))
     .map((field) => `${field} ${JSON.stringify(before[field])} → ${JSON.stringify(after[field])}`);
+  if (ignoredExposures > 0) changes.push(`${ignoredExposures} open exposure finding(s) ignored`);
   const events: AuditEntry[] = changes.length
     ? [{ teamId, action: 'settings.updated', targetType: 'team', targetId: teamId, summary: `Settings: ${changes.join(', ')}` }]
     : [];
@@ -120,7 +122,8 @@ export class SettingsService {
         );
       }
       await tx.settingsChange.create({ data: { teamId: p.teamId, actorId: p.userId, before, after } });
-      await recordAudit(tx, actor, settingsEvents(p.teamId, before, after, changed), now);
+      const ignored = input.exposedKeysAction === 'IGNORE' ? exposures.openCount : 0;
+      await recordAudit(tx, actor, settingsEvents(p.teamId, before, after, changed, ignored), now);
       return { settings: after, changed, exposures };
     });
     const expired = result.changed.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime());
