@@ -2,21 +2,21 @@
 // or CSV (RFC 4180 quoting, the SPEC's header); no key 401, a member or a FREE team 403, bad
 // parameters 400; the export is itself audited.
 import { get as httpGet } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS } from '../../src/audit/export.js';
 import type { AuditEvent } from '../../src/generated/prisma/client.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
 import { parseCsv } from '../helpers/csv.js';
 import { addTeam, addUser } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/server.js';
 
 const Report = graphql(
   `mutation AxReport($text: String!, $location: String!) { reportExposedApiKeys(text: $text, location: $location) { id } }`,
 );
 const UA = 'Mozilla/5.0 (X11, "quoted"; comma, here)';
 
-let server: TestServer;
+const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
 let exportUrl: string;
 let team: Awaited<ReturnType<typeof addTeam>>;
 /** The team's events once set up, oldest first. */
@@ -29,7 +29,6 @@ const eventsOf = (teamId: string) =>
   server.services.prisma.auditEvent.findMany({ where: { teamId }, orderBy: [{ at: 'asc' }, { id: 'asc' }] });
 
 beforeAll(async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
   exportUrl = server.url.replace(/\/graphql$/, '/audit/export');
   team = await addTeam(server);
   const victim = await addUser(server, team.teamId);
@@ -50,7 +49,6 @@ beforeAll(async () => {
   );
   events = await eventsOf(team.teamId);
 });
-afterAll(() => server?.close());
 
 const everything = () => `from=2000-01-01T00:00:00Z&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
 

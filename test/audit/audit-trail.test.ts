@@ -3,14 +3,14 @@
 // change writes none; no event holds a secret; auditEvents pages and filters; the trail is
 // append-only and purged after AUDIT_RETENTION_DAYS.
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { AuditEvent } from '../../src/generated/prisma/client.js';
 import { displayHint } from '../../src/keys/format.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
 import { addTeam, addUser } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/server.js';
 
 const GITHUB = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const UA = 'audit-test/1.0 (+https://example.com)';
@@ -53,19 +53,16 @@ const Events = graphql(`
   }
 `);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({
-    RATE_LIMIT_PER_MINUTE: '100000',
-    AUDIT_RETENTION_DAYS: '30',
-    GITHUB_SCANNING_PUBLIC_KEYS: JSON.stringify({
-      public_keys: [{ key_identifier: 'k1', key: GITHUB.publicKey.export({ type: 'spki', format: 'pem' }) }],
-    }),
-  });
+const server = useTestServer({
+  RATE_LIMIT_PER_MINUTE: '100000',
+  AUDIT_RETENTION_DAYS: '30',
+  GITHUB_SCANNING_PUBLIC_KEYS: JSON.stringify({
+    public_keys: [{ key_identifier: 'k1', key: GITHUB.publicKey.export({ type: 'spki', format: 'pem' }) }],
+  }),
 });
 
+// Before the server's own afterAll (hooks after run in reverse order): it is still up here.
 afterAll(async () => {
-  if (!server) return;
   // No secret in any event of the whole file: keys of every kind and invitation tokens.
   const rows = await server.services.prisma.auditEvent.findMany();
   expect(rows.length).toBeGreaterThan(50);
@@ -74,7 +71,6 @@ afterAll(async () => {
     expect(text, `event ${row.action}`).not.toMatch(/kp[cs]?_[0-9A-Za-z]{36}/);
     expect(text, `event ${row.action}`).not.toMatch(/kpinv_/);
   }
-  await server.close();
 });
 
 const call = <R, V>(doc: Parameters<typeof gql<R, V>>[1], vars: V, key: string | null) =>

@@ -214,7 +214,7 @@ describe.runIf(existsSync(CHROMIUM))('the dashboard in Chromium', () => {
   });
 
   it('audit: filtered by action, with the actor; the time range exports as a CSV file', async () => {
-    const member = await addUser(server, teamId);
+    const member = await addUser(server, server.teamId);
     const renamed = `renamed-${Date.now()}`;
     expect((await gql(server.url, Rename, { id: member.apiKey.id, name: renamed }, { key: member.key })).errors).toBeUndefined();
     const page = await openSignedIn(server.adminKey);
