@@ -24,6 +24,9 @@ const SetEnabled = graphql(
 );
 const SetExpiry = graphql(`mutation AuExpiry($id: ID!, $at: DateTime) { setApiKeyExpiry(id: $id, expiresAt: $at) { id expiresAt } }`);
 const Regenerate = graphql(`mutation AuRegenerate($id: ID!) { regenerateApiKey(id: $id) { secret apiKey { id hint } } }`);
+const RegenerateWithOverlap = graphql(`
+  mutation AuRegenerateOverlap($id: ID!, $minutes: Int!) { regenerateApiKey(id: $id, overlapMinutes: $minutes) { apiKey { previousSecretExpiresAt } } }
+`);
 const Delete = graphql(`mutation AuDelete($id: ID!) { deleteApiKey(id: $id) { id status } }`);
 const CreateCollection = graphql(`mutation AuCreateC($input: CollectionInput!) { createCollection(input: $input) { id } }`);
 const UpdateCollection = graphql(
@@ -133,6 +136,16 @@ describe('every change writes its event, with its actor', () => {
     expect(events[1]!.summary).toContain('"deploy bot"');
     expect(events[5]!.summary).toContain(`kp_…${regenerateApiKey.apiKey.hint.slice(-4)}`);
     expect(events[6]!.summary).toContain('REVOKED_BY_OWNER');
+  });
+
+  it('a rotation with an overlap says until when the previous secret works', async () => {
+    const t = await team();
+    const { generateApiKey } = await ok(call(Generate, { input: { name: 'ci' } }, t.apiKey));
+    const since = new Date();
+    const { regenerateApiKey } = await ok(call(RegenerateWithOverlap, { id: generateApiKey.apiKey.id, minutes: 60 }, t.apiKey));
+    const [rotated] = await eventsOf(t.teamId, since);
+    expect(rotated).toMatchObject({ ...byAdmin(t), action: 'api_key.rotated', targetId: generateApiKey.apiKey.id });
+    expect(rotated!.summary).toContain(`the previous secret works until ${regenerateApiKey.apiKey.previousSecretExpiresAt}`);
   });
 
   it('collections: created, updated, shared, access key revoked, deleted (with its access keys)', async () => {
