@@ -143,7 +143,15 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     trustProxy: config.trustProxy,
   };
   const guesses = { gate, trustProxy: config.trustProxy };
-  const auditExport = { gate, audit: services.audit, prisma: services.prisma, log, trustProxy: config.trustProxy };
+  const auditExport = {
+    gate,
+    audit: services.audit,
+    prisma: services.prisma,
+    log,
+    trustProxy: config.trustProxy,
+    limiter: services.rateLimiter,
+    quota: services.quota,
+  };
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     // Routed on the path alone: /healthz?probe=1 is still the health check.
     const pathname = (req.url ?? '/').split('?', 1)[0]!;

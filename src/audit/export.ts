@@ -12,6 +12,8 @@ import { isAdminRole } from '../auth/principal.js';
 import { isDatabaseUnavailable } from '../db/outage.js';
 import type { Cursor } from '../domain/cursor.js';
 import type { AuditEvent, PrismaClient } from '../generated/prisma/client.js';
+import type { KeyRateLimiter } from '../ratelimit/key-limiter.js';
+import type { MonthlyQuota } from '../ratelimit/quota.js';
 import { actorOfPrincipal } from './actor.js';
 import { type AuditQuery, cursorOfEvent } from './query.js';
 import { recordAudit } from './record.js';
@@ -56,10 +58,16 @@ function isoParam(params: URLSearchParams, name: string): Date | string {
   return at;
 }
 
-/** RFC 4180: a field with a comma, quote, CR or LF is quoted, its quotes doubled. */
+/**
+ * RFC 4180: a field with a comma, quote, CR or LF is quoted, its quotes doubled. A field a
+ * spreadsheet would run as a formula (=, +, -, @, tab, CR first: a key or collection name in a
+ * summary is the user's text) gets a leading apostrophe, as OWASP's CSV injection advice says;
+ * the NDJSON export keeps every text exact.
+ */
 export function csvField(value: string | null): string {
   if (value === null) return '';
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 function csvLine(e: AuditEvent): string {
@@ -105,6 +113,9 @@ export interface AuditExportDeps {
   gate: KeyGate;
   audit: AuditQuery;
   prisma: PrismaClient;
+  /** the key's rate limit and the team's monthly quota: an export is one request, as on /graphql */
+  limiter: KeyRateLimiter;
+  quota: MonthlyQuota;
   log: Logger;
   /** TRUST_PROXY, for the client address */
   trustProxy: BlockList | null;
@@ -125,6 +136,24 @@ export async function handleAuditExport(deps: AuditExportDeps, req: IncomingMess
     return answer(res, 401, outcome.message, { 'www-authenticate': 'X-API-Key' });
   }
   const p = outcome.principal;
+  // SPEC §4's order: the rate limit and the quota before the role and the plan.
+  const rate = await deps.limiter.consume(p.keyId);
+  const rateHeaders = {
+    'x-ratelimit-limit': String(rate.limit),
+    'x-ratelimit-remaining': String(rate.remaining),
+    'x-ratelimit-reset': String(Math.ceil(rate.resetAt.getTime() / 1000)),
+  };
+  for (const [name, value] of Object.entries(rateHeaders)) res.setHeader(name, value);
+  if (!rate.allowed) {
+    return answer(res, 429, `Rate limit of ${rate.limit} requests per ${deps.limiter.windowSeconds} s exceeded for this key`, {
+      'retry-after': String(rate.retryAfterSeconds),
+    });
+  }
+  const month = await deps.quota.consume(p.teamId, p.plan, 1);
+  if (!month.allowed) {
+    const retry = Math.max(1, Math.ceil((month.resetAt.getTime() - Date.now()) / 1000));
+    return answer(res, 429, `Monthly quota of ${month.limit} API calls used up for this team`, { 'retry-after': String(retry) });
+  }
   if (p.keyKind !== 'PERSONAL' || !isAdminRole(p.role))
     return answer(res, 403, 'Only a team admin (TEAM_ADMIN or SUPER_ADMIN) may export the audit trail');
   if (p.plan !== 'ENTERPRISE') return answer(res, 403, 'The audit trail needs the ENTERPRISE plan');

