@@ -50,17 +50,17 @@ export function scannerActor(origin: RequestOrigin = {}): AuditActor {
 interface ContextLike {
   principal: Principal | null;
   clientAddress: string;
-  request?: { headers: { get(name: string): string | null } };
+  userAgent: string | null;
 }
 
 /** The actor of a GraphQL operation: resolvers hand this to the services that record changes. */
 export function auditActorOf(ctx: ContextLike): AuditActor {
-  const origin = { clientAddress: ctx.clientAddress, userAgent: ctx.request?.headers.get('user-agent') ?? null };
+  const origin = { clientAddress: ctx.clientAddress, userAgent: ctx.userAgent };
   if (!ctx.principal) throw new Error('auditActorOf needs an authenticated context (use actorOfUser)');
   return actorOfPrincipal(ctx.principal, origin);
 }
 
 /** The request's origin alone, for operations without a key (acceptInvitation). */
 export function requestOriginOf(ctx: ContextLike): RequestOrigin {
-  return { clientAddress: ctx.clientAddress, userAgent: ctx.request?.headers.get('user-agent') ?? null };
+  return { clientAddress: ctx.clientAddress, userAgent: ctx.userAgent };
 }

@@ -103,7 +103,8 @@ export function useKeyAuth({ gate, addressOf }: KeyAuthOptions): Plugin<Context>
       extendContext({
         principal: initial.principal ?? (initial.request ? principals.get(initial.request) : undefined) ?? null,
         clientAddress: initial.clientAddress ?? addressOf(context),
-      } satisfies Pick<Context, 'principal' | 'clientAddress'>);
+        userAgent: initial.userAgent ?? initial.request?.headers.get('user-agent') ?? null,
+      } satisfies Pick<Context, 'principal' | 'clientAddress' | 'userAgent'>);
     },
     onExecute({ args, setResultAndStopExecution }) {
       const ctx = args.contextValue;

@@ -56,6 +56,8 @@ export interface Context {
   principal: Principal | null;
   /** the client's address, for the brute-force limit */
   clientAddress: string;
+  /** the client's User-Agent (over graphql-ws: the upgrade request's), for the audit trail */
+  userAgent: string | null;
   /** the HTTP request (absent over graphql-ws) */
   request?: Request;
   /** set by the request limits (ratelimit/plugin.ts) for every operation with a key, before any resolver */

@@ -147,6 +147,7 @@ export function attachWebSocketServer(
           params: payload,
           principal: ctx.extra.principal,
           clientAddress: addressOf(ctx.extra.socket),
+          userAgent: ctx.extra.request.headers['user-agent'] ?? null,
         });
         // A syntax error quotes the offending token (a key pasted into the document, say): it is
         // the client's own text, answered to that operation only; graphql-ws would log it.

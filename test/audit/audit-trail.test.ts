@@ -4,6 +4,7 @@
 // append-only and purged after AUDIT_RETENTION_DAYS.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.js';
 import type { AuditEvent } from '../../src/generated/prisma/client.js';
 import { displayHint } from '../../src/keys/format.js';
@@ -136,6 +137,42 @@ describe('every change writes its event, with its actor', () => {
     expect(events[1]!.summary).toContain('"deploy bot"');
     expect(events[5]!.summary).toContain(`kp_…${regenerateApiKey.apiKey.hint.slice(-4)}`);
     expect(events[6]!.summary).toContain('REVOKED_BY_OWNER');
+  });
+
+  it("a change made over graphql-ws records the upgrade request's address and user agent", async () => {
+    const t = await team();
+    const { generateApiKey } = await ok(call(Generate, { input: { name: 'over ws' } }, t.apiKey));
+    const since = new Date();
+    const socket = new WebSocket(server.url.replace(/^http/, 'ws'), 'graphql-transport-ws', { headers: { 'user-agent': 'ws-client/2.0' } });
+    const messages: { type: string; payload?: unknown }[] = [];
+    const next = (type: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${type}: ${JSON.stringify(messages)}`)), 5_000);
+        socket.on('message', () => {
+          if (messages.some((m) => m.type === type)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+    socket.on('message', (data) => messages.push(JSON.parse(data.toString())));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': t.apiKey } }));
+    await next('connection_ack');
+    socket.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: {
+          query: 'mutation ($id: ID!) { renameApiKey(id: $id, name: "renamed over ws") { id } }',
+          variables: { id: generateApiKey.apiKey.id },
+        },
+      }),
+    );
+    await next('complete');
+    socket.close();
+    const [renamed] = await eventsOf(t.teamId, since);
+    expect(renamed).toMatchObject({ action: 'api_key.renamed', actorType: 'USER', userAgent: 'ws-client/2.0', address: '127.0.0.1' });
   });
 
   it('a rotation with an overlap says until when the previous secret works', async () => {
