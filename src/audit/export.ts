@@ -49,12 +49,24 @@ function answer(res: ServerResponse, status: number, message: string, headers: R
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify({ message }));
 }
 
+const EARLIEST = new Date('0001-01-01T00:00:00.000Z').getTime();
+const LATEST = new Date('9999-12-31T23:59:59.999Z').getTime();
+
+/** A real calendar date and time (2026-02-30 and T24:00 are not), in years 1..9999 once in UTC. */
 function isoParam(params: URLSearchParams, name: string): Date | string {
-  const raw = params.get(name);
-  if (raw === null || raw === '') return `${name} is required (ISO 8601, e.g. 2026-11-01T00:00:00Z)`;
+  const values = params.getAll(name);
+  if (values.length > 1) return `${name} is given ${values.length} times: give it once`;
+  const raw = values[0];
+  if (raw === undefined || raw === '') return `${name} is required (ISO 8601, e.g. 2026-11-01T00:00:00Z)`;
   const at = new Date(raw);
-  if (!ISO.test(raw) || Number.isNaN(at.getTime()))
-    return `${name} is not an ISO 8601 date or date-time: ${JSON.stringify(raw.slice(0, 40))}`;
+  const notIso = `${name} is not an ISO 8601 date or date-time: ${JSON.stringify(raw.slice(0, 40))}`;
+  if (!ISO.test(raw) || Number.isNaN(at.getTime())) return notIso;
+  // JavaScript rolls 2026-02-30 over to March 2nd: the written date must be a day of its month.
+  const [year, month, day] = raw.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const calendar = new Date(0);
+  calendar.setUTCFullYear(year, month - 1, day);
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day || /T24:/.test(raw)) return notIso;
+  if (at.getTime() < EARLIEST || at.getTime() > LATEST) return `${name} must be in the years 1 to 9999 (UTC)`;
   return at;
 }
 
@@ -161,7 +173,9 @@ export async function handleAuditExport(deps: AuditExportDeps, req: IncomingMess
   const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
   const from = isoParam(params, 'from');
   const to = isoParam(params, 'to');
-  const format = params.get('format') ?? 'ndjson';
+  const formats = params.getAll('format');
+  if (formats.length > 1) return answer(res, 400, 'format is given several times: give it once');
+  const format = formats[0] ?? 'ndjson';
   if (typeof from === 'string') return answer(res, 400, from);
   if (typeof to === 'string') return answer(res, 400, to);
   if (from.getTime() >= to.getTime()) return answer(res, 400, 'from must be before to (from is inclusive, to exclusive)');

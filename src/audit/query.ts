@@ -6,7 +6,7 @@
 import type { Principal } from '../auth/principal.js';
 import { type ConnectionPage, type Cursor, decodeCursor, keysetPage } from '../domain/cursor.js';
 import { badInput } from '../domain/errors.js';
-import { boundedList, pageSize } from '../domain/input.js';
+import { boundedList, pageSize, storableDate } from '../domain/input.js';
 import type { AuditEvent, PrismaClient, User } from '../generated/prisma/client.js';
 import { AUDIT_ACTIONS, isAuditAction } from './actions.js';
 
@@ -35,13 +35,11 @@ function checkedFilter(filter: AuditEventFilter | null | undefined): AuditEventF
     throw badInput('filter.targetId', `at most ${MAX_TARGET_ID} characters`);
   }
   if (filter?.actorId != null && filter.actorId.length > MAX_TARGET_ID) throw badInput('filter.actorId', 'is not a user id');
-  return {
-    actions,
-    actorId: filter?.actorId ?? null,
-    targetId: filter?.targetId ?? null,
-    from: filter?.from ?? null,
-    to: filter?.to ?? null,
-  };
+  const from = filter?.from != null ? storableDate('filter.from', filter.from) : null;
+  const to = filter?.to != null ? storableDate('filter.to', filter.to) : null;
+  // As the export answers: from is inclusive, to exclusive, so an empty or reversed range is a mistake.
+  if (from && to && from.getTime() >= to.getTime()) throw badInput('filter.to', 'must be after filter.from');
+  return { actions, actorId: filter?.actorId ?? null, targetId: filter?.targetId ?? null, from, to };
 }
 
 type Direction = 'newest' | 'oldest';

@@ -87,7 +87,8 @@ export function keysetPage<T>(rows: readonly T[], first: number, after: Cursor |
       hasNextPage: rows.length > first,
       hasPreviousPage: after !== null,
       startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      // An empty page (first: 0, say) leaves the client where it was: its own cursor, not null.
+      endCursor: edges.at(-1)?.cursor ?? (after ? encodeCursor(after) : null),
     },
   };
 }

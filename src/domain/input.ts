@@ -10,6 +10,7 @@ export const rule = {
   tooLong: (max: number) => `must be at most ${max} characters`,
   range: (min: number, max: number) => `must be a whole number from ${min} to ${max}`,
   future: 'must be in the future',
+  storable: 'must be a date in the years 1 to 9999 (UTC)',
   perCall: (max: number) => `at most ${max} per call`,
 } as const;
 
@@ -29,8 +30,21 @@ export function wholeNumber(field: string, n: number, min: number, max: number):
 export const MAX_EXPIRY_DAYS = 3650;
 export const expiryDays = (field: string, days: number) => wholeNumber(field, days, 1, MAX_EXPIRY_DAYS);
 
-/** A moment after `now`. */
+// The moments both JavaScript and PostgreSQL hold as we write them: the DateTime scalar takes
+// year 0 and an offset that lands past 9999, which the database refuses (an unexpected error).
+const EARLIEST = new Date('0001-01-01T00:00:00.000Z').getTime();
+const LATEST = new Date('9999-12-31T23:59:59.999Z').getTime();
+
+/** A moment the database can store and compare: years 1..9999, UTC. */
+export function storableDate(field: string, at: Date): Date {
+  const t = at.getTime();
+  if (Number.isNaN(t) || t < EARLIEST || t > LATEST) throw badInput(field, rule.storable);
+  return at;
+}
+
+/** A storable moment after `now`. */
 export function futureDate(field: string, at: Date, now = new Date()): Date {
+  storableDate(field, at);
   if (at.getTime() <= now.getTime()) throw badInput(field, rule.future);
   return at;
 }

@@ -74,6 +74,13 @@ describe('who may export', () => {
       'from=2026-01-01T00:00:00Z&to=2026-13-01T00:00:00Z',
       'from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z',
       `${everything()}&format=xml`,
+      // not a calendar date, year 0, past 9999 once in UTC, a parameter given twice
+      'from=2026-02-30&to=2026-04-01',
+      'from=2026-01-01T24:00Z&to=2026-04-01',
+      'from=0000-01-01&to=2027-01-01',
+      'from=2026-01-01&to=9999-12-31T23:59-01:00',
+      'from=2026-01-01&from=2026-02-01&to=2026-04-01',
+      `${everything()}&format=csv&format=ndjson`,
     ]) {
       const res = await get(query, team.apiKey);
       expect(res.status, query).toBe(400);

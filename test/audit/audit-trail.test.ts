@@ -406,6 +406,23 @@ describe('auditEvents', () => {
     expect(codes(await call(Events, { after: 'bm90IGEgY3Vyc29y' }, t.apiKey))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await call(Events, { first: 501 }, t.apiKey))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await call(Events, { filter: { targetId: 'a\u0000b' } }, t.apiKey))).toEqual(['BAD_USER_INPUT']);
+    // Dates the DateTime scalar takes but the database cannot hold (year 0, past 9999 once in UTC),
+    // and a reversed range: coded field errors, not a masked INTERNAL_SERVER_ERROR.
+    for (const filter of [
+      { from: '0000-01-01T00:00:00Z' },
+      { from: '0001-01-01T00:30:00+01:00' },
+      { to: '9999-12-31T23:59:59-01:00' },
+      { from: '2026-06-01T00:00:00Z', to: '2026-05-01T00:00:00Z' },
+    ]) {
+      const answer = await call(Events, { filter }, t.apiKey);
+      expect(codes(answer), JSON.stringify(filter)).toEqual(['BAD_USER_INPUT']);
+      expect(answer.errors![0]!.message).toMatch(/filter\.(from|to)/);
+    }
+    // An empty page (first: 0) leaves endCursor where the client was, so it can go on from there.
+    const { auditEvents: firstPage } = await ok(call(Events, { first: 1 }, t.apiKey));
+    const { auditEvents: empty } = await ok(call(Events, { first: 0, after: firstPage.pageInfo.endCursor }, t.apiKey));
+    expect(empty.edges).toEqual([]);
+    expect(empty.pageInfo.endCursor).toBe(firstPage.pageInfo.endCursor);
   });
 
   it('shows only its own team', async () => {

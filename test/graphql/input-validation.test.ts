@@ -2,7 +2,7 @@
 // control and bidi characters in names, made-up cursors and request URL schemes are each
 // BAD_USER_INPUT naming the field (HTTP 200), never an internal error, and change nothing.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addUser } from '../helpers/fixtures.js';
+import { addKey, addUser } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 let member: Awaited<ReturnType<typeof addUser>>;
@@ -328,5 +328,22 @@ describe('one message per rule, whichever field it guards', () => {
       'location: must be at most 2000 characters',
       'input.description: must be at most 2000 characters',
     ]);
+  });
+});
+
+describe('dates the DateTime scalar takes but the database cannot hold', () => {
+  it('year 0 and past 9999 (once in UTC) are BAD_USER_INPUT naming the field, on every DateTime input', async () => {
+    const { apiKey } = await addKey(server, member.user, 'dates');
+    for (const at of ['0000-06-01T00:00:00Z', '9999-12-31T23:59:59-01:00']) {
+      expectBadInput(
+        await op(`mutation { generateApiKey(input: { name: "d", expiresAt: "${at}" }) { secret } }`, undefined, member.key),
+        'input.expiresAt',
+      );
+      expectBadInput(
+        await op(`mutation { setApiKeyExpiry(id: "${apiKey.id}", expiresAt: "${at}") { id } }`, undefined, member.key),
+        'expiresAt',
+      );
+      expectBadInput(await op(`{ auditEvents(filter: { from: "${at}" }) { edges { cursor } } }`), 'filter.from');
+    }
   });
 });
