@@ -34,6 +34,7 @@ const schema = z.object({
   EMAIL_LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(60),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
   RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
+  SCIM_RATE_LIMIT_PER_MINUTE: positiveInt.default(600),
   AUTH_FAILURES_PER_MINUTE: positiveInt.default(20),
   MONTHLY_QUOTA_FREE: positiveInt.default(1_000),
   MONTHLY_QUOTA_ENTERPRISE: positiveInt.default(100_000),
@@ -77,6 +78,8 @@ export interface Config {
   emailLeaseSeconds: number;
   rateLimitPerWindow: number;
   rateLimitWindowSeconds: number;
+  /** requests per SCIM key per window on /scim/v2 (identity providers burst: its own default) */
+  scimRateLimitPerWindow: number;
   authFailuresPerMinute: number;
   monthlyQuota: { FREE: number; ENTERPRISE: number };
   subscriptionsPerKey: number;
@@ -129,6 +132,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     emailLeaseSeconds: e.EMAIL_LEASE_SECONDS,
     rateLimitPerWindow: e.RATE_LIMIT_PER_MINUTE,
     rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+    scimRateLimitPerWindow: e.SCIM_RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
     monthlyQuota: { FREE: e.MONTHLY_QUOTA_FREE, ENTERPRISE: e.MONTHLY_QUOTA_ENTERPRISE },
     subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,

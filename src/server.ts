@@ -27,6 +27,7 @@ import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
 import { connectRedis } from './redis.js';
 import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
+import { handleScim, isScimPath } from './scim/http.js';
 import { createServices, type Services } from './services.js';
 import { bootstrapTeam } from './teams/bootstrap.js';
 
@@ -152,6 +153,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     limiter: services.rateLimiter,
     quota: services.quota,
   };
+  const scim = { gate, prisma: services.prisma, limiter: services.scimRateLimiter, trustProxy: config.trustProxy, log };
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     // Routed on the path alone: /healthz?probe=1 is still the health check.
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
@@ -164,6 +166,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
       });
     }
     if (pathname === AUDIT_EXPORT_PATH) return serveAuditExport(auditExport, req, res);
+    if (isScimPath(pathname)) return void handleScim(scim, req, res, pathname);
     if (pathname.startsWith(GRAPHIQL_ASSETS_PATH) && config.graphiql) {
       return void serveGraphiQLAsset(req, res, pathname).catch((error: unknown) => {
         log.error({ err: error }, 'GraphiQL asset failed');
@@ -235,6 +238,7 @@ function requestServices(services: Services): RequestServices {
     notifications: services.notifications,
     scanner: services.scanner,
     audit: services.audit,
+    scimKeys: services.scimKeys,
     keyChanges: services.keyChanges,
     pubsub: services.pubsub,
     sockets: services.sockets,

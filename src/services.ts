@@ -33,6 +33,7 @@ import { connectRedis } from './redis.js';
 import { ExpiryJob } from './revocation/expiry-job.js';
 import { RevocationService } from './revocation/service.js';
 import { ScannerService } from './scanner/service.js';
+import { ScimKeyService } from './scim/keys.js';
 import { InvitationService } from './teams/invitations.js';
 import { MemberService } from './teams/members.js';
 import { SettingsService } from './teams/settings-service.js';
@@ -67,6 +68,9 @@ export interface Services {
   subscriptions: SubscriptionCap;
   notifications: NotificationService;
   scanner: ScannerService;
+  scimKeys: ScimKeyService;
+  /** requests per SCIM key on /scim/v2 (SCIM_RATE_LIMIT_PER_MINUTE) */
+  scimRateLimiter: KeyRateLimiter;
   emails: EmailDispatcher;
   metrics: Metrics;
   audit: AuditQuery;
@@ -154,9 +158,17 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     expiryReminders,
     notifications: new NotificationService(prisma),
     scanner: new ScannerService(prisma, revocation, config.keyPepper),
+    scimKeys: new ScimKeyService(prisma, revocation, keyChanges, config.keyPepper, minted),
     emails,
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),
+    // Per SCIM key, a limit of its own (identity providers burst), counted apart from GraphQL's.
+    scimRateLimiter: new KeyRateLimiter(
+      config.scimRateLimitPerWindow,
+      config.rateLimitWindowSeconds,
+      redis,
+      `${config.redisKeyPrefix}:scim`,
+    ),
     quota,
     authFailures,
     subscriptions,

@@ -8,8 +8,12 @@
 // falls back to the row's previousHash, and the verification it caches says until when
 // (`previousUntil`), checked on every use like expiresAt, so the old secret stops on every instance
 // on the first request after the overlap's end, without any event.
+// Each transport asks for an audience: a SCIM key (kps_) opens /scim/v2 and nothing else, and no
+// other key opens /scim/v2 (SPEC §5), decided from the prefix before any I/O. A personal key of a
+// member deactivated or deleted (SCIM) fails like a revoked one.
 import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import type { KeyKind } from '../generated/prisma/enums.js';
 import type { KeyChanged } from '../keys/events.js';
 import { hashKey, parseKey } from '../keys/format.js';
 import { effectiveLifecycle, type KeyStatusFields } from '../keys/status.js';
@@ -26,7 +30,24 @@ export type AuthFailureReason =
   | 'disabled'
   | 'revoked'
   | 'expired'
-  | 'rotated';
+  | 'rotated'
+  /** a key of a kind this endpoint does not take (kps_ on /graphql, kp_/kpc_ on /scim/v2) */
+  | 'wrongKind'
+  /** a personal key of a member deactivated or deleted */
+  | 'deactivated';
+
+/** Where a key is presented: GraphQL (HTTP, SSE, graphql-ws) or the SCIM endpoint. */
+export type KeyAudience = 'graphql' | 'scim';
+
+/** SCIM keys authenticate /scim/v2 only, and only SCIM keys do. */
+export function opens(audience: KeyAudience, kind: KeyKind): boolean {
+  return (kind === 'SCIM') === (audience === 'scim');
+}
+
+const WRONG_KIND: Record<KeyAudience, string> = {
+  graphql: 'A SCIM API key (kps_) authenticates /scim/v2 only',
+  scim: 'Only a SCIM API key (kps_) opens /scim/v2',
+};
 
 export type AuthOutcome =
   | {
@@ -131,12 +152,15 @@ export class Authenticator {
     /** the client address, recorded as the key's lastUsedFrom */
     from?: string,
     now = Date.now(),
+    audience: KeyAudience = 'graphql',
   ): AuthOutcome | Promise<AuthOutcome> {
     if (header === null || header === undefined || header.trim() === '') {
       return { ok: false, reason: 'missing', message: MESSAGES.missing };
     }
     const parsed = parseKey(header.trim());
     if (!parsed.ok) return { ok: false, reason: parsed.problem, message: MESSAGES[parsed.problem] };
+    // Refused like an unknown key (a failed authentication of the address), before any I/O.
+    if (!opens(audience, parsed.kind)) return { ok: false, reason: 'wrongKind', message: WRONG_KIND[audience] };
 
     const hash = this.hash(parsed.key);
     const cached = this.cache.get(hash);
@@ -215,7 +239,12 @@ export class Authenticator {
         ? { ok: false, reason: 'expired', message: `This API key expired at ${when}` }
         : { ok: false, reason: 'revoked', message: `This API key was revoked at ${when} (${state.revocationReason})` };
     }
-    const { key } = verified.principal;
+    const { key, user } = verified.principal;
+    // The member's own keys end with the member (SCIM deactivation or deletion); the change of the
+    // User row drops this verification everywhere (caller_change_notify), so it is read again.
+    if (key.kind === 'PERSONAL' && (!user.active || user.deletedAt !== null)) {
+      return { ok: false, reason: 'deactivated', message: 'The owner of this API key has been deactivated' };
+    }
     this.lastUsed.record(key.id, now, from);
     // viewer.apiKey.lastUsedAt: this use, to the second (no Date per request).
     if (key.lastUsedAt === null || now - key.lastUsedAt.getTime() >= 1_000) key.lastUsedAt = new Date(now);

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { type AuthFailureLimiter, tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
-import type { Authenticator, AuthOutcome } from './authenticator.js';
+import type { Authenticator, AuthOutcome, KeyAudience } from './authenticator.js';
 
 export type GateOutcome = AuthOutcome | { ok: false; reason: 'blocked'; message: string; retryAfterSeconds: number };
 export type GateRefusal = Exclude<GateOutcome, { ok: true }>;
@@ -34,7 +34,7 @@ export class KeyGate {
   }
 
   /** Synchronous for a cached valid key (the hot path); failures may wait on the limiter. */
-  authenticate(header: string | null, address: string): GateOutcome | Promise<GateOutcome> {
+  authenticate(header: string | null, address: string, audience: KeyAudience = 'graphql'): GateOutcome | Promise<GateOutcome> {
     const { authFailures, metrics, log } = this;
     let counted = false;
     let retryAfterSeconds = 0;
@@ -68,7 +68,7 @@ export class KeyGate {
       throw error;
     };
     // lastUsedFrom: a request with no known peer leaves the last known address as it is.
-    const outcome = this.auth.authenticate(header, admit, address === 'unknown' ? undefined : address);
+    const outcome = this.auth.authenticate(header, admit, address === 'unknown' ? undefined : address, Date.now(), audience);
     return outcome instanceof Promise ? outcome.then(settle, thrown) : settle(outcome);
   }
 

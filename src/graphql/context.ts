@@ -18,6 +18,7 @@ import type { QuotaState } from '../ratelimit/quota.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
 import type { SocketRegistry } from '../realtime/socket-registry.js';
 import type { ScannerService } from '../scanner/service.js';
+import type { ScimKeyService } from '../scim/keys.js';
 import type { InvitationService } from '../teams/invitations.js';
 import type { MemberService } from '../teams/members.js';
 import type { SettingsService } from '../teams/settings-service.js';
@@ -38,6 +39,7 @@ export interface RequestServices {
   notifications: NotificationService;
   scanner: ScannerService;
   audit: AuditQuery;
+  scimKeys: ScimKeyService;
   /** the event streams that subscriptions read: key changes (apiKeyRevoked) from the bus, the rest from pub/sub */
   keyChanges: Pick<KeyChanges, 'stream'>;
   pubsub: KeyplanePubSub;

@@ -17,6 +17,7 @@ import '../notifications/revoked-event.js';
 import '../notifications/expiring-event.js';
 import '../scanner/exposure.js';
 import '../audit/audit-event.js';
+import '../scim/scim-api-key.js';
 
 export const schema = builder.toSchema();
 

@@ -15,8 +15,10 @@ import { selectAskedKeyColumns } from './key-selection.js';
 import { runningOverlap } from './rotation.js';
 import { effectiveLifecycle } from './status.js';
 
+const RECORD_TYPE_BY_KIND = { PERSONAL: 'ApiKey', COLLECTION_ACCESS: 'CollectionAccessKey', SCIM: 'ScimApiKey' } as const;
+
 /**
- * What every kind of key shows: personal keys (ApiKey) and collection access keys implement it,
+ * What every kind of key shows: personal keys (ApiKey), collection access keys and SCIM keys implement it,
  * so that status, expiry-as-revocation and hints are defined once.
  */
 export const KeyRecordRef = builder.prismaInterface('ApiKey', {
@@ -36,7 +38,7 @@ export const KeyRecordRef = builder.prismaInterface('ApiKey', {
     }),
     revokedBy: t.relation('revokedBy', { type: UserRef, nullable: true }),
   }),
-  resolveType: (k) => (k.kind === 'COLLECTION_ACCESS' ? 'CollectionAccessKey' : 'ApiKey'),
+  resolveType: (k) => RECORD_TYPE_BY_KIND[k.kind],
 });
 
 /** A member's personal key: seen only by those who see members (see UserRef). */

@@ -42,6 +42,8 @@ export const USER_FIELD_COLUMNS: Readonly<Record<string, readonly UserColumn[]>>
   name: ['name'],
   email: ['email'],
   role: ['role'],
+  active: ['active', 'deletedAt'],
+  externalId: ['externalId'],
 };
 
 const USER_RELATIONS = new Set(['createdBy', 'revokedBy']);

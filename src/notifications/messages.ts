@@ -37,9 +37,14 @@ function byWhom(key: NoticeKey, actor: NoticePerson | null, ownerIsActor: boolea
 
 function describe(key: NoticeKey): string {
   const hint = displayHint(key.kind, key.hint);
-  return key.kind === 'COLLECTION_ACCESS'
-    ? `access key ${hint} to collection "${key.collectionName ?? key.name}"`
-    : `API key "${key.name}" (${hint})`;
+  switch (key.kind) {
+    case 'COLLECTION_ACCESS':
+      return `access key ${hint} to collection "${key.collectionName ?? key.name}"`;
+    case 'SCIM':
+      return `SCIM API key "${key.name}" (${hint})`;
+    default:
+      return `API key "${key.name}" (${hint})`;
+  }
 }
 
 /** The in-app line, e.g. `Your API key "CI" (kp_…Xy9Q) was revoked: it was revoked by Ann (ann@x.io).` */

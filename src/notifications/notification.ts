@@ -8,6 +8,7 @@ import { builder } from '../graphql/builder.js';
 import { connectionArgs } from '../graphql/connection.js';
 import { ApiKeyRef } from '../keys/api-key.js';
 import type { NotificationAddedPayload } from '../realtime/pubsub.js';
+import { ScimApiKeyRef } from '../scim/scim-api-key.js';
 
 export const NotificationRef = builder.prismaObject('Notification', {
   fields: (t) => ({
@@ -29,6 +30,13 @@ export const NotificationRef = builder.prismaObject('Notification', {
       description: 'The collection access key it is about.',
       select: (_args, _ctx, nestedSelection) => ({ key: nestedSelection(true) }),
       resolve: (n) => (n.key?.kind === 'COLLECTION_ACCESS' ? n.key : null),
+    }),
+    scimApiKey: t.field({
+      type: ScimApiKeyRef,
+      nullable: true,
+      description: 'The SCIM API key it is about.',
+      select: (_args, _ctx, nestedSelection) => ({ key: nestedSelection(true) }),
+      resolve: (n) => (n.key?.kind === 'SCIM' ? n.key : null),
     }),
   }),
 });

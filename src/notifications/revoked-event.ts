@@ -10,10 +10,11 @@ import { RevocationReasonEnum } from '../graphql/enums.js';
 import { ApiKeyRef } from '../keys/api-key.js';
 import type { KeyChanged, KeyRevoked } from '../keys/events.js';
 import { endingAfter } from '../realtime/ending-after.js';
+import { ScimApiKeyRef } from '../scim/scim-api-key.js';
 import { UserRef } from '../teams/team.js';
 
 const ApiKeyRevokedEventRef = builder.objectRef<KeyRevoked>('ApiKeyRevokedEvent').implement({
-  description: 'A key stopped working for good. Exactly one of apiKey and accessKey is set.',
+  description: 'A key stopped working for good. Exactly one of apiKey, accessKey and scimApiKey is set.',
   fields: (t) => ({
     apiKey: t.prismaField({
       type: ApiKeyRef,
@@ -26,6 +27,12 @@ const ApiKeyRevokedEventRef = builder.objectRef<KeyRevoked>('ApiKeyRevokedEvent'
       nullable: true,
       resolve: (query, e, _args, ctx) =>
         e.keyKind === 'COLLECTION_ACCESS' ? ctx.services.prisma.apiKey.findUnique({ ...query, where: { id: e.keyId } }) : null,
+    }),
+    scimApiKey: t.prismaField({
+      type: ScimApiKeyRef,
+      nullable: true,
+      resolve: (query, e, _args, ctx) =>
+        e.keyKind === 'SCIM' ? ctx.services.prisma.apiKey.findUnique({ ...query, where: { id: e.keyId } }) : null,
     }),
     reason: t.field({ type: RevocationReasonEnum, resolve: (e) => e.revocation.reason }),
     revokedAt: t.field({ type: 'DateTime', resolve: (e) => e.revocation.revokedAt }),

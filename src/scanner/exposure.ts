@@ -5,9 +5,10 @@ import { CollectionAccessKeyRef } from '../collections/access-key.js';
 import { builder } from '../graphql/builder.js';
 import { listArgs } from '../graphql/list-args.js';
 import { ApiKeyRef } from '../keys/api-key.js';
+import { ScimApiKeyRef } from '../scim/scim-api-key.js';
 
 const ApiKeyExposureRef = builder.prismaObject('ApiKeyExposure', {
-  description: 'A key found where it should not be. Exactly one of apiKey and accessKey is set.',
+  description: 'A key found where it should not be. Exactly one of apiKey, accessKey and scimApiKey is set.',
   fields: (t) => ({
     id: t.exposeID('id'),
     apiKey: t.field({
@@ -21,6 +22,12 @@ const ApiKeyExposureRef = builder.prismaObject('ApiKeyExposure', {
       nullable: true,
       select: (_args, _ctx, nestedSelection) => ({ key: nestedSelection(true) }),
       resolve: (e) => (e.key.kind === 'COLLECTION_ACCESS' ? e.key : null),
+    }),
+    scimApiKey: t.field({
+      type: ScimApiKeyRef,
+      nullable: true,
+      select: (_args, _ctx, nestedSelection) => ({ key: nestedSelection(true) }),
+      resolve: (e) => (e.key.kind === 'SCIM' ? e.key : null),
     }),
     detectedAt: t.expose('detectedAt', { type: 'DateTime' }),
     location: t.exposeString('location'),

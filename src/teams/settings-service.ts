@@ -20,15 +20,21 @@ export interface SettingsInput {
   exposedKeysAction?: 'REVOKE' | 'IGNORE' | null;
   /** null or absent = left as it is; [] = no reminders */
   expiryReminderDays?: readonly number[] | null;
+  /** turns /scim/v2 on for the team (SPEC §5) */
+  scimEnabled?: boolean | null;
 }
 
-export type Settings = Pick<Team, 'allowMembersToGenerateKeys' | 'keyExpiryDays' | 'autoRevokeExposedKeys' | 'expiryReminderDays'>;
+export type Settings = Pick<
+  Team,
+  'allowMembersToGenerateKeys' | 'keyExpiryDays' | 'autoRevokeExposedKeys' | 'expiryReminderDays' | 'scimEnabled'
+>;
 
 const settingsOf = (t: Settings): Settings => ({
   allowMembersToGenerateKeys: t.allowMembersToGenerateKeys,
   keyExpiryDays: t.keyExpiryDays,
   autoRevokeExposedKeys: t.autoRevokeExposedKeys,
   expiryReminderDays: t.expiryReminderDays,
+  scimEnabled: t.scimEnabled,
 });
 
 const when = (at: Date | null) => at?.toISOString() ?? 'never';
@@ -96,6 +102,7 @@ export class SettingsService {
         keyExpiryDays: days === undefined ? before.keyExpiryDays : days,
         autoRevokeExposedKeys: input.autoRevokeExposedKeys ?? before.autoRevokeExposedKeys,
         expiryReminderDays: reminders ?? before.expiryReminderDays,
+        scimEnabled: input.scimEnabled ?? before.scimEnabled,
       };
       const exposures = await this.exposuresOnEnabling(tx, revoke, p, input, before, after, now, actor);
       await tx.team.update({ where: { id: p.teamId }, data: after });

@@ -12,6 +12,9 @@ const ApiKeySettingsRef = builder.objectRef<Settings>('ApiKeySettings').implemen
     expiryReminderDays: t.exposeIntList('expiryReminderDays', {
       description: "Days before a key's expiry (its own or the team's) at which its owner is reminded, largest first; [] = never.",
     }),
+    scimEnabled: t.exposeBoolean('scimEnabled', {
+      description: "/scim/v2 answers the team's identity provider (with a SCIM API key; ENTERPRISE only). Off by default.",
+    }),
   }),
 });
 
@@ -25,6 +28,7 @@ const ApiKeySettingsInput = builder.inputType('ApiKeySettingsInput', {
     autoRevokeExposedKeys: t.boolean(),
     exposedKeysAction: t.field({ type: ExposedKeysActionEnum }),
     expiryReminderDays: t.intList({ description: '0 to 5 distinct whole days from 1 to 90 (default [7, 1]); null = left as it is.' }),
+    scimEnabled: t.boolean({ description: 'Turns /scim/v2 on or off for the team; null = left as it is.' }),
   }),
 });
 

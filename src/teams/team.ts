@@ -25,14 +25,22 @@ export const UserRef = builder.prismaObject('User', {
     name: t.exposeString('name'),
     email: t.exposeString('email'),
     role: t.expose('role', { type: TeamRoleEnum }),
+    active: t.boolean({
+      select: { active: true, deletedAt: true },
+      description: "false once deactivated or deleted by the identity provider (SCIM): the member's personal keys no longer authenticate.",
+      // A deleted member (a tombstone) is not active, whatever its row says.
+      resolve: (u) => u.active && u.deletedAt === null,
+    }),
+    externalId: t.exposeString('externalId', { nullable: true, description: "The identity provider's id for the member (SCIM)." }),
   }),
 });
 
 builder.queryField('teamMembers', (t) =>
   t.withAuth(rules.admin).prismaField({
     type: [UserRef],
-    description: 'The members of the team (admins), oldest first; `after` is the last id of the previous page.',
-    args: listArgs(t),
+    description:
+      'The members of the team (admins), oldest first; `after` is the last id of the previous page. includeInactive: members deactivated or deleted through SCIM too.',
+    args: { includeInactive: t.arg.boolean({ defaultValue: false }), ...listArgs(t) },
     resolve: (query, _root, args, ctx) => ctx.services.members.list(ctx.principal, args, query),
   }),
 );
