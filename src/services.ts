@@ -153,7 +153,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     teamKeys: new TeamKeyQuery(prisma, (key) => auth.hash(key)),
     teamKeyAdmin: new TeamKeyAdmin(revocation),
     members: new MemberService(prisma),
-    settings: new SettingsService(prisma, keyChanges, revocation),
+    settings: new SettingsService(prisma, keyChanges, revocation, (teamId) => auth.forgetTeam(teamId)),
     expiryJob,
     expiryReminders,
     notifications: new NotificationService(prisma),

@@ -82,6 +82,12 @@ export class SettingsService {
     private readonly prisma: PrismaClient,
     private readonly keyChanges: KeyChanges,
     private readonly revocation: RevocationService,
+    /**
+     * Told once a change has committed: this process's verification cache holds the team row
+     * (viewer.team; the SCIM gate reads plan and scimEnabled from it) and drops it at once, so the
+     * change holds from this answer on; other instances hear the Team trigger's NOTIFY.
+     */
+    private readonly teamChanged: (teamId: string) => void = () => {},
   ) {}
 
   async get(teamId: string): Promise<Settings> {
@@ -133,6 +139,7 @@ export class SettingsService {
       await recordAudit(tx, actor, settingsEvents(p.teamId, before, after, changed, ignored), now);
       return { settings: after, changed, exposures };
     });
+    this.teamChanged(p.teamId);
     const expired = result.changed.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime());
     for (const key of result.changed) {
       const isExpired = key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime();

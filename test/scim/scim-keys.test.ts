@@ -361,13 +361,15 @@ describe('the gate of /scim/v2', () => {
     const { secret } = await generate(server.url, other.apiKey, 'plan');
     await setScim(server.url, other.apiKey, true);
     expect((await config(server.url, secret)).status).toBe(200);
+    // A plan change made elsewhere (SQL here) reaches the gate through the Team trigger's NOTIFY.
     await server.services.prisma.team.update({ where: { id: other.teamId }, data: { plan: 'FREE' } });
+    expect(await eventually(async () => (await config(server.url, secret)).status === 403)).toBe(true);
     const res = await config(server.url, secret);
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ status: '403', detail: expect.stringMatching(/ENTERPRISE/) });
-    // and SCIM turned off on an ENTERPRISE team: 403 from the answer of the mutation on
     await server.services.prisma.team.update({ where: { id: other.teamId }, data: { plan: 'ENTERPRISE' } });
-    expect((await config(server.url, secret)).status).toBe(200);
+    expect(await eventually(async () => (await config(server.url, secret)).status === 200)).toBe(true);
+    // SCIM turned off by the mutation: 403 from its answer on (no wait).
     await setScim(server.url, other.apiKey, false);
     expect((await config(server.url, secret)).status).toBe(403);
   });
