@@ -390,6 +390,10 @@ describe('the scanner and SCIM keys', () => {
 
     const listed = await post(server.url, other.apiKey, '{ exposedApiKeys { scimApiKey { id } } }');
     expect(listed.data?.exposedApiKeys).toEqual([{ scimApiKey: { id: scimApiKey.id } }]);
+    // A secret found in public gets no keep window.
+    const kept = await post(server.url, other.apiKey, REGENERATE, { id: scimApiKey.id, hours: 1 });
+    expect(codeOf(kept)).toBe('BAD_USER_INPUT');
+    expect(kept.errors?.[0]?.extensions?.field).toBe('keepPreviousForHours');
     const ws = await openWsSession(server.url, other.apiKey);
     try {
       ws.subscribe('r', 'subscription { apiKeyRevoked { apiKey { id } scimApiKey { id } reason } }');
