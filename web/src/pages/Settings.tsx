@@ -1,8 +1,9 @@
-// API key settings (admins, ENTERPRISE) and the team's exposed keys.
+// API key settings (admins, ENTERPRISE), the team's exposed keys and SCIM provisioning.
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { ApiError, request } from '../api';
 import { graphql } from '../gql';
 import type { ExposedKeysAction, ExposuresQuery } from '../gql/graphql';
+import { ScimSettings } from './ScimSettings';
 
 const SettingsDoc = graphql(`
   query DashSettings { apiKeySettings { allowMembersToGenerateKeys keyExpiryDays autoRevokeExposedKeys expiryReminderDays } }
@@ -16,13 +17,19 @@ const UpdateDoc = graphql(`
   }
 `);
 const ExposuresDoc = graphql(`
-  query Exposures { exposedApiKeys(includeResolved: true, first: 500) { id location source detectedAt resolved ignored apiKey { name hint lastUsedAt createdBy { name } } accessKey { hint } } }
+  query Exposures { exposedApiKeys(includeResolved: true, first: 500) { id location source detectedAt resolved ignored apiKey { name hint lastUsedAt createdBy { name } } accessKey { hint } scimApiKey { name hint lastUsedAt } } }
 `);
 
 /** "7, 1" → [7, 1]; empty = no reminders; null when it is not a list of whole numbers. */
 function parseReminderDays(text: string): number[] | null {
   const parts = text.split(/[\s,]+/).filter(Boolean);
   return parts.every((p) => /^\d+$/.test(p)) ? parts.map(Number) : null;
+}
+
+/** When an exposed key was last used (a personal or a SCIM key; an access key's is not shown). */
+function lastUsed(x: ExposuresQuery['exposedApiKeys'][number]): string {
+  const at = (x.apiKey ?? x.scimApiKey)?.lastUsedAt;
+  return at ? new Date(at).toLocaleString() : 'never';
 }
 
 type SettingsField = 'keyExpiryDays' | 'expiryReminderDays';
@@ -183,10 +190,16 @@ export function Settings(props: { apiKey: string; revision: number }) {
           <tbody>
             {exposures.map((x) => (
               <tr key={x.id}>
-                <td>{x.apiKey ? `${x.apiKey.name} (${x.apiKey.hint})` : x.accessKey?.hint}</td>
+                <td>
+                  {x.apiKey
+                    ? `${x.apiKey.name} (${x.apiKey.hint})`
+                    : x.scimApiKey
+                      ? `SCIM: ${x.scimApiKey.name} (${x.scimApiKey.hint})`
+                      : x.accessKey?.hint}
+                </td>
                 <td>{x.apiKey?.createdBy.name ?? '—'}</td>
                 <td>{new Date(x.detectedAt).toLocaleString()}</td>
-                <td>{x.apiKey?.lastUsedAt ? new Date(x.apiKey.lastUsedAt).toLocaleString() : 'never'}</td>
+                <td>{lastUsed(x)}</td>
                 <td>
                   {x.location} <small>({x.source})</small>
                 </td>
@@ -196,6 +209,7 @@ export function Settings(props: { apiKey: string; revision: number }) {
           </tbody>
         </table>
       )}
+      <ScimSettings apiKey={props.apiKey} revision={props.revision} />
     </section>
   );
 }
