@@ -2,13 +2,17 @@
 // the team settings, apart from personal keys. ApiKey rows of kind SCIM: the same format, hashing,
 // verification cache and revocation path as every key, ENABLED or REVOKED (never DISABLED, never
 // expiring), and a regenerated one keeps its previous secret up to 168 hours (keys/rotation.ts).
-// Who may call this (ENTERPRISE admins) is the fields' rule (scim/scim-api-key.ts).
+// Who may call this (ENTERPRISE admins) is the fields' rule (scim/scim-api-key.ts). Every change
+// writes its audit event (scim_key.created / rotated / revoked) in its own transaction.
+import { type AuditActor, actorOfPrincipal } from '../audit/actor.js';
+import { recordAudit } from '../audit/record.js';
 import type { Principal } from '../auth/principal.js';
 import { badInput, notFound } from '../domain/errors.js';
 import { validName } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import type { ApiKey, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { type KeyChanges, keyChanged } from '../keys/events.js';
+import { displayHint } from '../keys/format.js';
 import { type OverlapRule, overlapEnd, rotatedSecret } from '../keys/rotation.js';
 import { mintKey } from '../keys/service.js';
 import { effectiveLifecycle } from '../keys/status.js';
@@ -16,6 +20,9 @@ import type { RevocationService } from '../revocation/service.js';
 
 /** regenerateScimApiKey's keepPreviousForHours (SPEC §5: 0..168). */
 export const SCIM_KEY_OVERLAP: OverlapRule = { field: 'keepPreviousForHours', unit: 'hour', max: 168 };
+
+const target = (key: ApiKey) => ({ teamId: key.teamId, targetType: 'scim_key' as const, targetId: key.id });
+const keyLabel = (key: ApiKey) => `${key.name} (${displayHint(key.kind, key.hint)})`;
 
 type KeyQuery = { select?: Prisma.ApiKeySelect; include?: Prisma.ApiKeyInclude };
 
@@ -34,7 +41,11 @@ export class ScimKeyService {
   }
 
   /** A new key for the team; the secret exists in this answer only. */
-  async generate(p: Principal, rawName: string): Promise<{ scimApiKey: ApiKey; secret: string }> {
+  async generate(
+    p: Principal,
+    rawName: string,
+    actor: AuditActor = actorOfPrincipal(p, {}),
+  ): Promise<{ scimApiKey: ApiKey; secret: string }> {
     const name = validName('name', rawName);
     const material = mintKey('SCIM', this.pepper);
     this.minted(material.hash);
@@ -42,7 +53,9 @@ export class ScimKeyService {
       const created = await tx.apiKey.create({
         data: { teamId: p.teamId, kind: 'SCIM', name, hash: material.hash, hint: material.hint, createdById: p.userId },
       });
-      // The audit trail's `scim_key.created` (src/audit, issue 17) is written here, in this transaction.
+      await recordAudit(tx, actor, [
+        { ...target(created), action: 'scim_key.created', summary: `Generated SCIM key ${keyLabel(created)}` },
+      ]);
       return created;
     });
     return { scimApiKey, secret: material.secret };
@@ -77,7 +90,12 @@ export class ScimKeyService {
    * (0 = it fails from the moment this answers), so that the identity provider can be switched
    * to the new one without a gap; regenerating again during that time ends the older secret.
    */
-  async regenerate(p: Principal, id: string, keepPreviousForHours = 0): Promise<{ scimApiKey: ApiKey; secret: string }> {
+  async regenerate(
+    p: Principal,
+    id: string,
+    keepPreviousForHours = 0,
+    actor: AuditActor = actorOfPrincipal(p, {}),
+  ): Promise<{ scimApiKey: ApiKey; secret: string }> {
     const key = await this.find(p, id);
     const now = new Date();
     const previousUntil = overlapEnd(SCIM_KEY_OVERLAP, keepPreviousForHours, now);
@@ -96,7 +114,14 @@ export class ScimKeyService {
       if (!updated) throw badInput('id', 'the key changed meanwhile; try again');
       // The retired secret's scanner findings are resolved (as for personal keys, lifecycle.ts).
       await tx.apiKeyExposure.updateMany({ where: { keyId: id, resolvedAt: null }, data: { resolvedAt: now } });
-      // The audit trail's `scim_key.rotated` (src/audit, issue 17) is written here, in this transaction.
+      const kept = previousUntil ? `; the previous secret works until ${previousUntil.toISOString()}` : '';
+      await recordAudit(tx, actor, [
+        {
+          ...target(key),
+          action: 'scim_key.rotated',
+          summary: `Regenerated SCIM key ${keyLabel(key)}: new secret ${displayHint('SCIM', material.hint)}${kept}`,
+        },
+      ]);
       return updated;
     });
     this.changes.publish({
@@ -107,13 +132,10 @@ export class ScimKeyService {
   }
 
   /** Through the one revocation path (REVOKED_BY_ADMIN): both secrets fail at once, the creator is told. */
-  async revoke(p: Principal, id: string): Promise<ApiKey> {
+  async revoke(p: Principal, id: string, actor: AuditActor = actorOfPrincipal(p, {})): Promise<ApiKey> {
     const key = await this.find(p, id);
-    const [revoked] = await this.revocation.transaction(async (_tx, revoke) => {
-      const keys = await revoke.ids([key.id], { reason: 'REVOKED_BY_ADMIN', actorId: p.userId });
-      // The audit trail's `scim_key.revoked` (src/audit, issue 17) is written here, in this transaction.
-      return keys;
-    });
+    // The revocation path writes `scim_key.revoked` in its transaction (by the key's kind).
+    const [revoked] = await this.revocation.revoke({ id: key.id }, { reason: 'REVOKED_BY_ADMIN', actorId: p.userId, actor });
     return revoked ?? key; // already revoked: left as it was
   }
 }

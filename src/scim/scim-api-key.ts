@@ -1,5 +1,6 @@
 // The ScimApiKey type and its root fields (SPEC §5): ENTERPRISE admins manage the team's SCIM
 // keys in the team settings; a kps_ key itself authenticates /scim/v2 only (scim/gate.ts).
+import { auditActorOf } from '../audit/actor.js';
 import { rules } from '../auth/policy.js';
 import type { ApiKey } from '../generated/prisma/client.js';
 import { builder } from '../graphql/builder.js';
@@ -48,19 +49,20 @@ builder.mutationFields((t) => ({
     type: GeneratedScimApiKeyRef,
     description: 'Admins, ENTERPRISE. A new kps_ key for the identity provider; the secret is shown once.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.services.scimKeys.generate(ctx.principal, name),
+    resolve: (_root, { name }, ctx) => ctx.services.scimKeys.generate(ctx.principal, name, auditActorOf(ctx)),
   }),
   regenerateScimApiKey: t.withAuth(rules.enterpriseAdmin).field({
     type: GeneratedScimApiKeyRef,
     description:
       'Same id and name, new secret. The previous secret keeps working keepPreviousForHours more (0..168; 0 = it fails at once): see ScimApiKey.previousSecretExpiresAt.',
     args: { id: t.arg.id({ required: true }), keepPreviousForHours: t.arg.int({ defaultValue: 0 }) },
-    resolve: (_root, { id, keepPreviousForHours }, ctx) => ctx.services.scimKeys.regenerate(ctx.principal, id, keepPreviousForHours ?? 0),
+    resolve: (_root, { id, keepPreviousForHours }, ctx) =>
+      ctx.services.scimKeys.regenerate(ctx.principal, id, keepPreviousForHours ?? 0, auditActorOf(ctx)),
   }),
   revokeScimApiKey: t.withAuth(rules.enterpriseAdmin).field({
     type: ScimApiKeyRef,
     description: 'Admins, ENTERPRISE. Both secrets fail at once (reason REVOKED_BY_ADMIN); irreversible.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.scimKeys.revoke(ctx.principal, id),
+    resolve: (_root, { id }, ctx) => ctx.services.scimKeys.revoke(ctx.principal, id, auditActorOf(ctx)),
   }),
 }));

@@ -237,6 +237,26 @@ describe('SCIM API keys in the team settings', () => {
     expect(codeOf(await post(server.url, server.adminKey, REGENERATE, { id: scimApiKey.id }))).toBe('BAD_USER_INPUT');
   });
 
+  it('audits each change (scim_key.created, rotated, revoked) with the acting admin and no secret', async () => {
+    const { secret, scimApiKey } = await generate(server.url, server.adminKey, 'audited');
+    const rotated = (await post(server.url, server.adminKey, REGENERATE, { id: scimApiKey.id, hours: 3 })).data!.regenerateScimApiKey;
+    await post(server.url, server.adminKey, REVOKE, { id: scimApiKey.id });
+    const res = await post(
+      server.url,
+      server.adminKey,
+      `query ($id: String!) { auditEvents(filter: { targetId: $id }) { edges { node { action actorType actorKeyHint targetType summary } } } }`,
+      { id: scimApiKey.id },
+    );
+    const events = (res.data!.auditEvents.edges as { node: Record<string, string> }[]).map((e) => e.node);
+    expect(events.map((e) => e.action).sort()).toEqual(['scim_key.created', 'scim_key.revoked', 'scim_key.rotated']);
+    for (const e of events) {
+      expect(e).toMatchObject({ actorType: 'USER', actorKeyHint: `kp_…${server.adminKey.slice(-4)}`, targetType: 'scim_key' });
+      expect(e.summary).not.toContain(secret.slice(4));
+      expect(e.summary).not.toContain(rotated.secret.slice(4));
+    }
+    expect(events.find((e) => e.action === 'scim_key.rotated')!.summary).toMatch(/previous secret works until/);
+  });
+
   it('is for admins (MEMBER: FORBIDDEN) of ENTERPRISE teams (FREE: PLAN_REQUIRED)', async () => {
     const { scimApiKey } = await generate(server.url, server.adminKey, 'roles');
     const member = await addUser(server, server.teamId, 'MEMBER');
