@@ -153,7 +153,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     limiter: services.rateLimiter,
     quota: services.quota,
   };
-  const scim = { gate, limiter: services.scimRateLimiter, trustProxy: config.trustProxy, log };
+  const scim = { gate, limiter: services.scimRateLimiter, trustProxy: config.trustProxy, log, users: services.scimUsers };
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     // Routed on the path alone: /healthz?probe=1 is still the health check.
     const pathname = (req.url ?? '/').split('?', 1)[0]!;

@@ -34,6 +34,7 @@ import { ExpiryJob } from './revocation/expiry-job.js';
 import { RevocationService } from './revocation/service.js';
 import { ScannerService } from './scanner/service.js';
 import { ScimKeyService } from './scim/keys.js';
+import { ScimUserService } from './scim/users.js';
 import { InvitationService } from './teams/invitations.js';
 import { MemberService } from './teams/members.js';
 import { SettingsService } from './teams/settings-service.js';
@@ -69,6 +70,8 @@ export interface Services {
   notifications: NotificationService;
   scanner: ScannerService;
   scimKeys: ScimKeyService;
+  /** /scim/v2/Users: members as the identity provider provisions them */
+  scimUsers: ScimUserService;
   /** requests per SCIM key on /scim/v2 (SCIM_RATE_LIMIT_PER_MINUTE) */
   scimRateLimiter: KeyRateLimiter;
   emails: EmailDispatcher;
@@ -159,6 +162,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     notifications: new NotificationService(prisma),
     scanner: new ScannerService(prisma, revocation, config.keyPepper),
     scimKeys: new ScimKeyService(prisma, revocation, keyChanges, config.keyPepper, minted),
+    scimUsers: new ScimUserService(prisma, revocation),
     emails,
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),

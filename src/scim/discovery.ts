@@ -1,16 +1,19 @@
-// SCIM discovery (RFC 7643 §5). This slice serves no resource yet (Users and Groups come with the
-// protocol), so it declares every optional feature unsupported: a client must not be told of
-// PATCH, filters or bulk operations that no endpoint answers. Only the authentication scheme is
-// real: the team's SCIM API key as an OAuth bearer token (what Okta and Entra send).
+// SCIM discovery (RFC 7643 §5-§7): exactly what /scim/v2 serves. One resource type, User (no
+// Groups yet); PATCH and filters (userName, emails.value, externalId, active) are supported; no
+// bulk, no password change, no sort, no ETags, and the authentication scheme is the team's SCIM
+// API key as an OAuth bearer token (what Okta and Entra send).
+import { MAX_RESULTS, USER_SCHEMA } from './users.js';
 
 export const SERVICE_PROVIDER_CONFIG_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
+const RESOURCE_TYPE_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ResourceType';
+const SCHEMA_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Schema';
 
-export function serviceProviderConfig() {
+export function serviceProviderConfig(base: string) {
   return {
     schemas: [SERVICE_PROVIDER_CONFIG_SCHEMA],
-    patch: { supported: false },
+    patch: { supported: true },
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
-    filter: { supported: false, maxResults: 0 },
+    filter: { supported: true, maxResults: MAX_RESULTS },
     changePassword: { supported: false },
     sort: { supported: false },
     etag: { supported: false },
@@ -23,6 +26,92 @@ export function serviceProviderConfig() {
         primary: true,
       },
     ],
-    meta: { resourceType: 'ServiceProviderConfig' },
+    meta: { resourceType: 'ServiceProviderConfig', location: `${base}/ServiceProviderConfig` },
+  };
+}
+
+export function userResourceType(base: string) {
+  return {
+    schemas: [RESOURCE_TYPE_SCHEMA],
+    id: 'User',
+    name: 'User',
+    endpoint: '/Users',
+    description: 'A member of the team; userName is the member’s email',
+    schema: USER_SCHEMA,
+    schemaExtensions: [],
+    meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/User` },
+  };
+}
+
+interface Attribute {
+  name: string;
+  type: 'string' | 'boolean' | 'complex' | 'dateTime' | 'reference';
+  multiValued: boolean;
+  description: string;
+  required: boolean;
+  caseExact: boolean;
+  mutability: 'readOnly' | 'readWrite' | 'immutable' | 'writeOnly';
+  returned: 'always' | 'never' | 'default' | 'request';
+  uniqueness: 'none' | 'server' | 'global';
+  subAttributes?: Attribute[];
+}
+
+const attribute = (name: string, type: Attribute['type'], description: string, more: Partial<Attribute> = {}): Attribute => ({
+  name,
+  type,
+  multiValued: false,
+  description,
+  required: false,
+  caseExact: false,
+  mutability: 'readWrite',
+  returned: 'default',
+  uniqueness: 'none',
+  ...more,
+});
+
+const USER_ATTRIBUTES: Attribute[] = [
+  attribute('userName', 'string', 'The member’s email, unique in the team (case-insensitive).', {
+    required: true,
+    uniqueness: 'server',
+  }),
+  attribute('name', 'complex', 'The member’s name.', {
+    subAttributes: [
+      attribute('formatted', 'string', 'The member’s name as shown (the same value as displayName).'),
+      attribute('givenName', 'string', 'Given name.'),
+      attribute('familyName', 'string', 'Family name.'),
+    ],
+  }),
+  attribute('displayName', 'string', 'The member’s name as shown in Keyplane.'),
+  attribute('emails', 'complex', 'The member’s one email: the same value as userName, type work, primary.', {
+    multiValued: true,
+    subAttributes: [
+      attribute('value', 'string', 'The email (the same as userName).'),
+      attribute('type', 'string', 'Always "work".', { mutability: 'readOnly' }),
+      attribute('primary', 'boolean', 'Always true.', { mutability: 'readOnly' }),
+    ],
+  }),
+  attribute('active', 'boolean', 'false deactivates the member: every personal key is revoked (DEPROVISIONED).'),
+  attribute('externalId', 'string', 'The identity provider’s id for the member.', { caseExact: true }),
+];
+
+export function userSchema(base: string) {
+  return {
+    schemas: [SCHEMA_SCHEMA],
+    id: USER_SCHEMA,
+    name: 'User',
+    description: 'A member of the team',
+    attributes: USER_ATTRIBUTES,
+    meta: { resourceType: 'Schema', location: `${base}/Schemas/${USER_SCHEMA}` },
+  };
+}
+
+/** A ListResponse of discovery resources (never paged: there is one of each). */
+export function listOf(resources: unknown[]) {
+  return {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+    totalResults: resources.length,
+    itemsPerPage: resources.length,
+    startIndex: 1,
+    Resources: resources,
   };
 }

@@ -2,17 +2,20 @@
 // authentication with a SCIM key only (401; 429 once the address has used up its failed
 // authentications, exactly as on /graphql), the SCIM key's own rate limit (429), then the team:
 // a FREE team or one with scimEnabled off gets 403. Every answer is application/scim+json, errors
-// per RFC 7644 §3.12. Behind the gate this slice serves discovery (ServiceProviderConfig) only.
+// per RFC 7644 §3.12. Behind the gate: discovery (ServiceProviderConfig, ResourceTypes, Schemas) and
+// the Users resource (users.ts); request bodies are application/scim+json or application/json.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { Logger } from 'pino';
+import { actorOfPrincipal } from '../audit/actor.js';
 import { clientAddressOfRequest } from '../auth/client-address.js';
 import type { KeyGate } from '../auth/gate.js';
 import type { Principal } from '../auth/principal.js';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from '../db/outage.js';
 import type { KeyRateLimiter, RateState } from '../ratelimit/key-limiter.js';
-import { serviceProviderConfig } from './discovery.js';
-import { sendScim, sendScimError } from './responses.js';
+import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery.js';
+import { ScimError, sendScim, sendScimError } from './responses.js';
+import { LIST_RESPONSE_SCHEMA, type ScimUserService, scimUser, USER_SCHEMA } from './users.js';
 
 export const SCIM_BASE_PATH = '/scim/v2';
 
@@ -24,6 +27,9 @@ export interface ScimHttpDeps {
   limiter: KeyRateLimiter;
   trustProxy: BlockList | null;
   log: Logger;
+  users: ScimUserService;
+  /** PUBLIC_URL when configured: the base of meta.location (else the request's own origin) */
+  publicUrl?: string;
 }
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="Keyplane SCIM"' };
@@ -51,9 +57,13 @@ function rateHeaders(rate: RateState): Record<string, string> {
 export async function handleScim(deps: ScimHttpDeps, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
   try {
     const admitted = await admit(deps, req, res);
-    if (admitted) route(admitted.headers, req, res, pathname);
+    if (admitted) await route(deps, admitted, req, res, pathname);
   } catch (error) {
     if (res.headersSent) return;
+    if (error instanceof ScimError) {
+      sendScimError(res, error.status, error.message, { scimType: error.scimType });
+      return;
+    }
     if (isDatabaseUnavailable(error)) {
       sendScimError(res, 503, UNAVAILABLE_MESSAGE, { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } });
       return;
@@ -117,15 +127,152 @@ async function admit(
   return { principal, headers };
 }
 
-function route(headers: Record<string, string>, req: IncomingMessage, res: ServerResponse, pathname: string): void {
+interface Admitted {
+  principal: Principal;
+  headers: Record<string, string>;
+}
+
+const MAX_BODY_BYTES = 1 << 20;
+const JSON_TYPES = /^application\/(scim\+)?json\s*(;|$)/i;
+
+/** The request's JSON body (application/scim+json or application/json, at most 1 MiB). */
+async function bodyOf(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers['content-type'];
+  if (type !== undefined && !JSON_TYPES.test(type)) {
+    throw new ScimError(415, 'Send the body as application/scim+json (or application/json)', 'invalidSyntax');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new ScimError(413, `The body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ScimError(400, 'The body is not JSON', 'invalidSyntax');
+  }
+}
+
+/** The absolute /scim/v2 URL: PUBLIC_URL's, else the origin the request was sent to. */
+function baseUrl(deps: ScimHttpDeps, req: IncomingMessage): string {
+  if (deps.publicUrl) return `${deps.publicUrl.replace(/\/+$/, '')}${SCIM_BASE_PATH}`;
+  const encrypted = 'encrypted' in req.socket && req.socket.encrypted === true;
+  return `${encrypted ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${SCIM_BASE_PATH}`;
+}
+
+/** A whole number query parameter, or undefined when absent. */
+function integerParam(params: URLSearchParams, name: string): number | undefined {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (!/^-?\d{1,9}$/.test(raw)) throw new ScimError(400, `${name} must be an integer`, 'invalidValue');
+  return Number(raw);
+}
+
+function methodNotAllowed(res: ServerResponse, headers: Record<string, string>, what: string, allow: string): void {
+  sendScimError(res, 405, `${what} answers ${allow}`, { headers: { ...headers, allow } });
+}
+
+async function route(deps: ScimHttpDeps, { principal, headers }: Admitted, req: IncomingMessage, res: ServerResponse, pathname: string) {
   const resource = pathname.slice(SCIM_BASE_PATH.length).replace(/\/+$/, '');
-  if (resource === '/ServiceProviderConfig') {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendScimError(res, 405, 'ServiceProviderConfig is read-only: GET it', { headers: { ...headers, allow: 'GET, HEAD' } });
-      return;
+  const base = baseUrl(deps, req);
+  const send = (status: number, body: unknown) => sendScim(res, status, body, headers);
+  const read = req.method === 'GET' || req.method === 'HEAD';
+  try {
+    if (resource === '/ServiceProviderConfig') {
+      if (!read) return methodNotAllowed(res, headers, 'ServiceProviderConfig', 'GET, HEAD');
+      return send(200, serviceProviderConfig(base));
     }
-    sendScim(res, 200, serviceProviderConfig(), headers);
-    return;
+    if (resource === '/ResourceTypes' || resource === '/ResourceTypes/User') {
+      if (!read) return methodNotAllowed(res, headers, 'ResourceTypes', 'GET, HEAD');
+      return send(200, resource === '/ResourceTypes' ? listOf([userResourceType(base)]) : userResourceType(base));
+    }
+    if (resource === '/Schemas' || resource === `/Schemas/${USER_SCHEMA}`) {
+      if (!read) return methodNotAllowed(res, headers, 'Schemas', 'GET, HEAD');
+      return send(200, resource === '/Schemas' ? listOf([userSchema(base)]) : userSchema(base));
+    }
+    if (resource === '/Users') return await users(deps, principal, req, base, send, res, headers);
+    const id = /^\/Users\/([^/]+)$/.exec(resource)?.[1];
+    if (id !== undefined) return await user(deps, principal, req, idOf(id), base, send, res, headers);
+  } catch (error) {
+    if (!(error instanceof ScimError)) throw error;
+    return sendScimError(res, error.status, error.message, { scimType: error.scimType, headers });
   }
   sendScimError(res, 404, `No such SCIM endpoint: ${pathname}`, { headers });
+}
+
+/** A path segment decoded; a malformed escape is an id no member has. */
+function idOf(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+type Send = (status: number, body: unknown) => void;
+const originOf = (req: IncomingMessage, deps: ScimHttpDeps) => ({
+  clientAddress: clientAddressOfRequest(req, deps.trustProxy),
+  userAgent: req.headers['user-agent'] ?? null,
+});
+
+async function users(
+  deps: ScimHttpDeps,
+  principal: Principal,
+  req: IncomingMessage,
+  base: string,
+  send: Send,
+  res: ServerResponse,
+  headers: Record<string, string>,
+) {
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const params = new URL(req.url ?? '/', 'http://x').searchParams;
+    const page = await deps.users.list(principal, {
+      filter: params.get('filter'),
+      startIndex: integerParam(params, 'startIndex'),
+      count: integerParam(params, 'count'),
+    });
+    return send(200, {
+      schemas: [LIST_RESPONSE_SCHEMA],
+      totalResults: page.totalResults,
+      itemsPerPage: page.users.length,
+      startIndex: page.startIndex,
+      Resources: page.users.map((u) => scimUser(u, base)),
+    });
+  }
+  if (req.method === 'POST') {
+    const created = await deps.users.create(principal, actorOfPrincipal(principal, originOf(req, deps)), await bodyOf(req));
+    const representation = scimUser(created, base);
+    return sendScim(res, 201, representation, { ...headers, location: representation.meta.location });
+  }
+  methodNotAllowed(res, headers, 'Users', 'GET, HEAD, POST');
+}
+
+async function user(
+  deps: ScimHttpDeps,
+  principal: Principal,
+  req: IncomingMessage,
+  id: string,
+  base: string,
+  send: Send,
+  res: ServerResponse,
+  headers: Record<string, string>,
+) {
+  const actor = () => actorOfPrincipal(principal, originOf(req, deps));
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD':
+      return send(200, scimUser(await deps.users.get(principal, id), base));
+    case 'PUT':
+      return send(200, scimUser(await deps.users.replace(principal, actor(), id, await bodyOf(req)), base));
+    case 'PATCH':
+      return send(200, scimUser(await deps.users.patch(principal, actor(), id, await bodyOf(req)), base));
+    case 'DELETE':
+      await deps.users.delete(principal, actor(), id);
+      res.writeHead(204, { 'cache-control': 'no-store', ...headers }).end();
+      return;
+    default:
+      methodNotAllowed(res, headers, 'A User', 'GET, HEAD, PUT, PATCH, DELETE');
+  }
 }

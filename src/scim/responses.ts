@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
-/** RFC 7644 §3.12's scimType values this endpoint uses (more with the Users and Groups resources). */
+/** RFC 7644 §3.12's scimType values this endpoint uses. */
 export type ScimType = 'invalidFilter' | 'invalidValue' | 'mutability' | 'noTarget' | 'uniqueness' | 'invalidSyntax';
 
 export interface ScimErrorBody {
@@ -33,4 +33,15 @@ export function sendScimError(
     detail,
   };
   sendScim(res, status, body, options.headers);
+}
+
+/** A refusal of the SCIM protocol (RFC 7644 §3.12): what the Users handlers throw, sent as an error body. */
+export class ScimError extends Error {
+  constructor(
+    readonly status: number,
+    detail: string,
+    readonly scimType?: ScimType,
+  ) {
+    super(detail);
+  }
 }

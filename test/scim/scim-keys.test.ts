@@ -131,9 +131,9 @@ describe('SCIM API keys in the team settings', () => {
     expect(viaBearer.headers.get('x-ratelimit-limit')).toBe('600');
     expect(viaBearer.body).toMatchObject({
       schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
-      patch: { supported: false },
+      patch: { supported: true },
       bulk: { supported: false },
-      filter: { supported: false },
+      filter: { supported: true, maxResults: 200 },
       changePassword: { supported: false },
       sort: { supported: false },
       etag: { supported: false },
@@ -141,10 +141,11 @@ describe('SCIM API keys in the team settings', () => {
     });
     expect((await scim(server.url, '/ServiceProviderConfig', { authorization: `bearer ${secret}` })).status).toBe(200);
     expect((await scim(server.url, '/ServiceProviderConfig', { 'x-api-key': secret })).status).toBe(200);
-    // Nothing else is served yet: an unknown resource is a SCIM 404, a write to discovery a 405.
-    const users = await scim(server.url, '/Users', bearer(secret));
-    expect(users.status).toBe(404);
-    expect(users.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+    // Groups are not served (test/scim/scim-users.test.ts covers Users): an unknown resource is a
+    // SCIM 404, a write to discovery a 405.
+    const groups = await scim(server.url, '/Groups', bearer(secret));
+    expect(groups.status).toBe(404);
+    expect(groups.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
     expect((await scim(server.url, '/ServiceProviderConfig', bearer(secret), 'POST')).status).toBe(405);
 
     // lastUsedAt follows use (buffered: the buffer is written now rather than in up to 5 s).
