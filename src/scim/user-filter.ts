@@ -86,12 +86,15 @@ function text(field: 'email' | 'externalId', op: string, value: unknown, mode: P
         ? { OR: [{ externalId: null }, { externalId: { not: value } }] }
         : { NOT: { email: { equals: value, mode } } };
     case 'co':
-      return { [field]: { contains: value, mode } };
+      return { [field]: { contains: likeLiteral(value), mode } };
     case 'sw':
-      return { [field]: { startsWith: value, mode } };
+      return { [field]: { startsWith: likeLiteral(value), mode } };
     case 'ew':
-      return { [field]: { endsWith: value, mode } };
+      return { [field]: { endsWith: likeLiteral(value), mode } };
     default:
       throw invalid(`Unsupported operator ${op} on ${field === 'email' ? 'userName' : 'externalId'}`);
   }
 }
+
+/** Prisma hands contains/startsWith/endsWith to LIKE as is: its wildcards must match themselves. */
+const likeLiteral = (value: string) => value.replace(/[\\%_]/g, '\\$&');

@@ -194,6 +194,15 @@ describe('Okta and Entra exchanges', () => {
     const on = await scim('PATCH', `/Users/${body.id}`, patchOf({ op: 'Replace', path: 'active', value: 'True' }));
     expect(on.body.active).toBe(true);
 
+    // Entra's PATCH without a path: attribute paths as the value's keys.
+    const noPath = await scim(
+      'PATCH',
+      `/Users/${body.id}`,
+      patchOf({ op: 'Replace', value: { 'name.familyName': 'Hopper', displayName: 'G. Hopper' } }),
+    );
+    expect(noPath.status).toBe(200);
+    expect(noPath.body).toMatchObject({ name: { givenName: 'Grace', familyName: 'Hopper' }, displayName: 'G. Hopper' });
+
     const removed = await scim('PATCH', `/Users/${body.id}`, patchOf({ op: 'Remove', path: 'externalId' }));
     expect(removed.status).toBe(200);
     expect(removed.body.externalId).toBeUndefined();
@@ -232,6 +241,11 @@ describe('Okta and Entra exchanges', () => {
     expect(invalid).toMatchObject({ status: 400, body: { scimType: 'invalidValue' } });
     const missing = await scim('POST', '/Users', { schemas: [USER_SCHEMA] });
     expect(missing.status).toBe(400);
+    expect((await scim('POST', '/Users', newUser(), 'text/plain')).status).toBe(415);
+    const nul = await scim('POST', '/Users', { ...newUser(), displayName: 'a\u0000b' });
+    expect(nul).toMatchObject({ status: 400, body: { scimType: 'invalidValue' } });
+    const bidi = await scim('POST', '/Users', { ...newUser(), displayName: 'evil\u202Eexe' });
+    expect(bidi).toMatchObject({ status: 400, body: { scimType: 'invalidValue' } });
   });
 });
 
@@ -267,6 +281,9 @@ describe('filters and paging', () => {
     [`userName sw "TAG" and active ne false`, [0, 2, 3]],
     [`userName sw "TAG" and userName ne "TAG.3@ODD.example"`, [0, 1, 2]],
     [`userName sw "TAG" and not (externalId pr)`, [3]],
+    // LIKE's wildcards are literal characters in a SCIM filter.
+    [`userName sw "TAG" and userName co "%"`, []],
+    [`userName sw "TAG" and userName co "_"`, []],
   ])('%s', async (raw, expected) => {
     const query = raw.replaceAll('TAGX', tag).replaceAll('TAG', tag);
     const answer = await list({ filter: query });
