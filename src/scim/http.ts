@@ -14,6 +14,7 @@ import type { Principal } from '../auth/principal.js';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from '../db/outage.js';
 import type { KeyRateLimiter, RateState } from '../ratelimit/key-limiter.js';
 import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery.js';
+import { projection } from './projection.js';
 import { ScimError, sendScim, sendScimError } from './responses.js';
 import { LIST_RESPONSE_SCHEMA, type ScimUserService, scimUser, USER_SCHEMA } from './users.js';
 
@@ -226,8 +227,9 @@ async function users(
   res: ServerResponse,
   headers: Record<string, string>,
 ) {
+  const params = new URL(req.url ?? '/', 'http://x').searchParams;
+  const project = projection(params.get('attributes'), params.get('excludedAttributes'), USER_SCHEMA);
   if (req.method === 'GET' || req.method === 'HEAD') {
-    const params = new URL(req.url ?? '/', 'http://x').searchParams;
     const page = await deps.users.list(principal, {
       filter: params.get('filter'),
       startIndex: integerParam(params, 'startIndex'),
@@ -238,13 +240,13 @@ async function users(
       totalResults: page.totalResults,
       itemsPerPage: page.users.length,
       startIndex: page.startIndex,
-      Resources: page.users.map((u) => scimUser(u, base)),
+      Resources: page.users.map((u) => project(scimUser(u, base))),
     });
   }
   if (req.method === 'POST') {
     const created = await deps.users.create(principal, actorOfPrincipal(principal, originOf(req, deps)), await bodyOf(req));
     const representation = scimUser(created, base);
-    return sendScim(res, 201, representation, { ...headers, location: representation.meta.location });
+    return sendScim(res, 201, project(representation), { ...headers, location: representation.meta.location });
   }
   methodNotAllowed(res, headers, 'Users', 'GET, HEAD, POST');
 }
@@ -260,14 +262,16 @@ async function user(
   headers: Record<string, string>,
 ) {
   const actor = () => actorOfPrincipal(principal, originOf(req, deps));
+  const params = new URL(req.url ?? '/', 'http://x').searchParams;
+  const project = projection(params.get('attributes'), params.get('excludedAttributes'), USER_SCHEMA);
   switch (req.method) {
     case 'GET':
     case 'HEAD':
-      return send(200, scimUser(await deps.users.get(principal, id), base));
+      return send(200, project(scimUser(await deps.users.get(principal, id), base)));
     case 'PUT':
-      return send(200, scimUser(await deps.users.replace(principal, actor(), id, await bodyOf(req)), base));
+      return send(200, project(scimUser(await deps.users.replace(principal, actor(), id, await bodyOf(req)), base)));
     case 'PATCH':
-      return send(200, scimUser(await deps.users.patch(principal, actor(), id, await bodyOf(req)), base));
+      return send(200, project(scimUser(await deps.users.patch(principal, actor(), id, await bodyOf(req)), base)));
     case 'DELETE':
       await deps.users.delete(principal, actor(), id);
       res.writeHead(204, { 'cache-control': 'no-store', ...headers }).end();

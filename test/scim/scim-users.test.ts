@@ -298,6 +298,26 @@ describe('filters and paging', () => {
     expect(independent.sort()).toEqual(ids(answer));
   });
 
+  it('narrows answers to attributes / excludedAttributes (id and schemas always)', async () => {
+    const filter = `userName eq "${made[0].userName}"`;
+    const narrowed = await list({ filter, attributes: 'userName,emails.value,urn:ietf:params:scim:schemas:core:2.0:User:name.givenName' });
+    expect(narrowed.body.Resources[0]).toEqual({
+      schemas: [USER_SCHEMA],
+      id: made[0].id,
+      userName: made[0].userName,
+      name: { givenName: made[0].name.givenName },
+      emails: [{ value: made[0].userName }],
+    });
+    const without = await scim('GET', `/Users/${made[0].id}?excludedAttributes=emails,name.familyName,meta,id`);
+    expect(without.body).toEqual({
+      ...made[0],
+      emails: undefined,
+      meta: undefined,
+      name: { formatted: made[0].name.formatted, givenName: made[0].name.givenName },
+    });
+    expect((await list({ attributes: 'user name' })).body.scimType).toBe('invalidValue');
+  });
+
   it('refuses an unparsable filter or an unserved attribute with 400 invalidFilter', async () => {
     for (const bad of ['userName eq', 'userName zz "x"', '(userName eq "x"', 'title eq "boss"', 'active co "t"']) {
       const answer = await list({ filter: bad });
