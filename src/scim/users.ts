@@ -220,6 +220,11 @@ export class ScimUserService {
         const scimType = error instanceof Error && error.name === 'NoTarget' ? 'noTarget' : 'invalidValue';
         throw new ScimError(400, error instanceof Error ? error.message : 'Invalid PATCH operation', scimType);
       }
+      // displayName and name.formatted are one value: the one the operations changed wins.
+      const formatted = isObject(attr(after, 'name')) ? attr(attr(after, 'name') as Record<string, unknown>, 'formatted') : undefined;
+      if (attr(after, 'displayName') === before.displayName && formatted !== before.name.formatted) {
+        after = { ...after, displayName: formatted };
+      }
       const userNameChanged = JSON.stringify(attr(after, 'userName')) !== JSON.stringify(before.userName);
       const emailsChanged = JSON.stringify(attr(after, 'emails')) !== JSON.stringify(before.emails);
       return fieldsOf(after, current, !userNameChanged && emailsChanged ? 'emails' : 'userName');

@@ -183,6 +183,13 @@ describe('Okta and Entra exchanges', () => {
       active: true,
     });
 
+    const formatted = await scim(
+      'PATCH',
+      `/Users/${body.id}`,
+      patchOf({ op: 'replace', path: 'name.formatted', value: 'Rear Admiral Hopper' }),
+    );
+    expect(formatted.body).toMatchObject({ displayName: 'Rear Admiral Hopper', name: { formatted: 'Rear Admiral Hopper' } });
+
     const moved = `moved-${user.userName}`;
     const email = await scim('PATCH', `/Users/${body.id}`, patchOf({ op: 'Replace', path: 'emails[type eq "work"].value', value: moved }));
     expect(email.status).toBe(200);
@@ -201,7 +208,10 @@ describe('Okta and Entra exchanges', () => {
       patchOf({ op: 'Replace', value: { 'name.familyName': 'Hopper', displayName: 'G. Hopper' } }),
     );
     expect(noPath.status).toBe(200);
-    expect(noPath.body).toMatchObject({ name: { givenName: 'Grace', familyName: 'Hopper' }, displayName: 'G. Hopper' });
+    expect(noPath.body).toMatchObject({
+      name: { givenName: 'Grace', familyName: 'Hopper', formatted: 'G. Hopper' },
+      displayName: 'G. Hopper',
+    });
 
     const removed = await scim('PATCH', `/Users/${body.id}`, patchOf({ op: 'Remove', path: 'externalId' }));
     expect(removed.status).toBe(200);
