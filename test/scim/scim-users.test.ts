@@ -244,6 +244,11 @@ describe('Okta and Entra exchanges', () => {
     const first = await scim('POST', '/Users', newUser());
     const duplicate = await scim('POST', '/Users', { ...newUser(), userName: first.body.userName.toUpperCase() });
     expect(duplicate).toMatchObject({ status: 409, body: { schemas: [ERROR_SCHEMA], status: '409', scimType: 'uniqueness' } });
+    // Two identity provider workers creating the same person at once: one member.
+    const racer = newUser();
+    const raced = await Promise.all(Array.from({ length: 4 }, () => scim('POST', '/Users', racer)));
+    expect(raced.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+    expect(await server.services.prisma.user.count({ where: { email: racer.userName } })).toBe(1);
     const other = await scim('POST', '/Users', newUser());
     const put = await scim('PUT', `/Users/${other.body.id}`, { ...newUser(), userName: first.body.userName });
     expect(put).toMatchObject({ status: 409, body: { scimType: 'uniqueness' } });
@@ -444,6 +449,21 @@ describe('deprovisioning', () => {
     console.info(
       `deprovisioning: PATCH answered and the 3 keys refused within ${afterMs} ms; ${events.length} apiKeyRevoked events before 4401`,
     );
+  });
+
+  it('deprovisions once when two deactivations race (the member row is locked)', async () => {
+    const member = await addUser(server, server.teamId);
+    const off = patchOf({ op: 'replace', path: 'active', value: false });
+    const answers = await Promise.all([scim('PATCH', `/Users/${member.user.id}`, off), scim('DELETE', `/Users/${member.user.id}`)]);
+    // Either order is right (a PATCH after the DELETE finds a tombstone: 404); the key is revoked once.
+    expect([
+      [200, 204],
+      [204, 404],
+    ]).toContainEqual(answers.map((a) => a.status).sort());
+    const summaries = (await auditOf(member.user.id)).filter((e) => e.action === 'member.deprovisioned').map((e) => e.summary);
+    expect(summaries.filter((s) => s.includes(': 1 personal key(s) revoked'))).toHaveLength(1);
+    const revoked = await server.services.prisma.auditEvent.count({ where: { targetId: member.apiKey.id, action: 'api_key.revoked' } });
+    expect(revoked).toBe(1);
   });
 
   it("ends the deactivated member's open invitations", async () => {
