@@ -59,8 +59,10 @@ function present(attribute: string): Where {
 const NEVER: Where = { id: { in: [] } };
 
 function compare(attribute: string, op: string, value: unknown): Where {
-  if (EMAIL_PATHS.has(attribute)) return text('email', op, value, 'insensitive');
-  if (attribute === 'externalid') return text('externalId', op, value, 'default');
+  // Emails are stored lower-case: the value lower-cased compares case-insensitively, and exactly
+  // (Prisma's insensitive mode is ILIKE, where "_" in an eq value would match any character).
+  if (EMAIL_PATHS.has(attribute)) return text('email', op, typeof value === 'string' ? value.toLowerCase() : value);
+  if (attribute === 'externalid') return text('externalId', op, value);
   if (attribute === 'active') {
     if (typeof value !== 'boolean' || (op !== 'eq' && op !== 'ne')) throw invalid('active compares with eq or ne to true or false');
     return { active: op === 'eq' ? value : !value };
@@ -75,22 +77,20 @@ function compare(attribute: string, op: string, value: unknown): Where {
   throw invalid(`Unsupported filter attribute: ${attribute}`);
 }
 
-function text(field: 'email' | 'externalId', op: string, value: unknown, mode: Prisma.QueryMode): Where {
+function text(field: 'email' | 'externalId', op: string, value: unknown): Where {
   if (typeof value !== 'string') throw invalid(`${field === 'email' ? 'userName' : 'externalId'} compares with a string`);
   switch (op) {
     case 'eq':
-      return { [field]: { equals: value, mode } };
+      return { [field]: value };
     case 'ne':
       // A member without an externalId is "not equal" too (SQL's NULL would drop it).
-      return field === 'externalId'
-        ? { OR: [{ externalId: null }, { externalId: { not: value } }] }
-        : { NOT: { email: { equals: value, mode } } };
+      return field === 'externalId' ? { OR: [{ externalId: null }, { externalId: { not: value } }] } : { NOT: { email: value } };
     case 'co':
-      return { [field]: { contains: likeLiteral(value), mode } };
+      return { [field]: { contains: likeLiteral(value) } };
     case 'sw':
-      return { [field]: { startsWith: likeLiteral(value), mode } };
+      return { [field]: { startsWith: likeLiteral(value) } };
     case 'ew':
-      return { [field]: { endsWith: likeLiteral(value), mode } };
+      return { [field]: { endsWith: likeLiteral(value) } };
     default:
       throw invalid(`Unsupported operator ${op} on ${field === 'email' ? 'userName' : 'externalId'}`);
   }

@@ -299,6 +299,8 @@ describe('filters and paging', () => {
     // LIKE's wildcards are literal characters in a SCIM filter.
     [`userName sw "TAG" and userName co "%"`, []],
     [`userName sw "TAG" and userName co "_"`, []],
+    [`userName eq "TAG_0@EVEN.example"`, []],
+    [`userName eq "TAG.0@EVEN.example"`, [0]],
   ])('%s', async (raw, expected) => {
     const query = raw.replaceAll('TAGX', tag).replaceAll('TAG', tag);
     const answer = await list({ filter: query });
