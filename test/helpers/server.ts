@@ -47,12 +47,38 @@ export async function createPostgresDatabase(options: { fresh?: boolean } = {}):
   return {
     url: serverUrl(name),
     async drop() {
+      await assertNoSecretInAudit(serverUrl(name));
       const c = new pg.Client({ connectionString: inject('postgresUrl') });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },
   };
+}
+
+/** Anything shaped like a key (kp_, kpc_, kps_) or an invitation token. */
+const SECRET_IN_TEXT = 'kp[a-z]{0,3}_[0-9A-Za-z]{36}|kpinv_[0-9A-Za-z_-]{8,}';
+
+/**
+ * SPEC §5: no secret in any audit event. Checked on every test database before it is dropped, so
+ * the whole suite's events are scanned, whatever each file did: a file whose events hold one fails.
+ */
+async function assertNoSecretInAudit(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query(
+      `SELECT count(*)::int AS n FROM "AuditEvent" e
+        WHERE concat_ws(' ', e."summary", e."actorKeyHint", e."targetId", e."userAgent", e."address") ~ $1`,
+      [SECRET_IN_TEXT],
+    );
+    if (rows[0].n > 0) throw new Error(`${rows[0].n} audit event(s) hold something shaped like a key or an invitation token`);
+  } catch (error) {
+    // A fresh (unmigrated) database has no audit table: nothing to scan.
+    if ((error as { code?: string }).code !== '42P01') throw error;
+  } finally {
+    await c.end();
+  }
 }
 
 /** A temporary DATA_DIR that the embedded PostgreSQL's system user can reach (mkdtemp is 0700). */
