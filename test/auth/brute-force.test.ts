@@ -39,8 +39,8 @@ describe('brute-force block and valid keys', () => {
     const before = await cacheMisses(server.url);
     const statuses = await Promise.all(Array.from({ length: 3 * LIMIT }, () => gql(server.url, Viewer, {}, { key: guess() })));
     expect((await cacheMisses(server.url)) - before).toBeLessThanOrEqual(LIMIT);
-    expect(statuses.filter((r) => r.status === 401)).toHaveLength(LIMIT);
-    expect(statuses.filter((r) => r.status === 429)).toHaveLength(2 * LIMIT);
+    // All statuses at once, so that a failure says what came instead (a 503 of a read that timed out?).
+    expect(statuses.map((r) => r.status).sort()).toEqual([...Array(LIMIT).fill(401), ...Array(2 * LIMIT).fill(429)]);
   });
 
   it('guesses that arrive together (one tick) are counted before their reads, not after', async () => {
