@@ -12,6 +12,10 @@ const positiveInt = z.coerce.number().int().positive();
 const schema = z.object({
   PORT: port.default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
+  PUBLIC_URL: z
+    .string()
+    .transform((value, ctx) => parsePublicUrl(value, ctx))
+    .optional(),
   DATA_DIR: z.string().min(1).default('.data'),
   DATABASE_URL: z
     .string()
@@ -65,6 +69,11 @@ export type Env = z.input<typeof schema>;
 export interface Config {
   port: number;
   host: string;
+  /**
+   * PUBLIC_URL, without a trailing slash: the base of absolute URLs (SCIM meta.location). Unset:
+   * the server uses http://HOST:PORT with the port it actually listens on.
+   */
+  publicUrl?: string;
   dataDir: string;
   databaseUrl?: string;
   redisUrl?: string;
@@ -122,6 +131,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     port: e.PORT,
     host: e.HOST,
+    publicUrl: e.PUBLIC_URL,
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -181,6 +191,27 @@ function githubPublicKeys(value: string): Record<string, string> {
     keys[id] = key;
   }
   return keys;
+}
+
+/**
+ * PUBLIC_URL: an absolute http(s) URL where clients reach this server (a path prefix allowed, as
+ * behind a proxy), without credentials, query or fragment; trailing slashes trimmed.
+ */
+function parsePublicUrl(value: string, ctx: z.RefinementCtx): string {
+  const fail = (why: string) => {
+    ctx.addIssue({ code: 'custom', message: why });
+    return z.NEVER;
+  };
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    return fail('must be an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail('must be an absolute http:// or https:// URL');
+  if (url.username || url.password) return fail('must not contain credentials');
+  if (url.search || url.hash || /[?#]/.test(value)) return fail('must not have a query or a fragment');
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /** TRUST_PROXY: comma-separated addresses or CIDRs (IPv4 or IPv6) of the proxies in front. */

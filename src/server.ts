@@ -27,7 +27,7 @@ import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
 import { connectRedis } from './redis.js';
 import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
-import { handleScim, isScimPath } from './scim/http.js';
+import { handleScim, isScimPath, type ScimHttpDeps } from './scim/http.js';
 import { createServices, type Services } from './services.js';
 import { bootstrapTeam } from './teams/bootstrap.js';
 
@@ -153,7 +153,14 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     limiter: services.rateLimiter,
     quota: services.quota,
   };
-  const scim = { gate, limiter: services.scimRateLimiter, trustProxy: config.trustProxy, log, users: services.scimUsers };
+  const scim: ScimHttpDeps = {
+    gate,
+    limiter: services.scimRateLimiter,
+    trustProxy: config.trustProxy,
+    log,
+    users: services.scimUsers,
+    publicUrl: config.publicUrl,
+  };
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     // Routed on the path alone: /healthz?probe=1 is still the health check.
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
@@ -197,7 +204,10 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
   });
   services.start();
   const { port } = httpServer.address() as AddressInfo;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
+  const origin = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = `${origin}/graphql`;
+  // SPEC §5: PUBLIC_URL defaults to http://HOST:PORT, the port being the one listened on (PORT=0).
+  scim.publicUrl = config.publicUrl ?? origin;
 
   let closing: Promise<void> | undefined;
   return {
