@@ -21,6 +21,8 @@ const InvitationRef = builder.objectRef<Invitation & { token: string }>('Invitat
 builder.mutationFields((t) => ({
   inviteTeamMember: t.withAuth(rules.admin).field({
     type: InvitationRef,
+    description:
+      'Invites a new member, or gives an existing member without an active key (provisioned by SCIM, or reactivated) a way to their first key: then name and role are ignored (the invitation shows the member as they are). The token is returned here only: never emailed, only its hash stored.',
     args: {
       email: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
