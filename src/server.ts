@@ -159,6 +159,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     trustProxy: config.trustProxy,
     log,
     users: services.scimUsers,
+    groups: services.scimGroups,
     publicUrl: config.publicUrl,
   };
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {

@@ -33,6 +33,7 @@ import { connectRedis } from './redis.js';
 import { ExpiryJob } from './revocation/expiry-job.js';
 import { RevocationService } from './revocation/service.js';
 import { ScannerService } from './scanner/service.js';
+import { ScimGroupService } from './scim/groups.js';
 import { ScimKeyService } from './scim/keys.js';
 import { ScimUserService } from './scim/users.js';
 import { InvitationService } from './teams/invitations.js';
@@ -72,6 +73,7 @@ export interface Services {
   scimKeys: ScimKeyService;
   /** /scim/v2/Users: members as the identity provider provisions them */
   scimUsers: ScimUserService;
+  scimGroups: ScimGroupService;
   /** requests per SCIM key on /scim/v2 (SCIM_RATE_LIMIT_PER_MINUTE) */
   scimRateLimiter: KeyRateLimiter;
   emails: EmailDispatcher;
@@ -163,6 +165,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
     scanner: new ScannerService(prisma, revocation, config.keyPepper),
     scimKeys: new ScimKeyService(prisma, revocation, keyChanges, config.keyPepper, minted),
     scimUsers: new ScimUserService(prisma, revocation),
+    scimGroups: new ScimGroupService(prisma, (userId) => auth.forgetUser(userId)),
     emails,
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),

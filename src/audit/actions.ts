@@ -22,6 +22,9 @@ export const AUDIT_ACTIONS = [
   'scim_key.created',
   'scim_key.rotated',
   'scim_key.revoked',
+  'group.created',
+  'group.updated',
+  'group.deleted',
   'exposure.reported',
   'webhook.created',
   'webhook.updated',
@@ -36,4 +39,14 @@ const KNOWN = new Set<string>(AUDIT_ACTIONS);
 export const isAuditAction = (action: string): action is AuditAction => KNOWN.has(action);
 
 /** What an event is about (AuditEvent.targetType). */
-export type AuditTargetType = 'api_key' | 'access_key' | 'scim_key' | 'collection' | 'invitation' | 'user' | 'team' | 'webhook' | 'audit';
+export type AuditTargetType =
+  | 'api_key'
+  | 'access_key'
+  | 'scim_key'
+  | 'collection'
+  | 'invitation'
+  | 'user'
+  | 'team'
+  | 'webhook'
+  | 'audit'
+  | 'group';

@@ -1,7 +1,10 @@
-// SCIM discovery (RFC 7643 §5-§7): exactly what /scim/v2 serves. One resource type, User (no
-// Groups yet); PATCH and filters (userName, emails.value, externalId, active) are supported; no
+// SCIM discovery (RFC 7643 §5-§7): exactly what /scim/v2 serves. Two resource types, User and
+// Group; PATCH and filters (Users: userName, emails.value, externalId, active; Groups: displayName,
+// externalId, members.value) are supported; no
 // bulk, no password change, no sort, no ETags, and the authentication scheme is the team's SCIM
 // API key as an OAuth bearer token (what Okta and Entra send).
+import { ADMIN_GROUP_NAME } from './group-roles.js';
+import { GROUP_SCHEMA } from './groups.js';
 import { MAX_RESULTS, USER_SCHEMA } from './users.js';
 
 export const SERVICE_PROVIDER_CONFIG_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
@@ -102,6 +105,49 @@ export function userSchema(base: string) {
     description: 'A member of the team',
     attributes: USER_ATTRIBUTES,
     meta: { resourceType: 'Schema', location: `${base}/Schemas/${USER_SCHEMA}` },
+  };
+}
+
+export function groupResourceType(base: string) {
+  return {
+    schemas: [RESOURCE_TYPE_SCHEMA],
+    id: 'Group',
+    name: 'Group',
+    endpoint: '/Groups',
+    description: `A group of the team's members; the group named "${ADMIN_GROUP_NAME}" makes its members TEAM_ADMIN`,
+    schema: GROUP_SCHEMA,
+    schemaExtensions: [],
+    meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/Group` },
+  };
+}
+
+const GROUP_ATTRIBUTES: Attribute[] = [
+  attribute('displayName', 'string', `The group's name, unique in the team (case-insensitive); "${ADMIN_GROUP_NAME}" grants TEAM_ADMIN.`, {
+    required: true,
+    uniqueness: 'server',
+  }),
+  attribute('members', 'complex', "The group's members: Users of the team.", {
+    multiValued: true,
+    subAttributes: [
+      attribute('value', 'string', 'The id of a User of the team.', { mutability: 'immutable' }),
+      attribute('display', 'string', "The member's name.", { mutability: 'readOnly' }),
+      {
+        ...attribute('$ref', 'reference', "The member's User URI.", { mutability: 'readOnly' }),
+        referenceTypes: ['User'],
+      } as Attribute,
+    ],
+  }),
+  attribute('externalId', 'string', "The identity provider's id for the group.", { caseExact: true }),
+];
+
+export function groupSchema(base: string) {
+  return {
+    schemas: [SCHEMA_SCHEMA],
+    id: GROUP_SCHEMA,
+    name: 'Group',
+    description: "A group of the team's members",
+    attributes: GROUP_ATTRIBUTES,
+    meta: { resourceType: 'Schema', location: `${base}/Schemas/${GROUP_SCHEMA}` },
   };
 }
 

@@ -3,7 +3,7 @@
 // authentications, exactly as on /graphql), the SCIM key's own rate limit (429), then the team:
 // a FREE team or one with scimEnabled off gets 403. Every answer is application/scim+json, errors
 // per RFC 7644 §3.12. Behind the gate: discovery (ServiceProviderConfig, ResourceTypes, Schemas) and
-// the Users resource (users.ts); request bodies are application/scim+json or application/json.
+// the Users (users.ts) and Groups (groups.ts) resources; request bodies are application/scim+json or application/json.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { Logger } from 'pino';
@@ -13,7 +13,8 @@ import type { KeyGate } from '../auth/gate.js';
 import type { Principal } from '../auth/principal.js';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from '../db/outage.js';
 import type { KeyRateLimiter, RateState } from '../ratelimit/key-limiter.js';
-import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery.js';
+import { groupResourceType, groupSchema, listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery.js';
+import { GROUP_SCHEMA, type ScimGroupService, scimGroup } from './groups.js';
 import { projection } from './projection.js';
 import { ScimError, sendScim, sendScimError } from './responses.js';
 import { LIST_RESPONSE_SCHEMA, type ScimUserService, scimUser, USER_SCHEMA } from './users.js';
@@ -29,6 +30,7 @@ export interface ScimHttpDeps {
   trustProxy: BlockList | null;
   log: Logger;
   users: ScimUserService;
+  groups: ScimGroupService;
   /** PUBLIC_URL when configured: the base of meta.location (else the request's own origin) */
   publicUrl?: string;
 }
@@ -185,17 +187,25 @@ async function route(deps: ScimHttpDeps, { principal, headers }: Admitted, req: 
       if (!read) return methodNotAllowed(res, headers, 'ServiceProviderConfig', 'GET, HEAD');
       return send(200, serviceProviderConfig(base));
     }
-    if (resource === '/ResourceTypes' || resource === '/ResourceTypes/User') {
-      if (!read) return methodNotAllowed(res, headers, 'ResourceTypes', 'GET, HEAD');
-      return send(200, resource === '/ResourceTypes' ? listOf([userResourceType(base)]) : userResourceType(base));
-    }
-    if (resource === '/Schemas' || resource === `/Schemas/${USER_SCHEMA}`) {
-      if (!read) return methodNotAllowed(res, headers, 'Schemas', 'GET, HEAD');
-      return send(200, resource === '/Schemas' ? listOf([userSchema(base)]) : userSchema(base));
+    const discovered: Record<string, () => unknown> = {
+      '/ResourceTypes': () => listOf([userResourceType(base), groupResourceType(base)]),
+      '/ResourceTypes/User': () => userResourceType(base),
+      '/ResourceTypes/Group': () => groupResourceType(base),
+      '/Schemas': () => listOf([userSchema(base), groupSchema(base)]),
+      [`/Schemas/${USER_SCHEMA}`]: () => userSchema(base),
+      [`/Schemas/${GROUP_SCHEMA}`]: () => groupSchema(base),
+    };
+    const discovery = Object.hasOwn(discovered, resource) ? discovered[resource] : undefined;
+    if (discovery) {
+      if (!read) return methodNotAllowed(res, headers, resource.startsWith('/Schemas') ? 'Schemas' : 'ResourceTypes', 'GET, HEAD');
+      return send(200, discovery());
     }
     if (resource === '/Users') return await users(deps, principal, req, base, send, res, headers);
     const id = /^\/Users\/([^/]+)$/.exec(resource)?.[1];
     if (id !== undefined) return await user(deps, principal, req, idOf(id), base, send, res, headers);
+    if (resource === '/Groups') return await groups(deps, principal, req, base, send, res, headers);
+    const groupId = /^\/Groups\/([^/]+)$/.exec(resource)?.[1];
+    if (groupId !== undefined) return await group(deps, principal, req, idOf(groupId), base, send, res, headers);
   } catch (error) {
     if (!(error instanceof ScimError)) throw error;
     return sendScimError(res, error.status, error.message, { scimType: error.scimType, headers });
@@ -278,5 +288,68 @@ async function user(
       return;
     default:
       methodNotAllowed(res, headers, 'A User', 'GET, HEAD, PUT, PATCH, DELETE');
+  }
+}
+
+async function groups(
+  deps: ScimHttpDeps,
+  principal: Principal,
+  req: IncomingMessage,
+  base: string,
+  send: Send,
+  res: ServerResponse,
+  headers: Record<string, string>,
+) {
+  const params = new URL(req.url ?? '/', 'http://x').searchParams;
+  const project = projection(params.get('attributes'), params.get('excludedAttributes'), GROUP_SCHEMA);
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const page = await deps.groups.list(principal, {
+      filter: params.get('filter'),
+      startIndex: integerParam(params, 'startIndex'),
+      count: integerParam(params, 'count'),
+    });
+    return send(200, {
+      schemas: [LIST_RESPONSE_SCHEMA],
+      totalResults: page.totalResults,
+      itemsPerPage: page.groups.length,
+      startIndex: page.startIndex,
+      Resources: page.groups.map((g) => project(scimGroup(g, base))),
+    });
+  }
+  if (req.method === 'POST') {
+    const created = await deps.groups.create(principal, actorOfPrincipal(principal, originOf(req, deps)), await bodyOf(req));
+    const representation = scimGroup(created, base);
+    return sendScim(res, 201, project(representation), { ...headers, location: representation.meta.location });
+  }
+  methodNotAllowed(res, headers, 'Groups', 'GET, HEAD, POST');
+}
+
+async function group(
+  deps: ScimHttpDeps,
+  principal: Principal,
+  req: IncomingMessage,
+  id: string,
+  base: string,
+  send: Send,
+  res: ServerResponse,
+  headers: Record<string, string>,
+) {
+  const actor = () => actorOfPrincipal(principal, originOf(req, deps));
+  const params = new URL(req.url ?? '/', 'http://x').searchParams;
+  const project = projection(params.get('attributes'), params.get('excludedAttributes'), GROUP_SCHEMA);
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD':
+      return send(200, project(scimGroup(await deps.groups.get(principal, id), base)));
+    case 'PUT':
+      return send(200, project(scimGroup(await deps.groups.replace(principal, actor(), id, await bodyOf(req)), base)));
+    case 'PATCH':
+      return send(200, project(scimGroup(await deps.groups.patch(principal, actor(), id, await bodyOf(req)), base)));
+    case 'DELETE':
+      await deps.groups.delete(principal, actor(), id);
+      res.writeHead(204, { 'cache-control': 'no-store', ...headers }).end();
+      return;
+    default:
+      methodNotAllowed(res, headers, 'A Group', 'GET, HEAD, PUT, PATCH, DELETE');
   }
 }

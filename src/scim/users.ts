@@ -334,7 +334,7 @@ const patchBody = z.object({
 });
 
 /** The PatchOp's operations, op names lower-cased (Entra sends "Replace", "Add"). */
-function patchOperations(body: unknown) {
+export function patchOperations(body: unknown) {
   const parsed = patchBody.safeParse(body);
   if (!parsed.success)
     throw invalidValue(`Not a PatchOp: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

@@ -86,7 +86,7 @@ beforeAll(async () => {
 });
 
 describe('SCIM discovery', () => {
-  it('declares what is served: PATCH, filters up to 200, the User resource type and its schema', async () => {
+  it('declares what is served: PATCH, filters up to 200, the User resource type and its schema (Groups: scim-groups.test.ts)', async () => {
     const config = await scim('GET', '/ServiceProviderConfig');
     expect(config.status).toBe(200);
     expect(config.body).toMatchObject({
@@ -98,15 +98,14 @@ describe('SCIM discovery', () => {
       etag: { supported: false },
     });
     const types = await scim('GET', '/ResourceTypes');
-    expect(types.body.totalResults).toBe(1);
+    expect(types.body.totalResults).toBe(2);
     expect(types.body.Resources[0]).toMatchObject({ id: 'User', endpoint: '/Users', schema: USER_SCHEMA });
     expect((await scim('GET', '/ResourceTypes/User')).body.name).toBe('User');
     const schemas = await scim('GET', '/Schemas');
-    expect(schemas.body.Resources.map((s: any) => s.id)).toEqual([USER_SCHEMA]);
+    expect(schemas.body.Resources.map((s: any) => s.id)).toEqual([USER_SCHEMA, 'urn:ietf:params:scim:schemas:core:2.0:Group']);
     const names = schemas.body.Resources[0].attributes.map((a: any) => a.name);
     expect(names).toEqual(['userName', 'name', 'displayName', 'emails', 'active', 'externalId']);
     expect((await scim('GET', `/Schemas/${USER_SCHEMA}`)).body.id).toBe(USER_SCHEMA);
-    expect((await scim('GET', '/Groups')).status).toBe(404);
   });
 });
 
