@@ -4,9 +4,11 @@
 // SUPER_ADMIN, a SUPER_ADMIN never demoted), uniqueness, another team's ids, filters (cross-checked
 // with scim2-parse-filter's in-memory evaluator), paging, projection, discovery and the audit trail.
 import { parse as parseFilter, filter as scimFilter } from 'scim2-parse-filter';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { addTeam, addUser } from '../helpers/fixtures.js';
-import { useTestServer } from '../helpers/server.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { type KeyplaneServer, startKeyplane } from '../../src/server.js';
+import { addTeam, addUser, viewerTeamId } from '../helpers/fixtures.js';
+import { makeTestEnv, useTestServer } from '../helpers/server.js';
 
 const server = useTestServer();
 
@@ -411,5 +413,61 @@ describe('filters, paging, projection', () => {
     const excluded = await list({ filter: `externalId eq "ext-${tag}-0"`, excludedAttributes: 'members' });
     expect(excluded.body.Resources[0].members).toBeUndefined();
     expect(excluded.body.Resources[0].displayName).toBe(made[0].displayName);
+  });
+});
+
+describe('the admin group on two instances', () => {
+  let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
+  let a: KeyplaneServer;
+  let b: KeyplaneServer;
+
+  beforeAll(async () => {
+    testEnv = await makeTestEnv();
+    a = await startKeyplane(loadConfig(testEnv.env));
+    b = await startKeyplane(loadConfig(testEnv.env));
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await testEnv?.cleanup();
+  });
+
+  it('a role changed through a group on A authorizes on B within 1 s (the User trigger of caller_change_notify)', async () => {
+    const adminKey = a.bootstrapKey!;
+    const post = async (url: string, key: string, query: string) =>
+      (await (
+        await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': key },
+          body: JSON.stringify({ query }),
+        })
+      ).json()) as { data?: any; errors?: { extensions?: { code?: string } }[] };
+    await post(a.url, adminKey, 'mutation { updateApiKeySettings(input: { scimEnabled: true }) { settings { scimEnabled } } }');
+    const secret = (await post(a.url, adminKey, 'mutation { generateScimApiKey(name: "idp") { secret } }')).data.generateScimApiKey.secret;
+    const member = await addUser(a, await viewerTeamId(a, adminKey));
+    const onB = async () => Boolean((await post(b.url, member.key, '{ teamMembers(first: 1) { id } }')).data?.teamMembers);
+    const within = async (expected: boolean) => {
+      const since = Date.now();
+      while ((await onB()) !== expected) {
+        if (Date.now() - since > 3_000) return Number.POSITIVE_INFINITY;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return Date.now() - since;
+    };
+    expect(await onB()).toBe(false); // B has the member's verification cached as MEMBER
+    const groups = a.url.replace(/\/graphql$/, '/scim/v2/Groups');
+    const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/scim+json' };
+    const created = await fetch(groups, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ schemas: [GROUP_SCHEMA], displayName: ADMIN_GROUP, members: [{ value: member.user.id }] }),
+    });
+    expect(created.status).toBe(201);
+    const granted = await within(true);
+    expect(granted).toBeLessThan(1_000);
+    const { id } = (await created.json()) as { id: string };
+    expect((await fetch(`${groups}/${id}`, { method: 'DELETE', headers })).status).toBe(204);
+    const taken = await within(false);
+    expect(taken).toBeLessThan(1_000);
+    console.info(`admin group on B: granted after ${granted} ms, taken back after ${taken} ms`);
   });
 });
