@@ -141,11 +141,11 @@ describe('SCIM API keys in the team settings', () => {
     });
     expect((await scim(server.url, '/ServiceProviderConfig', { authorization: `bearer ${secret}` })).status).toBe(200);
     expect((await scim(server.url, '/ServiceProviderConfig', { 'x-api-key': secret })).status).toBe(200);
-    // Groups are not served (test/scim/scim-users.test.ts covers Users): an unknown resource is a
-    // SCIM 404, a write to discovery a 405.
-    const groups = await scim(server.url, '/Groups', bearer(secret));
-    expect(groups.status).toBe(404);
-    expect(groups.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+    // An unknown resource is a SCIM 404 (Users and Groups: scim-users/scim-groups.test.ts), a write
+    // to discovery a 405.
+    const unknown = await scim(server.url, '/Roles', bearer(secret));
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
     expect((await scim(server.url, '/ServiceProviderConfig', bearer(secret), 'POST')).status).toBe(405);
 
     // lastUsedAt follows use (buffered: the buffer is written now rather than in up to 5 s).
