@@ -180,8 +180,19 @@ export class ScimGroupService {
   }
 
   /** PATCH (RFC 7644 §3.5.2) applied to the representation with scim-patch, then mapped back. */
-  patch(p: Principal, actor: AuditActor, id: string, body: unknown): Promise<GroupWithMembers> {
+  async patch(p: Principal, actor: AuditActor, id: string, body: unknown): Promise<GroupWithMembers> {
     const operations = patchOperations(body).flatMap(memberRemovalsByValue);
+    // Removing a User of the team who is not in the group succeeds (idempotent, as identity
+    // providers retry); removing an id that is no User of the team has no target (RFC 7644 §3.12).
+    const removing = operations.flatMap(removedMemberId);
+    if (removing.length > 0) {
+      const known = await this.prisma.user.findMany({
+        where: { id: { in: removing }, teamId: p.teamId, deletedAt: null },
+        select: { id: true },
+      });
+      const unknown = removing.filter((u) => !known.some((k) => k.id === u));
+      if (unknown.length > 0) throw new ScimError(400, `No User of this team has the id ${unknown[0]}`, 'noTarget');
+    }
     return this.change(p, actor, id, (current) => {
       const before = scimGroup(current, '');
       let after: Record<string, unknown>;
@@ -306,6 +317,20 @@ function memberRemovalsByValue(operation: PatchOperation): PatchOperation[] {
     if (typeof id !== 'string') throw invalidValue('each member to remove needs a value: the id of a User');
     return { op: 'remove', path: `members[value eq ${JSON.stringify(id)}]` } as PatchOperation;
   });
+}
+
+const MEMBER_VALUE_PATH = /^members\[\s*value\s+eq\s+("(?:[^"\\]|\\.)*")\s*\]$/i;
+
+/** The member id a `members[value eq "…"]` removal names (none for other operations). */
+function removedMemberId(operation: PatchOperation): string[] {
+  const { op, path } = operation as { op: string; path?: string };
+  const quoted = op === 'remove' && path ? MEMBER_VALUE_PATH.exec(path.trim())?.[1] : undefined;
+  if (quoted === undefined) return [];
+  try {
+    return [JSON.parse(quoted) as string];
+  } catch {
+    return [];
+  }
 }
 
 const notFound = (id: string) => new ScimError(404, `Group ${id} not found`);

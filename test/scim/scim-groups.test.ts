@@ -315,6 +315,19 @@ describe('validation and boundaries', () => {
     // A member deleted through SCIM is no User any more: not listed, and refused as a new member.
     expect((await scim('DELETE', `/Users/${member.user.id}`)).status).toBe(204);
     expect((await scim('GET', `/Groups/${created.body.id}`)).body.members).toEqual([]);
+    // Removing a member who is not in the group succeeds; removing an id that is no User has no target.
+    const outsider = await addUser(server, server.teamId);
+    const idempotent = await scim(
+      'PATCH',
+      `/Groups/${created.body.id}`,
+      patchOf({ op: 'remove', path: `members[value eq "${outsider.user.id}"]` }),
+    );
+    expect(idempotent.status).toBe(200);
+    for (const value of [other.userId, 'no-such-id']) {
+      const remove = await scim('PATCH', `/Groups/${created.body.id}`, patchOf({ op: 'Remove', path: 'members', value: [{ value }] }));
+      expect(remove.status).toBe(400);
+      expect(remove.body.scimType).toBe('noTarget');
+    }
     const readd = await scim(
       'PATCH',
       `/Groups/${created.body.id}`,
