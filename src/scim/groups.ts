@@ -190,7 +190,8 @@ export class ScimGroupService {
         where: { id: { in: removing }, teamId: p.teamId, deletedAt: null },
         select: { id: true },
       });
-      const unknown = removing.filter((u) => !known.some((k) => k.id === u));
+      const knownIds = new Set(known.map((k) => k.id));
+      const unknown = removing.filter((u) => !knownIds.has(u));
       if (unknown.length > 0) throw new ScimError(400, `No User of this team has the id ${unknown[0]}`, 'noTarget');
     }
     return this.change(p, actor, id, (current) => {
@@ -250,8 +251,10 @@ export class ScimGroupService {
       // The live members: a deleted member's membership stays for its revival (it is no User meanwhile).
       const stored = current.members.map((m) => m.user.id);
       const next = fields.memberIds ?? stored;
-      const added = next.filter((u) => !stored.includes(u));
-      const removed = fields.memberIds === undefined ? [] : stored.filter((u) => !next.includes(u));
+      const storedSet = new Set(stored);
+      const nextSet = new Set(next);
+      const added = next.filter((u) => !storedSet.has(u));
+      const removed = fields.memberIds === undefined ? [] : stored.filter((u) => !nextSet.has(u));
       await requireMembers(tx, p.teamId, added);
       if (removed.length > 0) await tx.scimGroupMember.deleteMany({ where: { groupId: id, userId: { in: removed } } });
       if (added.length > 0) await tx.scimGroupMember.createMany({ data: added.map((userId) => ({ groupId: id, userId })) });
