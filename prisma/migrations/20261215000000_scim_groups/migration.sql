@@ -14,7 +14,7 @@ CREATE TABLE "ScimGroup" (
   CONSTRAINT "ScimGroup_teamId_fkey" FOREIGN KEY ("teamId") REFERENCES "Team"("id") ON DELETE CASCADE ON UPDATE CASCADE
 );
 CREATE UNIQUE INDEX "ScimGroup_teamId_displayName_key" ON "ScimGroup" ("teamId", lower("displayName"));
-CREATE INDEX "ScimGroup_teamId_createdAt_idx" ON "ScimGroup" ("teamId", "createdAt", "id");
+CREATE INDEX "ScimGroup_teamId_createdAt_id_idx" ON "ScimGroup" ("teamId", "createdAt", "id");
 
 CREATE TABLE "ScimGroupMember" (
   "groupId" TEXT NOT NULL,
