@@ -14,6 +14,7 @@ import { stringProblem, validName } from '../domain/input.js';
 import { Prisma, type PrismaClient, type User } from '../generated/prisma/client.js';
 import type { RevocationService, Revoker } from '../revocation/service.js';
 import { emailSchema } from '../teams/email.js';
+import { reconcileGroupRoles } from './group-roles.js';
 import { ScimError } from './responses.js';
 import { userFilterWhere } from './user-filter.js';
 
@@ -239,6 +240,10 @@ export class ScimUserService {
       const now = new Date();
       const deleted = await tx.user.update({ where: { id }, data: { deletedAt: now, active: false } });
       await deprovision(tx, revoke, actor, deleted, 'Deleted', now);
+      // A deleted user leaves its groups (RFC 7644 §3.6): a later revival by POST starts without
+      // them, and without the role an admin group gave.
+      await tx.scimGroupMember.deleteMany({ where: { userId: id } });
+      await reconcileGroupRoles(tx, actor, p.teamId, [id]);
     });
   }
 

@@ -234,6 +234,35 @@ describe('the admin group', () => {
     await accessWithin(member.key, false);
   });
 
+  it('a user deleted through SCIM leaves its groups: revived by POST, it is a MEMBER in no group', async () => {
+    const member = await addUser(server, server.teamId);
+    const group = await scim('POST', '/Groups', {
+      schemas: [GROUP_SCHEMA],
+      displayName: uniqueName('Keyplane Admins? no:'),
+      members: [{ value: member.user.id }],
+    });
+    const admins = await scim('POST', '/Groups', {
+      schemas: [GROUP_SCHEMA],
+      displayName: ADMIN_GROUP,
+      members: [{ value: member.user.id }],
+    });
+    expect(admins.status).toBe(201);
+    expect(await role(member.user.id)).toBe('TEAM_ADMIN');
+    expect((await scim('DELETE', `/Users/${member.user.id}`)).status).toBe(204);
+    expect(await role(member.user.id)).toBe('MEMBER');
+    expect(memberIds((await scim('GET', `/Groups/${group.body.id}`)).body)).toEqual([]);
+    expect(memberIds((await scim('GET', `/Groups/${admins.body.id}`)).body)).toEqual([]);
+    const revived = await scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: member.user.email,
+      name: { formatted: 'Revived' },
+    });
+    expect(revived.status).toBe(201);
+    expect(revived.body.id).toBe(member.user.id);
+    expect(await role(member.user.id)).toBe('MEMBER');
+    expect((await scim('DELETE', `/Groups/${admins.body.id}`)).status).toBe(204);
+  });
+
   it('a member held by another admin group stays TEAM_ADMIN; a SUPER_ADMIN is never demoted nor made anything else', async () => {
     const member = await addUser(server, server.teamId);
     const superAdmin = await server.services.prisma.user.findFirstOrThrow({ where: { teamId: server.teamId, role: 'SUPER_ADMIN' } });
