@@ -343,10 +343,31 @@ export function patchOperations(body: unknown) {
   const parsed = patchBody.safeParse(body);
   if (!parsed.success)
     throw invalidValue(`Not a PatchOp: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data.Operations.map((operation) => {
+  return parsed.data.Operations.flatMap((operation): ScimOperation[] => {
     const op = operation.op.toLowerCase();
     if (op !== 'add' && op !== 'remove' && op !== 'replace') throw invalidValue(`Unknown PATCH op ${operation.op}`);
     if (op === 'remove' && !operation.path) throw new ScimError(400, 'A remove operation needs a path', 'noTarget');
-    return { ...operation, op } as Parameters<typeof scimPatch>[1][number];
+    return op !== 'remove' && pathless(operation) ? splitComplexValues(op, operation.value) : [{ ...operation, op } as ScimOperation];
   });
+}
+
+type ScimOperation = Parameters<typeof scimPatch>[1][number];
+
+const pathless = (operation: { path?: string; value?: unknown }): operation is { value: Record<string, unknown> } =>
+  !operation.path && isObject(operation.value);
+
+/**
+ * A pathless add/replace of a complex attribute (`{"name": {"familyName": …}}`) sets the
+ * sub-attributes given and leaves the others (RFC 7644 §3.5.2.1, §3.5.2.3); scim-patch would
+ * replace the whole `name`, losing givenName and the member's name: one operation per sub-attribute.
+ */
+function splitComplexValues(op: 'add' | 'replace', value: Record<string, unknown>): ScimOperation[] {
+  const simple: Record<string, unknown> = {};
+  const split: ScimOperation[] = [];
+  for (const [key, v] of Object.entries(value)) {
+    if (isObject(v) && !key.toLowerCase().startsWith('urn:')) {
+      for (const [sub, subValue] of Object.entries(v)) split.push({ op, path: `${key}.${sub}`, value: subValue } as ScimOperation);
+    } else simple[key] = v;
+  }
+  return [...(Object.keys(simple).length > 0 ? [{ op, value: simple } as ScimOperation] : []), ...split];
 }
