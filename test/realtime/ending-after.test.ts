@@ -17,11 +17,13 @@ function counted() {
 }
 
 describe('endingAfter', () => {
-  it('holds nothing until pulled, delivers the last event, and ends (releasing) on the next pull', async () => {
+  it('holds nothing until pulled, delivers the last event and those already waiting, and ends (releasing) on the next pull', async () => {
     const { state, hold } = counted();
     let sourceEnded = false;
     const source = new Repeater<number>(async (push, stop) => {
       for (const n of [1, 2, 3, 4]) await push(n);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      void push(5); // too late: not waited for
       await stop;
       sourceEnded = true;
     });
@@ -31,6 +33,9 @@ describe('endingAfter', () => {
     expect(state.holds).toBe(1);
     expect(await stream.next()).toEqual({ done: false, value: 2 });
     expect(state.holds).toBe(1); // delivered only once the consumer pulls again
+    // 3 and 4 were waiting (pushed together with the last one): delivered before the end.
+    expect(await stream.next()).toEqual({ done: false, value: 3 });
+    expect(await stream.next()).toEqual({ done: false, value: 4 });
     expect(await stream.next()).toEqual({ done: true, value: undefined });
     expect(state.holds).toBe(0);
     expect(sourceEnded).toBe(true);
