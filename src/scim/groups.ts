@@ -392,17 +392,45 @@ function whereOf(f: Filter, prefix: string): Where {
     case '[]':
       if (attributeOf(f.attrPath, prefix) !== 'members') throw invalidFilter(`Unsupported value path: ${f.attrPath}`);
       return whereOf(f.valFilter, 'members.');
+    case 'pr':
+      return present(attributeOf(f.attrPath, prefix));
     case 'eq':
-    case 'ne': {
+    case 'ne':
+    case 'co':
+    case 'sw':
+    case 'ew': {
       const attribute = attributeOf(f.attrPath, prefix);
       const value = f.compValue;
       if (typeof value !== 'string') throw invalidFilter(`${attribute} compares with a string`);
-      const equal = equalTo(attribute, value);
-      return f.op === 'eq' ? equal : { NOT: equal };
+      if (f.op === 'eq') return equalTo(attribute, value);
+      // A group without an externalId is "not equal" too (SQL's NULL would drop it).
+      if (f.op === 'ne')
+        return attribute === 'externalid'
+          ? { OR: [{ externalId: null }, { NOT: equalTo(attribute, value) }] }
+          : { NOT: equalTo(attribute, value) };
+      return matching(attribute, f.op, value);
     }
     default:
-      throw invalidFilter(`Unsupported filter operator ${f.op}: Groups filter with eq and ne on displayName, externalId, members.value`);
+      throw invalidFilter(`Unsupported filter operator ${f.op}: Groups filter with eq, ne, co, sw, ew, pr`);
   }
+}
+
+/** Prisma hands contains/startsWith/endsWith to LIKE as is: its wildcards must match themselves. */
+const likeLiteral = (value: string) => value.replace(/[\\%_]/g, '\\$&');
+
+/** co / sw / ew: displayName case-insensitively (caseExact false), externalId exactly. */
+function matching(attribute: string, op: 'co' | 'sw' | 'ew', value: string): Where {
+  const condition = { [op === 'co' ? 'contains' : op === 'sw' ? 'startsWith' : 'endsWith']: likeLiteral(value) };
+  if (attribute === 'displayname') return { displayName: { ...condition, mode: 'insensitive' } };
+  if (attribute === 'externalid') return { externalId: condition };
+  throw invalidFilter(`Unsupported filter attribute for ${op}: ${attribute} (displayName, externalId)`);
+}
+
+function present(attribute: string): Where {
+  if (attribute === 'displayname') return {};
+  if (attribute === 'externalid') return { AND: [{ externalId: { not: null } }, { externalId: { not: '' } }] };
+  if (attribute === 'members' || attribute === 'members.value') return { members: { some: { user: { deletedAt: null } } } };
+  throw invalidFilter(`Unsupported filter attribute: ${attribute}`);
 }
 
 function attributeOf(path: string, prefix: string): string {

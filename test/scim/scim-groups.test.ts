@@ -417,6 +417,10 @@ describe('filters, paging, projection', () => {
       `members[value eq "${a.user.id}"]`,
       `members[value eq "${a.user.id}"] and externalId ne "ext-${tag}-0"`,
       `displayName eq "${tag} group_0" or displayName eq "${tag} group_4"`,
+      `displayName sw "${tag} group_"`,
+      `displayName co "${tag} group_" and displayName ew "_3"`,
+      `externalId sw "ext-${tag}-" and not (externalId ew "-2")`,
+      `displayName sw "${tag}" and externalId pr`,
     ];
     for (const filter of filters) {
       const answer = await list({ filter, count: 200 });
@@ -434,14 +438,20 @@ describe('filters, paging, projection', () => {
     ]);
     // "%" is no wildcard: it matches itself only.
     expect((await list({ filter: `displayName eq "${tag} group%"` })).body.totalResults).toBe(0);
-    for (const bad of ['displayName co "x"', 'nickName eq "x"', 'displayName eq', 'members.display eq "x"']) {
+    // members pr: the groups with a member (RFC 7644 §3.4.2.2: an empty list is not "present";
+    // the in-memory evaluator counts [] as present, so this one is stated here).
+    expect((await list({ filter: `externalId co "${tag}" and members pr` })).body.Resources.map((g: any) => g.id).sort()).toEqual(
+      [made[0].id, made[2].id, made[4].id].sort(),
+    );
+    // "_" is no wildcard either, in co/sw/ew; displayName co is case-insensitive.
+    expect((await list({ filter: `displayName co "${tag} groupX"` })).body.totalResults).toBe(0);
+    expect((await list({ filter: `displayName co "${tag.toLowerCase()} GROUP_"` })).body.totalResults).toBe(5);
+    for (const bad of ['displayName gt "x"', 'nickName eq "x"', 'displayName eq', 'members.display eq "x"', 'members co "x"']) {
       const answer = await list({ filter: bad });
       expect(answer.status, bad).toBe(400);
       expect(answer.body.scimType).toBe('invalidFilter');
     }
 
-    const filter = `displayName sw "${tag}"`;
-    expect((await list({ filter })).body.scimType).toBe('invalidFilter');
     const total = (await list({ count: 0 })).body;
     expect(total).toMatchObject({ itemsPerPage: 0, Resources: [] });
     const page = await list({ startIndex: total.totalResults - 1, count: 2 });
