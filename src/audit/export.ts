@@ -5,6 +5,7 @@
 // 401, anyone else 403. The export is itself audited (audit.exported) before the first byte.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
+import { stringify } from 'csv-stringify/sync';
 import type { Logger } from 'pino';
 import { clientAddressOfRequest } from '../auth/client-address.js';
 import type { KeyGate } from '../auth/gate.js';
@@ -71,33 +72,30 @@ function isoParam(params: URLSearchParams, name: string): Date | string {
 }
 
 /**
- * RFC 4180: a field with a comma, quote, CR or LF is quoted, its quotes doubled. A field a
- * spreadsheet would run as a formula (=, +, -, @, tab, CR first: a key or collection name in a
- * summary is the user's text) gets a leading apostrophe, as OWASP's CSV injection advice says;
- * the NDJSON export keeps every text exact.
+ * One CSV record per event (RFC 4180 quoting, CRLF), by csv-stringify. A field a spreadsheet would
+ * run as a formula (=, +, -, @, tab, CR first: a user agent or a name in a summary is the client's
+ * text) gets a leading apostrophe (`escape_formulas`, OWASP's CSV injection advice); the NDJSON
+ * export keeps every text exact.
  */
-export function csvField(value: string | null): string {
-  if (value === null) return '';
-  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+function csvLines(events: AuditEvent[]): string {
+  return stringify(
+    events.map((e) => [
+      e.at.toISOString(),
+      e.action,
+      e.actorType,
+      e.actorId,
+      e.actorKeyHint,
+      e.targetType,
+      e.targetId,
+      e.summary,
+      e.address,
+      e.userAgent,
+    ]),
+    CSV_OPTIONS,
+  );
 }
 
-function csvLine(e: AuditEvent): string {
-  return `${[
-    e.at.toISOString(),
-    e.action,
-    e.actorType,
-    e.actorId,
-    e.actorKeyHint,
-    e.targetType,
-    e.targetId,
-    e.summary,
-    e.address,
-    e.userAgent,
-  ]
-    .map(csvField)
-    .join(',')}\r\n`;
-}
+const CSV_OPTIONS = { escape_formulas: true, record_delimiter: 'windows' } as const;
 
 function ndjsonLine(e: AuditEvent): string {
   const { id, at, action, actorType, actorId, actorKeyHint, targetType, targetId, summary, address, userAgent } = e;
@@ -199,13 +197,13 @@ export async function handleAuditExport(deps: AuditExportDeps, req: IncomingMess
     'content-disposition': `attachment; filename="audit-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.${format}"`,
     'cache-control': 'no-store',
   });
-  if (format === 'csv') res.write(`${CSV_COLUMNS.join(',')}\r\n`);
-  const line = format === 'csv' ? csvLine : ndjsonLine;
+  if (format === 'csv') res.write(stringify([[...CSV_COLUMNS]], CSV_OPTIONS));
+  const lines = format === 'csv' ? csvLines : (rows: AuditEvent[]) => rows.map(ndjsonLine).join('');
   let cursor: Cursor | null = null;
   for (;;) {
     if (res.destroyed) return;
     const rows = await deps.audit.batch(p.teamId, { from, to }, cursor, BATCH);
-    if (rows.length > 0 && !res.write(rows.map(line).join('')) && !(await drained(res))) return;
+    if (rows.length > 0 && !res.write(lines(rows)) && !(await drained(res))) return;
     const last = rows.at(-1);
     if (rows.length < BATCH || !last) break;
     cursor = cursorOfEvent(last);

@@ -2,18 +2,21 @@
 // or CSV (RFC 4180 quoting, the SPEC's header); no key 401, a member or a FREE team 403, bad
 // parameters 400; the export is itself audited.
 import { get as httpGet } from 'node:http';
+import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS } from '../../src/audit/export.js';
 import type { AuditEvent } from '../../src/generated/prisma/client.js';
 import { graphql } from '../generated/index.js';
 import { gql } from '../helpers/client.js';
-import { parseCsv } from '../helpers/csv.js';
 import { addTeam, addUser } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 const Report = graphql(
   `mutation AxReport($text: String!, $location: String!) { reportExposedApiKeys(text: $text, location: $location) { id } }`,
 );
+/** A strict RFC 4180 reader (csv-parse): a quote in an unquoted field or text after a closing quote fails. */
+const parseCsv = (text: string): string[][] => parse(text, { record_delimiter: '\r\n' });
+
 const UA = 'Mozilla/5.0 (X11, "quoted"; comma, here)';
 
 const server = useTestServer({ RATE_LIMIT_PER_MINUTE: '100000' });
