@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { Logger } from 'pino';
-import { actorOfPrincipal } from '../audit/actor.js';
+import { type AuditActor, actorOfPrincipal } from '../audit/actor.js';
 import { clientAddressOfRequest } from '../auth/client-address.js';
 import type { KeyGate } from '../auth/gate.js';
 import type { Principal } from '../auth/principal.js';
@@ -200,12 +200,12 @@ async function route(deps: ScimHttpDeps, { principal, headers }: Admitted, req: 
       if (!read) return methodNotAllowed(res, headers, resource.startsWith('/Schemas') ? 'Schemas' : 'ResourceTypes', 'GET, HEAD');
       return send(200, discovery());
     }
-    if (resource === '/Users') return await users(deps, principal, req, base, send, res, headers);
+    if (resource === '/Users') return await collection(userRoutes(deps), deps, principal, req, base, send, res, headers);
     const id = /^\/Users\/([^/]+)$/.exec(resource)?.[1];
-    if (id !== undefined) return await user(deps, principal, req, idOf(id), base, send, res, headers);
-    if (resource === '/Groups') return await groups(deps, principal, req, base, send, res, headers);
+    if (id !== undefined) return await member(userRoutes(deps), deps, principal, req, idOf(id), base, send, res, headers);
+    if (resource === '/Groups') return await collection(groupRoutes(deps), deps, principal, req, base, send, res, headers);
     const groupId = /^\/Groups\/([^/]+)$/.exec(resource)?.[1];
-    if (groupId !== undefined) return await group(deps, principal, req, idOf(groupId), base, send, res, headers);
+    if (groupId !== undefined) return await member(groupRoutes(deps), deps, principal, req, idOf(groupId), base, send, res, headers);
   } catch (error) {
     if (!(error instanceof ScimError)) throw error;
     return sendScimError(res, error.status, error.message, { scimType: error.scimType, headers });
@@ -228,7 +228,56 @@ const originOf = (req: IncomingMessage, deps: ScimHttpDeps) => ({
   userAgent: req.headers['user-agent'] ?? null,
 });
 
-async function users(
+/** What the routes need of a SCIM resource type (Users, Groups): its service and representation. */
+interface ResourceRoutes<R> {
+  /** "User" or "Group", for the 405 messages */
+  name: string;
+  schema: string;
+  list(
+    p: Principal,
+    query: { filter: string | null; startIndex?: number; count?: number },
+  ): Promise<{ totalResults: number; startIndex: number; items: R[] }>;
+  get(p: Principal, id: string): Promise<R>;
+  create(p: Principal, actor: AuditActor, body: unknown): Promise<R>;
+  replace(p: Principal, actor: AuditActor, id: string, body: unknown): Promise<R>;
+  patch(p: Principal, actor: AuditActor, id: string, body: unknown): Promise<R>;
+  delete(p: Principal, actor: AuditActor, id: string): Promise<void>;
+  represent(resource: R, base: string): Record<string, unknown> & { meta: { location: string } };
+}
+
+const userRoutes = (deps: ScimHttpDeps): ResourceRoutes<Awaited<ReturnType<ScimUserService['get']>>> => ({
+  name: 'User',
+  schema: USER_SCHEMA,
+  list: async (p, query) => {
+    const page = await deps.users.list(p, query);
+    return { totalResults: page.totalResults, startIndex: page.startIndex, items: page.users };
+  },
+  get: (p, id) => deps.users.get(p, id),
+  create: (p, actor, body) => deps.users.create(p, actor, body),
+  replace: (p, actor, id, body) => deps.users.replace(p, actor, id, body),
+  patch: (p, actor, id, body) => deps.users.patch(p, actor, id, body),
+  delete: (p, actor, id) => deps.users.delete(p, actor, id),
+  represent: scimUser,
+});
+
+const groupRoutes = (deps: ScimHttpDeps): ResourceRoutes<Awaited<ReturnType<ScimGroupService['get']>>> => ({
+  name: 'Group',
+  schema: GROUP_SCHEMA,
+  list: async (p, query) => {
+    const page = await deps.groups.list(p, query);
+    return { totalResults: page.totalResults, startIndex: page.startIndex, items: page.groups };
+  },
+  get: (p, id) => deps.groups.get(p, id),
+  create: (p, actor, body) => deps.groups.create(p, actor, body),
+  replace: (p, actor, id, body) => deps.groups.replace(p, actor, id, body),
+  patch: (p, actor, id, body) => deps.groups.patch(p, actor, id, body),
+  delete: (p, actor, id) => deps.groups.delete(p, actor, id),
+  represent: scimGroup,
+});
+
+/** /Users, /Groups: list (GET with filter, startIndex, count) and create (POST). */
+async function collection<R>(
+  routes: ResourceRoutes<R>,
   deps: ScimHttpDeps,
   principal: Principal,
   req: IncomingMessage,
@@ -238,9 +287,9 @@ async function users(
   headers: Record<string, string>,
 ) {
   const params = new URL(req.url ?? '/', 'http://x').searchParams;
-  const project = projection(params.get('attributes'), params.get('excludedAttributes'), USER_SCHEMA);
+  const project = projection(params.get('attributes'), params.get('excludedAttributes'), routes.schema);
   if (req.method === 'GET' || req.method === 'HEAD') {
-    const page = await deps.users.list(principal, {
+    const page = await routes.list(principal, {
       filter: params.get('filter'),
       startIndex: integerParam(params, 'startIndex'),
       count: integerParam(params, 'count'),
@@ -248,20 +297,22 @@ async function users(
     return send(200, {
       schemas: [LIST_RESPONSE_SCHEMA],
       totalResults: page.totalResults,
-      itemsPerPage: page.users.length,
+      itemsPerPage: page.items.length,
       startIndex: page.startIndex,
-      Resources: page.users.map((u) => project(scimUser(u, base))),
+      Resources: page.items.map((item) => project(routes.represent(item, base))),
     });
   }
   if (req.method === 'POST') {
-    const created = await deps.users.create(principal, actorOfPrincipal(principal, originOf(req, deps)), await bodyOf(req));
-    const representation = scimUser(created, base);
+    const created = await routes.create(principal, actorOfPrincipal(principal, originOf(req, deps)), await bodyOf(req));
+    const representation = routes.represent(created, base);
     return sendScim(res, 201, project(representation), { ...headers, location: representation.meta.location });
   }
-  methodNotAllowed(res, headers, 'Users', 'GET, HEAD, POST');
+  methodNotAllowed(res, headers, `${routes.name}s`, 'GET, HEAD, POST');
 }
 
-async function user(
+/** /Users/{id}, /Groups/{id}: read, replace, patch, delete. */
+async function member<R>(
+  routes: ResourceRoutes<R>,
   deps: ScimHttpDeps,
   principal: Principal,
   req: IncomingMessage,
@@ -273,83 +324,20 @@ async function user(
 ) {
   const actor = () => actorOfPrincipal(principal, originOf(req, deps));
   const params = new URL(req.url ?? '/', 'http://x').searchParams;
-  const project = projection(params.get('attributes'), params.get('excludedAttributes'), USER_SCHEMA);
+  const project = projection(params.get('attributes'), params.get('excludedAttributes'), routes.schema);
   switch (req.method) {
     case 'GET':
     case 'HEAD':
-      return send(200, project(scimUser(await deps.users.get(principal, id), base)));
+      return send(200, project(routes.represent(await routes.get(principal, id), base)));
     case 'PUT':
-      return send(200, project(scimUser(await deps.users.replace(principal, actor(), id, await bodyOf(req)), base)));
+      return send(200, project(routes.represent(await routes.replace(principal, actor(), id, await bodyOf(req)), base)));
     case 'PATCH':
-      return send(200, project(scimUser(await deps.users.patch(principal, actor(), id, await bodyOf(req)), base)));
+      return send(200, project(routes.represent(await routes.patch(principal, actor(), id, await bodyOf(req)), base)));
     case 'DELETE':
-      await deps.users.delete(principal, actor(), id);
+      await routes.delete(principal, actor(), id);
       res.writeHead(204, { 'cache-control': 'no-store', ...headers }).end();
       return;
     default:
-      methodNotAllowed(res, headers, 'A User', 'GET, HEAD, PUT, PATCH, DELETE');
-  }
-}
-
-async function groups(
-  deps: ScimHttpDeps,
-  principal: Principal,
-  req: IncomingMessage,
-  base: string,
-  send: Send,
-  res: ServerResponse,
-  headers: Record<string, string>,
-) {
-  const params = new URL(req.url ?? '/', 'http://x').searchParams;
-  const project = projection(params.get('attributes'), params.get('excludedAttributes'), GROUP_SCHEMA);
-  if (req.method === 'GET' || req.method === 'HEAD') {
-    const page = await deps.groups.list(principal, {
-      filter: params.get('filter'),
-      startIndex: integerParam(params, 'startIndex'),
-      count: integerParam(params, 'count'),
-    });
-    return send(200, {
-      schemas: [LIST_RESPONSE_SCHEMA],
-      totalResults: page.totalResults,
-      itemsPerPage: page.groups.length,
-      startIndex: page.startIndex,
-      Resources: page.groups.map((g) => project(scimGroup(g, base))),
-    });
-  }
-  if (req.method === 'POST') {
-    const created = await deps.groups.create(principal, actorOfPrincipal(principal, originOf(req, deps)), await bodyOf(req));
-    const representation = scimGroup(created, base);
-    return sendScim(res, 201, project(representation), { ...headers, location: representation.meta.location });
-  }
-  methodNotAllowed(res, headers, 'Groups', 'GET, HEAD, POST');
-}
-
-async function group(
-  deps: ScimHttpDeps,
-  principal: Principal,
-  req: IncomingMessage,
-  id: string,
-  base: string,
-  send: Send,
-  res: ServerResponse,
-  headers: Record<string, string>,
-) {
-  const actor = () => actorOfPrincipal(principal, originOf(req, deps));
-  const params = new URL(req.url ?? '/', 'http://x').searchParams;
-  const project = projection(params.get('attributes'), params.get('excludedAttributes'), GROUP_SCHEMA);
-  switch (req.method) {
-    case 'GET':
-    case 'HEAD':
-      return send(200, project(scimGroup(await deps.groups.get(principal, id), base)));
-    case 'PUT':
-      return send(200, project(scimGroup(await deps.groups.replace(principal, actor(), id, await bodyOf(req)), base)));
-    case 'PATCH':
-      return send(200, project(scimGroup(await deps.groups.patch(principal, actor(), id, await bodyOf(req)), base)));
-    case 'DELETE':
-      await deps.groups.delete(principal, actor(), id);
-      res.writeHead(204, { 'cache-control': 'no-store', ...headers }).end();
-      return;
-    default:
-      methodNotAllowed(res, headers, 'A Group', 'GET, HEAD, PUT, PATCH, DELETE');
+      methodNotAllowed(res, headers, `A ${routes.name}`, 'GET, HEAD, PUT, PATCH, DELETE');
   }
 }
