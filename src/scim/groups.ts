@@ -3,7 +3,6 @@
 // (User ids; a deleted member is not listed); what a group grants is group-roles.ts's one rule (the
 // admin group). Every change is one group.* event in its transaction, plus member.updated for each
 // member whose role it changed.
-import { type ScimResource, scimPatch } from 'scim-patch';
 import { type Filter, parse } from 'scim2-parse-filter';
 import type { AuditActor } from '../audit/actor.js';
 import { recordAudit } from '../audit/record.js';
@@ -13,7 +12,7 @@ import { stringProblem, validName } from '../domain/input.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { isAdminGroup, reconcileGroupRoles } from './group-roles.js';
 import { ScimError } from './responses.js';
-import { MAX_RESULTS, patchOperations } from './users.js';
+import { applyPatch, MAX_RESULTS, patchOperations } from './users.js';
 
 export const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const DEFAULT_COUNT = 100;
@@ -195,17 +194,7 @@ export class ScimGroupService {
       if (unknown.length > 0) throw new ScimError(400, `No User of this team has the id ${unknown[0]}`, 'noTarget');
     }
     return this.change(p, actor, id, (current) => {
-      const before = scimGroup(current, '');
-      let after: Record<string, unknown>;
-      try {
-        after = scimPatch(before as unknown as ScimResource, operations, {
-          mutateDocument: false,
-          treatMissingAsAdd: true,
-        }) as unknown as Record<string, unknown>;
-      } catch (error) {
-        const scimType = error instanceof Error && error.name === 'NoTarget' ? 'noTarget' : 'invalidValue';
-        throw new ScimError(400, error instanceof Error ? error.message : 'Invalid PATCH operation', scimType);
-      }
+      const after = applyPatch(scimGroup(current, ''), operations);
       return { ...fieldsOf(after), memberIds: memberIdsOf(attr(after, 'members') ?? null) };
     });
   }

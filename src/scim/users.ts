@@ -210,17 +210,7 @@ export class ScimUserService {
     const operations = patchOperations(body);
     return this.change(p, actor, id, (current) => {
       const before = scimUser(current, '');
-      let after: Record<string, unknown>;
-      try {
-        // scim-patch types meta's dates as Date; it neither reads nor writes them here.
-        after = scimPatch(before as unknown as ScimResource, operations, {
-          mutateDocument: false,
-          treatMissingAsAdd: true,
-        }) as unknown as Record<string, unknown>;
-      } catch (error) {
-        const scimType = error instanceof Error && error.name === 'NoTarget' ? 'noTarget' : 'invalidValue';
-        throw new ScimError(400, error instanceof Error ? error.message : 'Invalid PATCH operation', scimType);
-      }
+      let after = applyPatch(before, operations);
       // displayName and name.formatted are one value: the one the operations changed wins.
       const formatted = isObject(attr(after, 'name')) ? attr(attr(after, 'name') as Record<string, unknown>, 'formatted') : undefined;
       if (attr(after, 'displayName') === before.displayName && formatted !== before.name.formatted) {
@@ -339,6 +329,23 @@ const patchBody = z.object({
 });
 
 /** The PatchOp's operations, op names lower-cased (Entra sends "Replace", "Add"). */
+/**
+ * PATCH operations applied to a resource's SCIM representation (scim-patch, the document left
+ * untouched); its refusals as RFC 7644 errors: noTarget, else invalidValue.
+ */
+export function applyPatch(before: object, operations: ReturnType<typeof patchOperations>): Record<string, unknown> {
+  try {
+    // scim-patch types meta's dates as Date; it neither reads nor writes them here.
+    return scimPatch(before as unknown as ScimResource, operations, {
+      mutateDocument: false,
+      treatMissingAsAdd: true,
+    }) as unknown as Record<string, unknown>;
+  } catch (error) {
+    const scimType = error instanceof Error && error.name === 'NoTarget' ? 'noTarget' : 'invalidValue';
+    throw new ScimError(400, error instanceof Error ? error.message : 'Invalid PATCH operation', scimType);
+  }
+}
+
 export function patchOperations(body: unknown) {
   const parsed = patchBody.safeParse(body);
   if (!parsed.success)
