@@ -335,15 +335,17 @@ export class Authenticator {
 
   private async read(hash: string): Promise<VerifiedKey | undefined> {
     this.lookups += 1;
-    // One read for both secrets (two unique indexes, a BitmapOr): a previous secret only during
-    // its overlap (the verdict checks its end again on every use of the cached verification).
+    // One read for both secrets (two unique indexes, a BitmapOr). A previous secret is read also
+    // after its overlap, while the row still holds it: the verdict then says it was regenerated
+    // (and when it stopped) rather than "unknown", whether or not its verification was cached.
     const row = await this.prisma.apiKey.findFirst({
-      where: { OR: [{ hash }, { previousHash: hash, previousSecretExpiresAt: { gt: new Date() } }] },
+      where: { OR: [{ hash }, { previousHash: hash }] },
       include: { team: true, createdBy: true },
     });
     if (!row) return undefined;
     const { team, createdBy: user, ...key } = row;
     const previousUntil = key.hash === hash ? null : key.previousSecretExpiresAt;
+    if (key.hash !== hash && previousUntil === null) return undefined;
     if (previousUntil) this.previousSecrets.set(key.id, hash, { ttl: Math.max(previousUntil.getTime() - Date.now(), 0) + this.cacheTtlMs });
     return {
       previousUntil,
