@@ -8,6 +8,9 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const booleanSetting = z
+  .enum(['true', 'false', '1', '0', 'on', 'off', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => ['true', '1', 'on', 'yes'].includes(v));
 
 const schema = z.object({
   PORT: port.default(4000),
@@ -56,13 +59,17 @@ const schema = z.object({
   SOCKETS_PER_KEY: positiveInt.default(20),
   SOCKETS_PER_ADDRESS: positiveInt.default(200),
   AUDIT_RETENTION_DAYS: positiveInt.max(36_500).default(365),
-  GRAPHIQL: z
-    .enum(['true', 'false', '1', '0', 'on', 'off', 'yes', 'no'], { message: 'must be true or false' })
-    .transform((v) => ['true', '1', 'on', 'yes'].includes(v))
-    .default(true),
+  WEBHOOK_RETRY_SECONDS: z.coerce.number().positive().max(3600).default(5),
+  WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().positive().max(8760).default(120),
+  WEBHOOK_ALLOW_PRIVATE_URLS: booleanSetting.default(false),
+  ENCRYPTION_KEY: z
+    .string()
+    .transform((value, ctx) => parseEncryptionKey(value, ctx))
+    .optional(),
+  GRAPHIQL: booleanSetting.default(true),
 });
 
-const SECRET_BEARING = new Set(['KEY_PEPPER', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL']);
+const SECRET_BEARING = new Set(['KEY_PEPPER', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'ENCRYPTION_KEY']);
 
 export type Env = z.input<typeof schema>;
 
@@ -108,6 +115,17 @@ export interface Config {
   graphiql: boolean;
   /** audit events older than this many days are purged */
   auditRetentionDays: number;
+  /** the first retry delay of a failed webhook delivery: Svix's schedule (5 s … 10 h) scales with it */
+  webhookRetrySeconds: number;
+  /** an endpoint whose every attempt has failed for this long is disabled */
+  webhookDisableAfterHours: number;
+  /** http:// and loopback/private addresses for webhook endpoints (tests, private deployments) */
+  webhookAllowPrivateUrls: boolean;
+  /**
+   * ENCRYPTION_KEY (32 bytes): seals secrets that must be read back (webhook signing secrets).
+   * Unset: a key file generated in DATA_DIR (src/crypto/secret-box.ts).
+   */
+  encryptionKey?: Buffer;
 }
 
 export class ConfigError extends Error {}
@@ -157,6 +175,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     socketsPerAddress: e.SOCKETS_PER_ADDRESS,
     graphiql: e.GRAPHIQL,
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    webhookRetrySeconds: e.WEBHOOK_RETRY_SECONDS,
+    webhookDisableAfterHours: e.WEBHOOK_DISABLE_AFTER_HOURS,
+    webhookAllowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS,
+    encryptionKey: e.ENCRYPTION_KEY,
   };
 }
 
@@ -212,6 +234,19 @@ function parsePublicUrl(value: string, ctx: z.RefinementCtx): string {
   if (url.username || url.password) return fail('must not contain credentials');
   if (url.search || url.hash || /[?#]/.test(value)) return fail('must not have a query or a fragment');
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** ENCRYPTION_KEY: 32 random bytes, as 64 hex digits or base64 (`openssl rand -base64 32`). */
+function parseEncryptionKey(value: string, ctx: z.RefinementCtx): Buffer {
+  const text = value.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(text)
+    ? Buffer.from(text, 'hex')
+    : /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
+      ? Buffer.from(text, 'base64')
+      : null;
+  if (key?.length === 32) return key;
+  ctx.addIssue({ code: 'custom', message: 'must be 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)' });
+  return z.NEVER;
 }
 
 /** TRUST_PROXY: comma-separated addresses or CIDRs (IPv4 or IPv6) of the proxies in front. */

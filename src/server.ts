@@ -8,6 +8,7 @@ import { AUDIT_EXPORT_PATH, serveAuditExport } from './audit/export.js';
 import { clientAddressOf, refuseKnownGuess, useKeyAuth } from './auth/http-plugin.js';
 import type { Config } from './config.js';
 import { dashboardHandler } from './dashboard/serve.js';
+import { openSecretBox } from './crypto/secret-box.js';
 import { type Database, openDatabase } from './db/database.js';
 import { isDatabaseUnavailable } from './db/outage.js';
 import { GRAPHIQL_ASSETS_PATH, renderGraphiQL, serveGraphiQLAsset } from './graphiql/graphiql.js';
@@ -72,7 +73,8 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
     onFatal: options.onFatal ?? ((error) => log.fatal({ err: error }, 'the database is gone for good')),
   });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log, 'limits') : undefined;
-  const services = createServices(config, db, log, redis);
+  const secretBox = await openSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, log });
+  const services = createServices(config, db, log, secretBox, redis);
   try {
     return await serve(config, services);
   } catch (error) {

@@ -9,6 +9,7 @@ import { KeyGate } from './auth/gate.js';
 import { LastUsedRecorder } from './auth/last-used.js';
 import { CollectionService } from './collections/service.js';
 import type { Config } from './config.js';
+import type { SecretBox } from './crypto/secret-box.js';
 import type { Database } from './db/database.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { KeyChangeFeed } from './keys/change-feed.js';
@@ -81,13 +82,15 @@ export interface Services {
   audit: AuditQuery;
   auditRetention: AuditRetentionJob;
   redis?: Redis;
+  /** seals secrets that are read back (webhook signing secrets) */
+  secretBox: SecretBox;
   /** starts the background work (after listen) */
   start(): void;
   /** stops it, flushing what is buffered */
   stop(): Promise<void>;
 }
 
-export function createServices(config: Config, db: Database, log: Logger, redis?: Redis): Services {
+export function createServices(config: Config, db: Database, log: Logger, secretBox: SecretBox, redis?: Redis): Services {
   const prisma = db.prisma;
   const lastUsed = new LastUsedRecorder(prisma, (error) => log.error({ err: error }, 'could not write lastUsedAt; will retry'));
   const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
@@ -138,6 +141,7 @@ export function createServices(config: Config, db: Database, log: Logger, redis?
   });
   return {
     config,
+    secretBox,
     log,
     prisma,
     db,

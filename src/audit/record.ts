@@ -5,10 +5,13 @@
 //   await recordAudit(tx, actor, [{ teamId, action: 'api_key.rotated', targetType: 'api_key', targetId: key.id, summary }]);
 //
 // `actor` comes from the request (actor.ts: auditActorOf(ctx) in a resolver, SYSTEM_ACTOR in a
-// job). No secret may reach an event: callers write hints (kp_…Xy9Q), and anything shaped like a
+// job). The same call enqueues the webhook events of the changes it records (SPEC §5: in the
+// change's transaction; src/webhooks/event-types.ts says which actions are events). No secret may reach an event: callers write hints (kp_…Xy9Q), and anything shaped like a
 // key or an invitation token that slips into a text field is blanked here all the same.
 import { randomBytes } from 'node:crypto';
 import type { Prisma } from '../generated/prisma/client.js';
+import { EVENT_OF_AUDIT_ACTION } from '../webhooks/event-types.js';
+import { enqueueWebhookEvents, type WebhookEventSource } from '../webhooks/outbox.js';
 import type { AuditAction, AuditTargetType } from './actions.js';
 import type { AuditActor } from './actor.js';
 
@@ -89,4 +92,13 @@ export async function recordAudit(
     actor.userAgent === null ? null : auditText(actor.userAgent, MAX_USER_AGENT),
     entries.map((e) => auditText(e.summary, MAX_SUMMARY)),
   );
+  await enqueueWebhookEvents(db, actor, entries.flatMap(webhookEventOf), at);
+}
+
+/** The webhook event an audited change is, if any (src/webhooks/event-types.ts). */
+function webhookEventOf(entry: AuditEntry): WebhookEventSource[] {
+  const type = EVENT_OF_AUDIT_ACTION[entry.action];
+  if (!type || entry.targetId === null) return [];
+  if (type === 'member.deprovisioned') return [{ type, teamId: entry.teamId, userId: entry.targetId }];
+  return [{ type, teamId: entry.teamId, keyId: entry.targetId, reason: type === 'api_key.exposed' ? 'EXPOSED' : undefined }];
 }

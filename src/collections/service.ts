@@ -15,6 +15,7 @@ import type { Collection, Prisma, PrismaClient } from '../generated/prisma/clien
 import { displayHint } from '../keys/format.js';
 import { mintKey } from '../keys/service.js';
 import type { RevocationService } from '../revocation/service.js';
+import { enqueueWebhookEvents } from '../webhooks/outbox.js';
 
 const MAX_REQUESTS = 500;
 // eslint-disable-next-line no-control-regex
@@ -191,6 +192,8 @@ export class CollectionService {
           summary: `Shared ${label(collection)}: access key ${created.id} (${displayHint('COLLECTION_ACCESS', created.hint)})`,
         },
       ]);
+      // Audited as a change of the collection; to webhooks it is a new key.
+      await enqueueWebhookEvents(tx, actor, [{ type: 'api_key.created', teamId: p.teamId, keyId: created.id }]);
       return created;
     });
     return { accessKey, secret: material.secret };

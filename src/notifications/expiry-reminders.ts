@@ -16,9 +16,11 @@
 // keys) have no expiry, so none either.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { SYSTEM_ACTOR } from '../audit/actor.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
 import type { OutboxListener } from '../revocation/service.js';
+import { enqueueWebhookEvents } from '../webhooks/outbox.js';
 import { daysLeft, type ExpiringKey, expiryReminderEmail, expiryReminderMessage } from './expiry-messages.js';
 
 export const API_KEY_EXPIRING = 'API_KEY_EXPIRING';
@@ -156,8 +158,8 @@ export class ExpiryReminders {
   /** In the claim's transaction: a notification per key, an outbox email per owner. */
   private async writeReminders(tx: Prisma.TransactionClient, reached: Reached[], now: Date): Promise<Reminded> {
     if (reached.length === 0) return { notifications: [], events: [], emailIds: [] };
-    const keys = await tx.$queryRawUnsafe<{ id: string; name: string; hint: string; createdById: string }[]>(
-      `SELECT "id", "name", "hint", "createdById" FROM "ApiKey" WHERE "id" = ANY($1::text[]) ORDER BY "expiresAt", "id"`,
+    const keys = await tx.$queryRawUnsafe<{ id: string; teamId: string; name: string; hint: string; createdById: string }[]>(
+      `SELECT "id", "teamId", "name", "hint", "createdById" FROM "ApiKey" WHERE "id" = ANY($1::text[]) ORDER BY "expiresAt", "id"`,
       reached.map((r) => r.keyId),
     );
     const expiryOf = new Map(reached.map((r) => [r.keyId, r.expiresAt]));
@@ -192,6 +194,12 @@ export class ExpiryReminders {
       ...expiryReminderEmail(owner, byOwner.get(owner.id)!),
     }));
     await tx.emailOutbox.createMany({ data: emails });
+    await enqueueWebhookEvents(
+      tx,
+      SYSTEM_ACTOR,
+      keys.map((key) => ({ type: 'api_key.expiring', teamId: key.teamId, keyId: key.id })),
+      now,
+    );
     return {
       notifications: notifications.map(({ id, userId }) => ({ id, userId })),
       events,
