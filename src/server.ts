@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import { AUDIT_EXPORT_PATH, serveAuditExport } from './audit/export.js';
 import { clientAddressOf, refuseKnownGuess, useKeyAuth } from './auth/http-plugin.js';
 import type { Config } from './config.js';
-import { dashboardHandler } from './dashboard/serve.js';
 import { openSecretBox } from './crypto/secret-box.js';
+import { dashboardHandler } from './dashboard/serve.js';
 import { type Database, openDatabase } from './db/database.js';
 import { isDatabaseUnavailable } from './db/outage.js';
 import { GRAPHIQL_ASSETS_PATH, renderGraphiQL, serveGraphiQLAsset } from './graphiql/graphiql.js';
@@ -74,6 +74,11 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
   });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log, 'limits') : undefined;
   const secretBox = await openSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, log });
+  if (config.databaseUrl && !config.encryptionKey) {
+    log.warn(
+      'ENCRYPTION_KEY is not set: secrets are sealed with the key file in DATA_DIR; instances sharing this database need one ENCRYPTION_KEY',
+    );
+  }
   const services = createServices(config, db, log, secretBox, redis);
   try {
     return await serve(config, services);
