@@ -73,8 +73,9 @@ export const nameField = nameSchema;
 export const requestUrl = text(2048).refine(isRequestUrl, 'must be an absolute http(s) URL or start with a {{variable}}');
 
 const POSTMAN_VARIABLE = /^\{\{[A-Za-z0-9_.$-]{1,100}\}\}/;
+/** Whitespace and C0/C1 controls: a URL parser would drop or encode them silently (webhook URLs reuse it). */
 // eslint-disable-next-line no-control-regex
-const URL_FORBIDDEN = /[\s\u0000-\u001f\u007f-\u009f]/u;
+export const URL_FORBIDDEN = /[\s\u0000-\u001f\u007f-\u009f]/u;
 
 function isRequestUrl(value: string): boolean {
   if (URL_FORBIDDEN.test(value)) return false;
