@@ -145,7 +145,9 @@ describe('postWebhook with WEBHOOK_ALLOW_PRIVATE_URLS on', () => {
     const byName = await refusal(postWebhook(new URL(`http://receiver.test:${hook.port}/`), BODY, HEADERS, { ...lenient, resolve: mixed }));
     expect(byName).toMatchObject({ failure: 'refused', message: 'refused: receiver.test resolves to a cloud metadata address' });
     const linkLocal = resolverOf('127.0.0.1', 'fe80::1');
-    const byV6 = await refusal(postWebhook(new URL(`http://receiver.test:${hook.port}/`), BODY, HEADERS, { ...lenient, resolve: linkLocal }));
+    const byV6 = await refusal(
+      postWebhook(new URL(`http://receiver.test:${hook.port}/`), BODY, HEADERS, { ...lenient, resolve: linkLocal }),
+    );
     expect(byV6.message).toBe('refused: receiver.test resolves to a link-local address');
     await settle();
     expect(hook.connections()).toBe(0);
@@ -215,11 +217,12 @@ describe('postWebhook with WEBHOOK_ALLOW_PRIVATE_URLS on', () => {
 });
 
 describe('postWebhook with WEBHOOK_ALLOW_PRIVATE_URLS off', () => {
+  const URL_LOOPBACK = 'refused: the URL must not point to a loopback address (private addresses need WEBHOOK_ALLOW_PRIVATE_URLS)';
   it.each([
-    ['https://127.0.0.1:PORT/', 'refused: the URL must not point to a loopback address (private addresses need WEBHOOK_ALLOW_PRIVATE_URLS)'],
-    ['https://[::1]:PORT/', 'refused: the URL must not point to a loopback address (private addresses need WEBHOOK_ALLOW_PRIVATE_URLS)'],
-    ['https://2130706433:PORT/', 'refused: the URL must not point to a loopback address (private addresses need WEBHOOK_ALLOW_PRIVATE_URLS)'],
-    ['https://localhost:PORT/', 'refused: the URL must not point to a loopback address (private addresses need WEBHOOK_ALLOW_PRIVATE_URLS)'],
+    ['https://127.0.0.1:PORT/', URL_LOOPBACK],
+    ['https://[::1]:PORT/', URL_LOOPBACK],
+    ['https://2130706433:PORT/', URL_LOOPBACK],
+    ['https://localhost:PORT/', URL_LOOPBACK],
     ['http://127.0.0.1:PORT/', 'refused: the URL must be an https URL'],
   ])('refuses %s before resolving or connecting', async (text, message) => {
     const hook = await receiver();
@@ -278,7 +281,9 @@ describe('guardedLookup', () => {
     for (const options of [{ all: true }, {}, { family: 4 }]) {
       const { error } = await ask(lookup, options);
       expect(error).toBeInstanceOf(WebhookRequestError);
-      expect(error!.message).toBe('refused: receiver.test resolves to a loopback address (private addresses need WEBHOOK_ALLOW_PRIVATE_URLS)');
+      expect(error!.message).toBe(
+        'refused: receiver.test resolves to a loopback address (private addresses need WEBHOOK_ALLOW_PRIVATE_URLS)',
+      );
     }
   });
 });
