@@ -11,8 +11,8 @@ import type { BlockList } from 'node:net';
 import { z } from 'zod';
 import { scannerActor } from '../audit/actor.js';
 import { clientAddressOfRequest } from '../auth/client-address.js';
-import { stringProblem } from '../domain/input.js';
 import type { Metrics } from '../observability/metrics.js';
+import { answerJson, readBoundedBody, unsafeStringIn } from './http-body.js';
 import type { ScannerService } from './service.js';
 
 export const GITHUB_INTAKE_PATH = '/scanner/github';
@@ -22,42 +22,6 @@ const MAX_TOKENS = 1_000;
 const bodySchema = z
   .array(z.object({ token: z.string().max(200), type: z.string().max(200), url: z.string().max(2_000), source: z.string().max(100) }))
   .max(MAX_TOKENS);
-
-/** How much of an oversized body is read and discarded so that the client sees the 413. */
-const MAX_DRAIN_BYTES = 32 * MAX_BODY_BYTES;
-
-type Body = { ok: true; body: Buffer } | { ok: false; reason: 'too large' | 'aborted' };
-
-/**
- * The body, or why there is none. Past MAX_BODY_BYTES the rest is read and thrown away (up to
- * MAX_DRAIN_BYTES), so that the 413 is answered on a connection the client still reads: closing
- * it while the client is still sending resets it and the client never sees the answer.
- */
-function readBody(req: IncomingMessage): Promise<Body> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const declared = Number(req.headers['content-length']);
-    let over = Number.isFinite(declared) && declared > MAX_BODY_BYTES;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) over = true;
-      if (!over) chunks.push(chunk);
-      else if (size > MAX_DRAIN_BYTES) {
-        // Past what is worth draining: answer, then close the connection.
-        resolve({ ok: false, reason: 'too large' });
-        req.pause();
-      }
-    });
-    req.on('end', () => resolve(over ? { ok: false, reason: 'too large' } : { ok: true, body: Buffer.concat(chunks) }));
-    req.on('error', () => resolve({ ok: false, reason: 'aborted' }));
-    req.on('aborted', () => resolve({ ok: false, reason: 'aborted' }));
-  });
-}
-
-function answer(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
 
 /** Whether `signature` (base64 DER) over `body` verifies with the key GitHub names. */
 export function signedByGitHub(
@@ -89,39 +53,30 @@ export async function handleGitHubIntake(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  if (req.method !== 'POST') return answer(res, 405, { message: 'POST only' });
-  const read = await readBody(req);
-  if (!read.ok) {
-    if (read.reason === 'aborted') return void res.destroy();
-    res.setHeader('connection', 'close');
-    return answer(res, 413, { message: `body over ${MAX_BODY_BYTES} bytes` });
-  }
-  const { body } = read;
+  if (req.method !== 'POST') return answerJson(res, 405, { message: 'POST only' });
+  const body = await readBoundedBody(req, res, MAX_BODY_BYTES);
+  if (!body) return;
   const keyId = req.headers['github-public-key-identifier'];
   const signature = req.headers['github-public-key-signature'];
   if (!signedByGitHub(publicKeys, String(keyId ?? '') || undefined, String(signature ?? '') || undefined, body)) {
     metrics.authFailures.inc({ reason: 'scanner_signature' });
-    return answer(res, 401, { message: 'missing or invalid GitHub signature' });
+    return answerJson(res, 401, { message: 'missing or invalid GitHub signature' });
   }
   // Anything but the expected shape is the client's fault: 400 with a JSON error, never a 500.
   let tokens: z.infer<typeof bodySchema>;
   try {
     tokens = bodySchema.parse(JSON.parse(body.toString('utf8')));
   } catch {
-    return answer(res, 400, { message: `expected a JSON array of at most ${MAX_TOKENS} {token, type, url, source}` });
+    return answerJson(res, 400, { message: `expected a JSON array of at most ${MAX_TOKENS} {token, type, url, source}` });
   }
-  for (const [i, t] of tokens.entries()) {
-    for (const field of ['token', 'type', 'url', 'source'] as const) {
-      const problem = stringProblem(t[field]);
-      if (problem) return answer(res, 400, { message: `${i}.${field}: ${problem}` });
-    }
-  }
+  const problem = unsafeStringIn(tokens, ['token', 'type', 'url', 'source']);
+  if (problem) return answerJson(res, 400, { message: problem });
   const { verdicts } = await scanner.report(
     tokens.map((t) => ({ token: t.token, location: t.url, source: `github:${t.source}` })),
     undefined,
     scannerActor({ clientAddress: clientAddressOfRequest(req, trustProxy), userAgent: req.headers['user-agent'] ?? null }),
   );
-  answer(
+  answerJson(
     res,
     200,
     tokens.map((t, i) => ({
