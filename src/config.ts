@@ -49,6 +49,13 @@ const schema = z.object({
   EXPIRY_JOB_INTERVAL_SECONDS: z.coerce.number().positive().max(3600).default(30),
   KEY_PEPPER: z.string().min(16, 'must be at least 16 characters').optional(),
   GITHUB_SCANNING_PUBLIC_KEYS: z.string().min(1).optional(),
+  // Travels in an HTTP header: printable ASCII without spaces. Long enough not to be guessed.
+  GITLAB_REVOCATION_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters (use a random one: openssl rand -hex 32)')
+    .max(1_024, 'must be at most 1024 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in the Authorization header)')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: z
     .string()
@@ -69,7 +76,7 @@ const schema = z.object({
   GRAPHIQL: booleanSetting.default(true),
 });
 
-const SECRET_BEARING = new Set(['KEY_PEPPER', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'ENCRYPTION_KEY']);
+const SECRET_BEARING = new Set(['KEY_PEPPER', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'ENCRYPTION_KEY', 'GITLAB_REVOCATION_TOKEN']);
 
 export type Env = z.input<typeof schema>;
 
@@ -104,6 +111,8 @@ export interface Config {
   keyPepper?: string;
   /** key identifier → public key (PEM), from GITHUB_SCANNING_PUBLIC_KEYS */
   githubScanningPublicKeys?: Record<string, string>;
+  /** the pre-shared token GitLab's secret detection sends to /scanner/gitlab (unset: it is refused) */
+  gitlabRevocationToken?: string;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   /** proxies whose X-Forwarded-For is believed for the client address (none by default) */
   trustProxy: BlockList | null;
@@ -167,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     expiryJobIntervalSeconds: e.EXPIRY_JOB_INTERVAL_SECONDS,
     keyPepper: e.KEY_PEPPER,
     githubScanningPublicKeys: e.GITHUB_SCANNING_PUBLIC_KEYS ? githubPublicKeys(e.GITHUB_SCANNING_PUBLIC_KEYS) : undefined,
+    gitlabRevocationToken: e.GITLAB_REVOCATION_TOKEN,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY ?? null,
     maxCollectionsPerTeam: e.MAX_COLLECTIONS_PER_TEAM,

@@ -28,6 +28,7 @@ import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
 import { connectRedis } from './redis.js';
 import { GITHUB_INTAKE_PATH, handleGitHubIntake } from './scanner/github-intake.js';
+import { type GitLabIntakeDeps, handleGitLabIntake, isGitLabIntakePath } from './scanner/gitlab-intake.js';
 import { handleScim, isScimPath, type ScimHttpDeps } from './scim/http.js';
 import { createServices, type Services } from './services.js';
 import { bootstrapTeam } from './teams/bootstrap.js';
@@ -144,12 +145,25 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
   });
 
   const dashboard = dashboardHandler();
-  const intake = {
+  const githubIntake = {
     scanner: services.scanner,
     metrics: services.metrics,
     publicKeys: config.githubScanningPublicKeys,
     trustProxy: config.trustProxy,
   };
+  const gitlabIntake: GitLabIntakeDeps = {
+    scanner: services.scanner,
+    metrics: services.metrics,
+    token: config.gitlabRevocationToken,
+    limiter: services.gitlabIntakeLimiter,
+    trustProxy: config.trustProxy,
+  };
+  // An intake's failure is logged and answered 500 (JSON), never left hanging.
+  const served = (handling: Promise<void>, res: ServerResponse) =>
+    void handling.catch((error: unknown) => {
+      log.error({ err: error }, 'scanner intake failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"internal error"}');
+    });
   const guesses = { gate, trustProxy: config.trustProxy };
   const auditExport = {
     gate,
@@ -174,12 +188,8 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (pathname === '/healthz') return void healthz(db, res);
     if (pathname === '/metrics') return void metrics(services.metrics, res);
-    if (pathname === GITHUB_INTAKE_PATH) {
-      return void handleGitHubIntake(intake, req, res).catch((error: unknown) => {
-        log.error({ err: error }, 'scanner intake failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"internal error"}');
-      });
-    }
+    if (pathname === GITHUB_INTAKE_PATH) return served(handleGitHubIntake(githubIntake, req, res), res);
+    if (isGitLabIntakePath(pathname)) return served(handleGitLabIntake(gitlabIntake, req, res, pathname), res);
     if (pathname === AUDIT_EXPORT_PATH) return serveAuditExport(auditExport, req, res);
     if (isScimPath(pathname)) return void handleScim(scim, req, res, pathname);
     if (pathname.startsWith(GRAPHIQL_ASSETS_PATH) && config.graphiql) {

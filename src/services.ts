@@ -33,6 +33,7 @@ import { SocketRegistry } from './realtime/socket-registry.js';
 import { connectRedis } from './redis.js';
 import { ExpiryJob } from './revocation/expiry-job.js';
 import { RevocationService } from './revocation/service.js';
+import { GITLAB_REPORTS_PER_MINUTE } from './scanner/gitlab-intake.js';
 import { ScannerService } from './scanner/service.js';
 import { ScimGroupService } from './scim/groups.js';
 import { ScimKeyService } from './scim/keys.js';
@@ -77,6 +78,8 @@ export interface Services {
   scimGroups: ScimGroupService;
   /** requests per SCIM key on /scim/v2 (SCIM_RATE_LIMIT_PER_MINUTE) */
   scimRateLimiter: KeyRateLimiter;
+  /** reports per client address on POST /scanner/gitlab/revoke_tokens */
+  gitlabIntakeLimiter: KeyRateLimiter;
   emails: EmailDispatcher;
   metrics: Metrics;
   audit: AuditQuery;
@@ -180,6 +183,8 @@ export function createServices(config: Config, db: Database, log: Logger, secret
       redis,
       `${config.redisKeyPrefix}:scim`,
     ),
+    // Per client address (GitLab's reports carry no key of ours), shared by every instance.
+    gitlabIntakeLimiter: new KeyRateLimiter(GITLAB_REPORTS_PER_MINUTE, 60, redis, `${config.redisKeyPrefix}:gitlab`),
     quota,
     authFailures,
     subscriptions,
