@@ -6,13 +6,13 @@
 // the dispatcher, and is not part of what the mutation waits for.
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/webhook-bulk.ts
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '../src/config.js';
-import { mintKey } from '../src/keys/service.js';
-import { startKeyplane } from '../src/server.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { mintKey } from '../src/keys/service.js';
+import { startKeyplane } from '../src/server.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -36,7 +36,15 @@ async function mint(n: number): Promise<string[]> {
   for (let i = 0; i < n; i += 2_000) {
     const rows = Array.from({ length: Math.min(2_000, n - i) }, (_, j) => {
       const m = mintKey('PERSONAL', server.services.config.keyPepper);
-      return { id: randomUUID(), teamId: admin.teamId, kind: 'PERSONAL' as const, name: `bulk ${i + j}`, hash: m.hash, hint: m.hint, createdById: admin.createdById };
+      return {
+        id: randomUUID(),
+        teamId: admin.teamId,
+        kind: 'PERSONAL' as const,
+        name: `bulk ${i + j}`,
+        hash: m.hash,
+        hint: m.hint,
+        createdById: admin.createdById,
+      };
     });
     await prisma.apiKey.createMany({ data: rows });
     ids.push(...rows.map((r) => r.id));
@@ -64,7 +72,7 @@ async function setEndpoints(count: number) {
 const adminKey = server.bootstrapKey!;
 async function revoke(ids: string[]): Promise<number> {
   const started = performance.now();
-  const res = await fetch(new URL("/graphql", server.url), {
+  const res = await fetch(new URL('/graphql', server.url), {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': adminKey },
     body: JSON.stringify({ query: 'mutation($ids: [ID!]!) { revokeApiKeys(ids: $ids) { revokedCount } }', variables: { ids } }),
@@ -91,7 +99,9 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const without = median(times.get(0)!);
 for (const v of variants) {
-  console.log(`${v} endpoint(s): median ${median(times.get(v)!).toFixed(0)} ms = ${(median(times.get(v)!) / without).toFixed(2)}× the revocation without webhooks`);
+  console.log(
+    `${v} endpoint(s): median ${median(times.get(v)!).toFixed(0)} ms = ${(median(times.get(v)!) / without).toFixed(2)}× the revocation without webhooks`,
+  );
 }
 await server.close();
 await admin0.query(`DROP DATABASE "${dbUrl.pathname.slice(1)}" WITH (FORCE)`);
