@@ -90,10 +90,18 @@ for (let round = 0; round < ROUNDS; round++) {
     await setEndpoints(endpoints);
     const ids = await mint(KEYS);
     const ms = await revoke(ids);
+    // After commit: the events rendered and their deliveries written (the mutation did not wait).
+    const rendering = performance.now();
+    while ((await prisma.webhookOutbox.count()) > 0) await new Promise((r) => setTimeout(r, 20));
+    await server.services.webhookEvents.idle();
+    const renderMs = performance.now() - rendering;
     const deliveries = await prisma.webhookDelivery.count({ where: { teamId: admin.teamId } });
+    if (deliveries !== KEYS * endpoints) throw new Error(`invalid run: ${deliveries} deliveries for ${endpoints} endpoint(s)`);
     times.get(endpoints)!.push(ms);
-    console.log(`round ${round + 1}: ${endpoints} endpoint(s): ${ms.toFixed(0)} ms, deliveries now ${deliveries}`);
-    await prisma.webhookDelivery.deleteMany({ where: { teamId: admin.teamId } });
+    console.log(
+      `round ${round + 1}: ${endpoints} endpoint(s): revokeApiKeys ${ms.toFixed(0)} ms; then ${deliveries} deliveries rendered in ${renderMs.toFixed(0)} ms`,
+    );
+    await prisma.webhookEvent.deleteMany({});
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

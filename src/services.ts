@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { Database } from './db/database.js';
 import type { PrismaClient } from './generated/prisma/client.js';
+import { NudgedLoop } from './jobs/nudged-loop.js';
 import { KeyChangeFeed } from './keys/change-feed.js';
 import { KeyChanges } from './keys/events.js';
 import { KeyGeneration } from './keys/generation.js';
@@ -41,6 +42,7 @@ import { ScimUserService } from './scim/users.js';
 import { InvitationService } from './teams/invitations.js';
 import { MemberService } from './teams/members.js';
 import { SettingsService } from './teams/settings-service.js';
+import { renderPendingEvents } from './webhooks/outbox.js';
 
 export interface Services {
   config: Config;
@@ -85,6 +87,8 @@ export interface Services {
   audit: AuditQuery;
   auditRetention: AuditRetentionJob;
   redis?: Redis;
+  /** renders the webhook events that changes noted (src/webhooks/outbox.ts) */
+  webhookEvents: NudgedLoop;
   /** seals secrets that are read back (webhook signing secrets) */
   secretBox: SecretBox;
   /** starts the background work (after listen) */
@@ -125,9 +129,13 @@ export function createServices(config: Config, db: Database, log: Logger, secret
   // A key that changed is re-verified on its next use; its sockets are closed or re-armed (before
   // the subscriptions' streams hear of it). Changes made by any process on the database arrive
   // through the feed (NOTIFY), Redis or not.
+  // Webhook events noted by changes are rendered after commit (src/webhooks/outbox.ts): at once
+  // after a local key change, within a second for the rest (other instances, reminders, SCIM).
+  const webhookEvents = new NudgedLoop('webhook event rendering', async () => (await renderPendingEvents(prisma)) > 0, log, 1_000);
   keyChanges.on('changed', (event) => {
     auth.onKeyChanged(event);
     if (event.change !== 'created') sockets.onKeyChanged(event);
+    webhookEvents.nudge();
   });
   const keyFeed = new KeyChangeFeed(db, keyChanges, auth, log);
   const quota = new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix);
@@ -145,6 +153,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
   return {
     config,
     secretBox,
+    webhookEvents,
     log,
     prisma,
     db,
@@ -199,6 +208,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
       expiryReminders.start();
       emails.start();
       auditRetention.start();
+      webhookEvents.start();
       keyFeed.start().catch((error: unknown) => log.error({ err: error }, 'key change feed did not start'));
     },
     async stop() {
@@ -210,6 +220,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
         emails.stop(),
         keyFeed.stop(),
         auditRetention.stop(),
+        webhookEvents.stop(),
       ]);
       pubsubClients?.publish.disconnect();
       pubsubClients?.subscribe.disconnect();

@@ -1,17 +1,20 @@
-// Enqueues webhook events in the transaction of the change that caused them (a transactional
-// outbox: nothing is lost when the process dies after commit; a change rolled back sends nothing).
-// The body is rendered here, once: every attempt to every endpoint sends the same bytes under the
-// same `webhook-id`. A team without an endpoint subscribed to the type costs one indexed read.
-//
-// One event per key (a bulk revocation of 10,000 keys is 10,000 events), so that a receiver acts
-// per key; they are written with their deliveries in one statement, and posted after commit by
-// the dispatcher (src/webhooks/dispatcher.ts), never inside a request or a revocation.
+// Webhook events in two steps, so that a change never waits for its webhooks:
+// 1. enqueueWebhookEvents, in the transaction of the change that caused them (a transactional
+//    outbox: nothing is lost when the process dies after commit; a change rolled back sends
+//    nothing): one narrow WebhookOutbox row per team and type, listing what changed, and only
+//    when an enabled endpoint of the team subscribes to the type (else one indexed read, no write).
+//    A bulk revocation of 10,000 keys adds one row to its transaction.
+// 2. renderPendingEvents, after commit (the dispatcher's pass, any instance): one event per key or
+//    member (a receiver acts per key), its body rendered once from the row as it then is, and a
+//    PENDING delivery per subscribed endpoint; a bounded batch per transaction, claimed with
+//    SKIP LOCKED, the batch removed from the outbox in the same transaction (rendered once).
+// Every attempt to every endpoint then sends the same bytes under the same `webhook-id`.
 import { randomUUID } from 'node:crypto';
 import type { AuditActor } from '../audit/actor.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { displayHint } from '../keys/format.js';
 import { effectiveLifecycle } from '../keys/status.js';
-import type { KeyEventType, WebhookEventType } from './event-types.js';
+import type { KeyEventType, SubscribableEventType, WebhookEventType } from './event-types.js';
 
 export type WebhookEventSource =
   | { type: KeyEventType; teamId: string; keyId: string; reason?: string | null }
@@ -31,12 +34,15 @@ const ACTOR_NAMES: Record<AuditActor['type'], string> = {
   SCANNER: 'secret scanner',
 };
 
+/** Events rendered per transaction (a 10,000-key revocation: ten short transactions). */
+export const RENDER_BATCH = 1_000;
+
 /** A webhook-id: unique per event, the same on every attempt (Standard Webhooks). */
 export const newEventId = () => `msg_${randomUUID().replaceAll('-', '')}`;
 
 /**
- * Writes the events of `sources` for the endpoints subscribed to them, in `db`'s transaction.
- * Returns how many deliveries it enqueued.
+ * Step 1, in `db`'s transaction: notes the events of `sources` for the team's subscribed
+ * endpoints. Returns how many events it noted.
  */
 export async function enqueueWebhookEvents(
   db: Prisma.TransactionClient,
@@ -55,83 +61,118 @@ export async function enqueueWebhookEvents(
   );
   if (endpoints.length === 0) return 0;
   const subscribed = new Set(endpoints.flatMap((e) => e.eventTypes.map((type) => `${e.teamId} ${type}`)));
-  const wanted = sources.filter((s) => subscribed.has(`${s.teamId} ${s.type}`));
-  if (wanted.length === 0) return 0;
-
-  const keyIds = wanted.flatMap((s) => ('keyId' in s ? [s.keyId] : []));
-  const userIds = wanted.flatMap((s) => ('userId' in s ? [s.userId] : []));
-  const [keys, members, actorUser] = await Promise.all([
-    keyIds.length
-      ? db.apiKey.findMany({
-          where: { id: { in: keyIds } },
-          select: {
-            id: true,
-            kind: true,
-            name: true,
-            hint: true,
-            status: true,
-            expiresAt: true,
-            revokedAt: true,
-            revocationReason: true,
-            createdBy: { select: { id: true, name: true, email: true } },
-          },
-        })
-      : [],
-    userIds.length
-      ? db.user.findMany({
-          where: { id: { in: userIds } },
-          select: { id: true, name: true, email: true, externalId: true, active: true, deletedAt: true },
-        })
-      : [],
-    actor.userId ? db.user.findUnique({ where: { id: actor.userId }, select: { name: true } }) : null,
-  ]);
-  const keyById = new Map(keys.map((k) => [k.id, k]));
-  const memberById = new Map(members.map((m) => [m.id, m]));
-  const who: WebhookActor = {
-    type: actor.type,
-    id: actor.userId,
-    name: actorUser?.name ?? (actor.keyHint && actor.type === 'SCIM' ? `SCIM key ${actor.keyHint}` : ACTOR_NAMES[actor.type]),
-  };
-
-  const events: { id: string; teamId: string; type: WebhookEventType; body: string }[] = [];
-  for (const source of wanted) {
-    let data: unknown;
-    if ('keyId' in source) {
-      const key = keyById.get(source.keyId);
-      if (!key) continue;
-      const state = effectiveLifecycle(key, at.getTime());
-      data = {
-        apiKey: {
-          id: key.id,
-          kind: key.kind,
-          name: key.name,
-          hint: displayHint(key.kind, key.hint),
-          status: state.status,
-          expiresAt: key.expiresAt?.toISOString() ?? null,
-          owner: key.createdBy,
-        },
-        reason: source.reason ?? (source.type === 'api_key.revoked' ? (state.revocationReason ?? null) : null),
-        actor: who,
-      };
-    } else {
-      const member = memberById.get(source.userId);
-      if (!member) continue;
-      data = {
-        member: {
-          id: member.id,
-          name: member.name,
-          email: member.email,
-          externalId: member.externalId,
-          active: member.active,
-          deleted: member.deletedAt !== null,
-        },
-        reason: source.reason ?? null,
-        actor: who,
-      };
-    }
-    events.push({ id: newEventId(), teamId: source.teamId, type: source.type, body: webhookBody(source.type, at, data) });
+  const groups = new Map<string, { teamId: string; type: SubscribableEventType; reason: string | null; targetIds: string[] }>();
+  for (const source of sources) {
+    if (!subscribed.has(`${source.teamId} ${source.type}`)) continue;
+    const reason = source.reason ?? null;
+    const group = `${source.teamId} ${source.type} ${reason}`;
+    if (!groups.has(group)) groups.set(group, { teamId: source.teamId, type: source.type, reason, targetIds: [] });
+    groups.get(group)!.targetIds.push('keyId' in source ? source.keyId : source.userId);
   }
-  return insertEvents(db, events, at);
+  const rows = [...groups.values()];
+  if (rows.length === 0) return 0;
+  // One row per group; the ids are an array literal per row (json: unnest cannot nest arrays).
+  await db.$executeRawUnsafe(
+    `INSERT INTO "WebhookOutbox" ("id", "teamId", "type", "at", "actorType", "actorId", "actorKeyHint", "reason", "targetIds")
+     SELECT gen_random_uuid()::text, r."teamId", r.type, $1::timestamptz, $2::"AuditActorType", $3, $4, r.reason,
+            ARRAY(SELECT json_array_elements_text(r.targets))
+       FROM json_to_recordset($5::json) AS r("teamId" text, type text, reason text, targets json)`,
+    at,
+    actor.type,
+    actor.userId,
+    actor.keyHint,
+    JSON.stringify(rows.map((r) => ({ teamId: r.teamId, type: r.type, reason: r.reason, targets: r.targetIds }))),
+  );
+  return rows.reduce((n, r) => n + r.targetIds.length, 0);
+}
+
+interface OutboxRow {
+  id: string;
+  teamId: string;
+  type: SubscribableEventType;
+  at: Date;
+  actorType: AuditActor['type'];
+  actorId: string | null;
+  actorKeyHint: string | null;
+  reason: string | null;
+  targetIds: string[];
+}
+
+/**
+ * Step 2, after commit: renders up to `batch` noted events into events and deliveries, in one
+ * transaction per outbox row claimed (SKIP LOCKED: instances render different rows). Returns how
+ * many events it rendered (0: nothing was waiting).
+ */
+export async function renderPendingEvents(prisma: PrismaClient, batch = RENDER_BATCH): Promise<number> {
+  return prisma.$transaction(async (tx) => {
+    const [row] = await tx.$queryRawUnsafe<OutboxRow[]>(`SELECT * FROM "WebhookOutbox" ORDER BY "at", "id" LIMIT 1 FOR UPDATE SKIP LOCKED`);
+    if (!row) return 0;
+    const rendering = row.targetIds.slice(0, batch);
+    const rest = row.targetIds.slice(batch);
+    if (rest.length) await tx.$executeRawUnsafe(`UPDATE "WebhookOutbox" SET "targetIds" = $2::text[] WHERE "id" = $1`, row.id, rest);
+    else await tx.$executeRawUnsafe(`DELETE FROM "WebhookOutbox" WHERE "id" = $1`, row.id);
+    await insertEvents(tx, await renderEvents(tx, row, rendering), row.at);
+    // At least one event per row (a row whose targets all vanished renders none): never 0 while rows wait.
+    return Math.max(rendering.length, 1);
+  });
+}
+
+/** The events of an outbox row's `targetIds` (keys or members deleted since are skipped). */
+async function renderEvents(tx: Prisma.TransactionClient, row: OutboxRow, targetIds: string[]) {
+  const actorUser = row.actorId ? await tx.user.findUnique({ where: { id: row.actorId }, select: { name: true } }) : null;
+  const who: WebhookActor = {
+    type: row.actorType,
+    id: row.actorId,
+    name: actorUser?.name ?? (row.actorType === 'SCIM' && row.actorKeyHint ? `SCIM key ${row.actorKeyHint}` : ACTOR_NAMES[row.actorType]),
+  };
+  const events: { id: string; teamId: string; type: WebhookEventType; body: string }[] = [];
+  const push = (data: unknown) =>
+    events.push({ id: newEventId(), teamId: row.teamId, type: row.type, body: webhookBody(row.type, row.at, data) });
+  if (row.type === 'member.deprovisioned') {
+    const members = await tx.user.findMany({
+      where: { id: { in: targetIds }, teamId: row.teamId },
+      select: { id: true, name: true, email: true, externalId: true, active: true, deletedAt: true },
+    });
+    for (const m of members) {
+      push({
+        member: { id: m.id, name: m.name, email: m.email, externalId: m.externalId, active: m.active, deleted: m.deletedAt !== null },
+        reason: row.reason,
+        actor: who,
+      });
+    }
+    return events;
+  }
+  const keys = await tx.apiKey.findMany({
+    where: { id: { in: targetIds }, teamId: row.teamId },
+    select: {
+      id: true,
+      kind: true,
+      name: true,
+      hint: true,
+      status: true,
+      expiresAt: true,
+      revokedAt: true,
+      revocationReason: true,
+      createdBy: { select: { id: true, name: true, email: true } },
+    },
+  });
+  for (const key of keys) {
+    const state = effectiveLifecycle(key, row.at.getTime());
+    push({
+      apiKey: {
+        id: key.id,
+        kind: key.kind,
+        name: key.name,
+        hint: displayHint(key.kind, key.hint),
+        status: state.status,
+        expiresAt: key.expiresAt?.toISOString() ?? null,
+        owner: key.createdBy,
+      },
+      reason: row.reason ?? (row.type === 'api_key.revoked' ? (state.revocationReason ?? null) : null),
+      actor: who,
+    });
+  }
+  return events;
 }
 
 /** `{"type", "timestamp", "data"}` (SPEC §5), the bytes that are signed and sent. */
