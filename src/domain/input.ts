@@ -53,10 +53,15 @@ export function futureDate(field: string, at: Date, now = new Date()): Date {
 // eslint-disable-next-line no-control-regex
 const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
-const nameSchema = text(100, { trim: true, required: true }).refine(
-  (s) => !NAME_FORBIDDEN.test(s),
-  'must not contain control characters or bidirectional formatting characters',
-);
+/** Text people read in a list (a name, a description): trimmed, at most `max`, no controls or bidi formatting. */
+export function displayText(max: number, options: { required?: boolean } = {}) {
+  return text(max, { trim: true, required: options.required }).refine(
+    (s) => !NAME_FORBIDDEN.test(s),
+    'must not contain control characters or bidirectional formatting characters',
+  );
+}
+
+const nameSchema = displayText(100, { required: true });
 
 /** Names (keys, collections, members, requests): trimmed, 1..100 characters, no controls or bidi formatting (SPEC §4, §5). */
 export function validName(field: string, value: string): string {

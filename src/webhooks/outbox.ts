@@ -34,6 +34,16 @@ const ACTOR_NAMES: Record<AuditActor['type'], string> = {
   SCANNER: 'secret scanner',
 };
 
+/** `data.actor` of an event: the acting member by name, or what acted (the identity provider's key, a job, a scanner). */
+export async function webhookActor(db: Prisma.TransactionClient, actor: Pick<AuditActor, 'type' | 'userId' | 'keyHint'>): Promise<WebhookActor> {
+  const user = actor.userId ? await db.user.findUnique({ where: { id: actor.userId }, select: { name: true } }) : null;
+  return {
+    type: actor.type,
+    id: actor.userId,
+    name: user?.name ?? (actor.keyHint && actor.type === 'SCIM' ? `SCIM key ${actor.keyHint}` : ACTOR_NAMES[actor.type]),
+  };
+}
+
 /** Events rendered per transaction (a 10,000-key revocation: ten short transactions). */
 export const RENDER_BATCH = 1_000;
 
@@ -119,12 +129,7 @@ export async function renderPendingEvents(prisma: PrismaClient, batch = RENDER_B
 
 /** The events of an outbox row's `targetIds` (keys or members deleted since are skipped). */
 async function renderEvents(tx: Prisma.TransactionClient, row: OutboxRow, targetIds: string[]) {
-  const actorUser = row.actorId ? await tx.user.findUnique({ where: { id: row.actorId }, select: { name: true } }) : null;
-  const who: WebhookActor = {
-    type: row.actorType,
-    id: row.actorId,
-    name: actorUser?.name ?? (row.actorType === 'SCIM' && row.actorKeyHint ? `SCIM key ${row.actorKeyHint}` : ACTOR_NAMES[row.actorType]),
-  };
+  const who = await webhookActor(tx, { type: row.actorType, userId: row.actorId, keyHint: row.actorKeyHint });
   const events: { id: string; teamId: string; type: WebhookEventType; body: string }[] = [];
   const push = (data: unknown) =>
     events.push({ id: newEventId(), teamId: row.teamId, type: row.type, body: webhookBody(row.type, row.at, data) });
