@@ -43,6 +43,7 @@ import { InvitationService } from './teams/invitations.js';
 import { MemberService } from './teams/members.js';
 import { SettingsService } from './teams/settings-service.js';
 import { renderPendingEvents } from './webhooks/outbox.js';
+import { WebhookEndpointService } from './webhooks/service.js';
 
 export interface Services {
   config: Config;
@@ -91,6 +92,13 @@ export interface Services {
   webhookEvents: NudgedLoop;
   /** seals secrets that are read back (webhook signing secrets) */
   secretBox: SecretBox;
+  /** webhook endpoints and their deliveries (GraphQL) */
+  webhooks: WebhookEndpointService;
+  /**
+   * Called when a request enqueued a webhook delivery (sendTestWebhook): the dispatcher's nudge,
+   * so that it posts it without waiting for its next poll. A no-op until a dispatcher sets it.
+   */
+  onWebhookEnqueued: () => void;
   /** starts the background work (after listen) */
   start(): void;
   /** stops it, flushing what is buffered */
@@ -150,7 +158,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
     emails_sent: () => emails.sent,
     email_send_failures: () => emails.failed,
   });
-  return {
+  const services: Services = {
     config,
     secretBox,
     webhookEvents,
@@ -200,6 +208,11 @@ export function createServices(config: Config, db: Database, log: Logger, secret
     metrics,
     audit: new AuditQuery(prisma),
     auditRetention,
+    // Read at each call: the dispatcher may set onWebhookEnqueued after the services are built.
+    webhooks: new WebhookEndpointService(prisma, secretBox, { allowPrivateUrls: config.webhookAllowPrivateUrls }, () =>
+      services.onWebhookEnqueued(),
+    ),
+    onWebhookEnqueued: () => {},
     redis,
     start() {
       lastUsed.start();
@@ -226,4 +239,5 @@ export function createServices(config: Config, db: Database, log: Logger, secret
       pubsubClients?.subscribe.disconnect();
     },
   };
+  return services;
 }

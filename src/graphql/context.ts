@@ -22,6 +22,7 @@ import type { ScimKeyService } from '../scim/keys.js';
 import type { InvitationService } from '../teams/invitations.js';
 import type { MemberService } from '../teams/members.js';
 import type { SettingsService } from '../teams/settings-service.js';
+import type { WebhookEndpointService } from '../webhooks/service.js';
 
 /** The domain services a resolver may call: one call each (server.ts picks them from services.ts). */
 export interface RequestServices {
@@ -40,6 +41,7 @@ export interface RequestServices {
   scanner: ScannerService;
   audit: AuditQuery;
   scimKeys: ScimKeyService;
+  webhooks: WebhookEndpointService;
   /** the event streams that subscriptions read: key changes (apiKeyRevoked) from the bus, the rest from pub/sub */
   keyChanges: Pick<KeyChanges, 'stream'>;
   pubsub: KeyplanePubSub;

@@ -18,6 +18,7 @@ import '../notifications/expiring-event.js';
 import '../scanner/exposure.js';
 import '../audit/audit-event.js';
 import '../scim/scim-api-key.js';
+import '../webhooks/webhook-endpoint.js';
 
 export const schema = builder.toSchema();
 
