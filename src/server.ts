@@ -267,7 +267,7 @@ function requestServices(services: Services): RequestServices {
     scanner: services.scanner,
     audit: services.audit,
     scimKeys: services.scimKeys,
-    webhooks: services.webhooks,
+    webhookEndpoints: services.webhookEndpoints,
     keyChanges: services.keyChanges,
     pubsub: services.pubsub,
     sockets: services.sockets,

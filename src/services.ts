@@ -93,7 +93,7 @@ export interface Services {
   /** seals secrets that are read back (webhook signing secrets) */
   secretBox: SecretBox;
   /** webhook endpoints and their deliveries (GraphQL) */
-  webhooks: WebhookEndpointService;
+  webhookEndpoints: WebhookEndpointService;
   /**
    * Called when a request enqueued a webhook delivery (sendTestWebhook): the dispatcher's nudge,
    * so that it posts it without waiting for its next poll. A no-op until a dispatcher sets it.
@@ -209,7 +209,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
     audit: new AuditQuery(prisma),
     auditRetention,
     // Read at each call: the dispatcher may set onWebhookEnqueued after the services are built.
-    webhooks: new WebhookEndpointService(prisma, secretBox, { allowPrivateUrls: config.webhookAllowPrivateUrls }, () =>
+    webhookEndpoints: new WebhookEndpointService(prisma, secretBox, { allowPrivateUrls: config.webhookAllowPrivateUrls }, () =>
       services.onWebhookEnqueued(),
     ),
     onWebhookEnqueued: () => {},

@@ -41,7 +41,7 @@ export interface RequestServices {
   scanner: ScannerService;
   audit: AuditQuery;
   scimKeys: ScimKeyService;
-  webhooks: WebhookEndpointService;
+  webhookEndpoints: WebhookEndpointService;
   /** the event streams that subscriptions read: key changes (apiKeyRevoked) from the bus, the rest from pub/sub */
   keyChanges: Pick<KeyChanges, 'stream'>;
   pubsub: KeyplanePubSub;

@@ -82,13 +82,13 @@ builder.queryFields((t) => ({
     type: [WebhookEndpointRef],
     description: `The team's webhook endpoints (admins, ENTERPRISE), oldest first; at most ${MAX_WEBHOOK_ENDPOINTS_PER_TEAM}.`,
     extensions: { listSize: MAX_WEBHOOK_ENDPOINTS_PER_TEAM },
-    resolve: (_root, _args, ctx) => ctx.services.webhooks.list(ctx.principal),
+    resolve: (_root, _args, ctx) => ctx.services.webhookEndpoints.list(ctx.principal),
   }),
   webhookDeliveries: t.withAuth(rules.enterpriseAdmin).field({
     type: WebhookDeliveryConnectionRef,
     description: `An endpoint's deliveries, newest first (admins, ENTERPRISE); first at most ${MAX_PAGE}.`,
     args: { endpointId: t.arg.id({ required: true }), ...connectionArgs(t) },
-    resolve: (_root, { endpointId, ...page }, ctx) => ctx.services.webhooks.deliveries(ctx.principal, endpointId, page),
+    resolve: (_root, { endpointId, ...page }, ctx) => ctx.services.webhookEndpoints.deliveries(ctx.principal, endpointId, page),
   }),
 }));
 
@@ -97,30 +97,30 @@ builder.mutationFields((t) => ({
     type: CreatedWebhookEndpointRef,
     description: 'Admins, ENTERPRISE. A new endpoint; its signing secret is shown once.',
     args: { input: t.arg({ type: WebhookEndpointInputRef, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.webhooks.create(ctx.principal, input, auditActorOf(ctx)),
+    resolve: (_root, { input }, ctx) => ctx.services.webhookEndpoints.create(ctx.principal, input, auditActorOf(ctx)),
   }),
   updateWebhookEndpoint: t.withAuth(rules.enterpriseAdmin).field({
     type: WebhookEndpointRef,
     description: 'Replaces every setting with the input (enabled omitted = true). Enabling a disabled endpoint clears disabledReason.',
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: WebhookEndpointInputRef, required: true }) },
-    resolve: (_root, { id, input }, ctx) => ctx.services.webhooks.update(ctx.principal, id, input, auditActorOf(ctx)),
+    resolve: (_root, { id, input }, ctx) => ctx.services.webhookEndpoints.update(ctx.principal, id, input, auditActorOf(ctx)),
   }),
   deleteWebhookEndpoint: t.withAuth(rules.enterpriseAdmin).field({
     type: WebhookEndpointRef,
     description: 'Deletes the endpoint and its deliveries; answers with the endpoint as it was.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.webhooks.delete(ctx.principal, id, auditActorOf(ctx)),
+    resolve: (_root, { id }, ctx) => ctx.services.webhookEndpoints.delete(ctx.principal, id, auditActorOf(ctx)),
   }),
   rotateWebhookSecret: t.withAuth(rules.enterpriseAdmin).field({
     type: CreatedWebhookEndpointRef,
     description: `A new signing secret, shown once; for ${PREVIOUS_SECRET_HOURS} hours deliveries carry a signature with the previous one too.`,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.webhooks.rotateSecret(ctx.principal, id, auditActorOf(ctx)),
+    resolve: (_root, { id }, ctx) => ctx.services.webhookEndpoints.rotateSecret(ctx.principal, id, auditActorOf(ctx)),
   }),
   sendTestWebhook: t.withAuth(rules.enterpriseAdmin).field({
     type: WebhookDeliveryRef,
     description: 'Sends a webhook.test event to this endpoint (also when disabled); answers with its PENDING delivery.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.webhooks.sendTest(ctx.principal, id, auditActorOf(ctx)),
+    resolve: (_root, { id }, ctx) => ctx.services.webhookEndpoints.sendTest(ctx.principal, id, auditActorOf(ctx)),
   }),
 }));
