@@ -35,7 +35,10 @@ const ACTOR_NAMES: Record<AuditActor['type'], string> = {
 };
 
 /** `data.actor` of an event: the acting member by name, or what acted (the identity provider's key, a job, a scanner). */
-export async function webhookActor(db: Prisma.TransactionClient, actor: Pick<AuditActor, 'type' | 'userId' | 'keyHint'>): Promise<WebhookActor> {
+export async function webhookActor(
+  db: Prisma.TransactionClient,
+  actor: Pick<AuditActor, 'type' | 'userId' | 'keyHint'>,
+): Promise<WebhookActor> {
   const user = actor.userId ? await db.user.findUnique({ where: { id: actor.userId }, select: { name: true } }) : null;
   return {
     type: actor.type,

@@ -77,3 +77,18 @@ export async function revokeKeys(server: { url: string }, adminKey: string, ids:
   const res = await gql<{ revokeApiKeys: { revokedCount: number } }, { ids: string[] }>(server.url, RevokeKeys, { ids }, { key: adminKey });
   if (res.data?.revokeApiKeys.revokedCount !== ids.length) throw new Error(`revokeApiKeys: ${JSON.stringify(res.errors ?? res.data)}`);
 }
+
+/**
+ * Waits until the webhook events noted by committed changes are rendered into deliveries (they
+ * are rendered after commit: src/webhooks/outbox.ts).
+ */
+export async function webhookEventsRendered(server: KeyplaneServer, timeoutMs = 10_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    server.services.webhookEvents.nudge();
+    await server.services.webhookEvents.idle();
+    if ((await server.services.prisma.webhookOutbox.count()) === 0) return;
+    if (Date.now() > until) throw new Error('webhook events were not rendered in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

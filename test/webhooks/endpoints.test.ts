@@ -13,7 +13,7 @@ import { MAX_WEBHOOK_ENDPOINTS_PER_TEAM } from '../../src/webhooks/service.js';
 import type { WebhookEndpointInput } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
 import { codes, gql } from '../helpers/client.js';
-import { addTeam, addUser } from '../helpers/fixtures.js';
+import { addTeam, addUser, webhookEventsRendered } from '../helpers/fixtures.js';
 import { useTestServer } from '../helpers/server.js';
 
 const Create = graphql(`
@@ -412,6 +412,7 @@ describe('with WEBHOOK_ALLOW_PRIVATE_URLS (endpoints on this machine)', () => {
     const keyId = generated.data!.generateApiKey.apiKey.id;
     const revoked = await gql(server.url, RevokeKeys, { ids: [keyId] }, { key: team.apiKey });
     expect(revoked.data?.revokeApiKeys.revokedCount).toBe(1);
+    await webhookEventsRendered(server);
 
     const page = await deliveries(team.apiKey, subscribed.endpoint.id);
     expect(page.totalCount).toBe(2);
@@ -429,6 +430,7 @@ describe('with WEBHOOK_ALLOW_PRIVATE_URLS (endpoints on this machine)', () => {
     // A rotation reaches the endpoint subscribed to it alone.
     const other = await gql(server.url, GenerateKey, { input: { name: 'ci' } }, { key: team.apiKey });
     await gql(server.url, Regenerate, { id: other.data!.generateApiKey.apiKey.id }, { key: team.apiKey });
+    await webhookEventsRendered(server);
     const rotations = await deliveries(team.apiKey, rotationsOnly.endpoint.id);
     expect(rotations.edges.map((e) => e.node.eventType)).toEqual(['api_key.rotated']);
     expect((await deliveries(team.apiKey, subscribed.endpoint.id)).totalCount).toBe(3); // + the second key's creation
