@@ -42,7 +42,7 @@ import { ScimUserService } from './scim/users.js';
 import { InvitationService } from './teams/invitations.js';
 import { MemberService } from './teams/members.js';
 import { SettingsService } from './teams/settings-service.js';
-import { renderPendingEvents } from './webhooks/outbox.js';
+import { purgeOldWebhookEvents, renderPendingEvents } from './webhooks/outbox.js';
 import { WebhookEndpointService } from './webhooks/service.js';
 
 export interface Services {
@@ -140,6 +140,15 @@ export function createServices(config: Config, db: Database, log: Logger, secret
   // Webhook events noted by changes are rendered after commit (src/webhooks/outbox.ts): at once
   // after a local key change, within a second for the rest (other instances, reminders, SCIM).
   const webhookEvents = new NudgedLoop('webhook event rendering', async () => (await renderPendingEvents(prisma)) > 0, log, 1_000);
+  const webhookRetention = new NudgedLoop(
+    'webhook event retention',
+    async () => {
+      await purgeOldWebhookEvents(prisma);
+      return false;
+    },
+    log,
+    3_600_000,
+  );
   keyChanges.on('changed', (event) => {
     auth.onKeyChanged(event);
     if (event.change !== 'created') sockets.onKeyChanged(event);
@@ -222,6 +231,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
       emails.start();
       auditRetention.start();
       webhookEvents.start();
+      webhookRetention.start();
       keyFeed.start().catch((error: unknown) => log.error({ err: error }, 'key change feed did not start'));
     },
     async stop() {
@@ -234,6 +244,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
         keyFeed.stop(),
         auditRetention.stop(),
         webhookEvents.stop(),
+        webhookRetention.stop(),
       ]);
       pubsubClients?.publish.disconnect();
       pubsubClients?.subscribe.disconnect();

@@ -217,3 +217,28 @@ export async function insertEvents(
     endpointId,
   );
 }
+
+/** Delivered or failed events are kept this long for webhookDeliveries, then purged. */
+export const WEBHOOK_EVENT_RETENTION_DAYS = 30;
+
+/**
+ * Purges events older than the retention period with their deliveries (cascade), a batch per
+ * statement; an event with a delivery still PENDING stays. Returns how many events it purged.
+ */
+export async function purgeOldWebhookEvents(prisma: PrismaClient, now = new Date(), batch = 5_000): Promise<number> {
+  const cutoff = new Date(now.getTime() - WEBHOOK_EVENT_RETENTION_DAYS * 86_400_000);
+  let total = 0;
+  for (;;) {
+    const deleted = await prisma.$executeRawUnsafe(
+      `DELETE FROM "WebhookEvent" WHERE "id" IN (
+         SELECT e."id" FROM "WebhookEvent" e
+          WHERE e."createdAt" < $1::timestamptz
+            AND NOT EXISTS (SELECT 1 FROM "WebhookDelivery" d WHERE d."eventId" = e."id" AND d."status" = 'PENDING')
+          ORDER BY e."createdAt" LIMIT $2)`,
+      cutoff,
+      batch,
+    );
+    total += deleted;
+    if (deleted < batch) return total;
+  }
+}

@@ -51,7 +51,15 @@ const newSigningSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const descriptionSchema = displayText(MAX_WEBHOOK_DESCRIPTION).nullable();
 
 const target = (e: Pick<WebhookEndpoint, 'teamId' | 'id'>) => ({ teamId: e.teamId, targetType: 'webhook' as const, targetId: e.id });
-const label = (e: Pick<WebhookEndpoint, 'url'>) => `webhook ${e.url}`;
+/**
+ * An endpoint as audit summaries name it: its origin and first path segment. The rest of a path
+ * or a query may carry the receiver's own token (Slack-style URLs); the admin sees it in `url`.
+ */
+function label(e: Pick<WebhookEndpoint, 'url'>): string {
+  const url = new URL(e.url);
+  const [first, ...more] = url.pathname.split('/').filter(Boolean);
+  return `webhook ${url.origin}${first ? `/${first}` : ''}${more.length || url.search ? '/…' : ''}`;
+}
 const typesText = (types: readonly string[]) => types.join(', ');
 
 const cursorOfDelivery = (d: Pick<WebhookDelivery, 'createdAt' | 'id'>): Cursor => ({ v: d.createdAt.toISOString(), id: d.id });

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purgeOldWebhookEvents } from '../../src/webhooks/outbox.js';
 import { MAX_WEBHOOK_ENDPOINTS_PER_TEAM } from '../../src/webhooks/service.js';
 import type { WebhookEndpointInput } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
@@ -434,6 +435,38 @@ describe('with WEBHOOK_ALLOW_PRIVATE_URLS (endpoints on this machine)', () => {
     const rotations = await deliveries(team.apiKey, rotationsOnly.endpoint.id);
     expect(rotations.edges.map((e) => e.node.eventType)).toEqual(['api_key.rotated']);
     expect((await deliveries(team.apiKey, subscribed.endpoint.id)).totalCount).toBe(3); // + the second key's creation
+  });
+
+  it("names an endpoint in audit summaries by origin and first path segment (a receiver's token in the path or query stays out)", async () => {
+    const created = await create(server.adminKey, { url: `${hookUrl}/services/T0001/B0002/receiverToken42?sig=querySecret7` });
+    const [event] = await auditOf(created.endpoint.id);
+    expect(event!.summary).toContain(`webhook ${hookUrl}/services/…`);
+    expect(event!.summary).not.toMatch(/receiverToken42|querySecret7/);
+    expect(created.endpoint.url).toBe(`${hookUrl}/services/T0001/B0002/receiverToken42?sig=querySecret7`);
+  });
+
+  it('purges events past 30 days with their deliveries, keeping those still PENDING', async () => {
+    const { prisma } = server.services;
+    const endpoint = await create(server.adminKey);
+    const ids = { old: `msg_old${randomUUID()}`, oldPending: `msg_oldp${randomUUID()}`, recent: `msg_new${randomUUID()}` };
+    const longAgo = new Date(Date.now() - 31 * 86_400_000);
+    for (const [name, id] of Object.entries(ids)) {
+      await prisma.webhookEvent.create({
+        data: { id, teamId: server.teamId, type: 'api_key.created', body: '{}', createdAt: name === 'recent' ? new Date() : longAgo },
+      });
+      await prisma.webhookDelivery.create({
+        data: {
+          eventId: id,
+          endpointId: endpoint.endpoint.id,
+          teamId: server.teamId,
+          status: name === 'oldPending' ? 'PENDING' : 'SUCCEEDED',
+        },
+      });
+    }
+    expect(await purgeOldWebhookEvents(prisma)).toBeGreaterThanOrEqual(1);
+    const left = (await prisma.webhookEvent.findMany({ where: { id: { in: Object.values(ids) } } })).map((e) => e.id).sort();
+    expect(left).toEqual([ids.oldPending, ids.recent].sort());
+    expect(await prisma.webhookDelivery.count({ where: { eventId: ids.old } })).toBe(0);
   });
 
   // Before the server's own afterAll: no event of this file holds a signing secret.
