@@ -42,6 +42,7 @@ import { ScimUserService } from './scim/users.js';
 import { InvitationService } from './teams/invitations.js';
 import { MemberService } from './teams/members.js';
 import { SettingsService } from './teams/settings-service.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { purgeOldWebhookEvents, renderPendingEvents } from './webhooks/outbox.js';
 import { WebhookEndpointService } from './webhooks/service.js';
 
@@ -84,6 +85,8 @@ export interface Services {
   /** reports per client address on POST /scanner/gitlab/revoke_tokens */
   gitlabIntakeLimiter: KeyRateLimiter;
   emails: EmailDispatcher;
+  /** posts the rendered webhook deliveries, signed, with retries (src/webhooks/dispatcher.ts) */
+  webhooks: WebhookDispatcher;
   metrics: Metrics;
   audit: AuditQuery;
   auditRetention: AuditRetentionJob;
@@ -96,7 +99,7 @@ export interface Services {
   webhookEndpoints: WebhookEndpointService;
   /**
    * Called when a request enqueued a webhook delivery (sendTestWebhook): the dispatcher's nudge,
-   * so that it posts it without waiting for its next poll. A no-op until a dispatcher sets it.
+   * so that it posts it without waiting for its next poll (services.webhooks.nudge).
    */
   onWebhookEnqueued: () => void;
   /** starts the background work (after listen) */
@@ -127,6 +130,11 @@ export function createServices(config: Config, db: Database, log: Logger, secret
     retrySeconds: config.emailRetrySeconds,
     leaseSeconds: config.emailLeaseSeconds,
   });
+  const webhooks = new WebhookDispatcher(prisma, secretBox, pubsub, log, {
+    retrySeconds: config.webhookRetrySeconds,
+    disableAfterHours: config.webhookDisableAfterHours,
+    allowPrivateUrls: config.webhookAllowPrivateUrls,
+  });
   const revocation = new RevocationService(prisma, keyChanges, pubsub, emails);
   const expiryJobIntervalMs = config.expiryJobIntervalSeconds * 1000;
   const expiryJob = new ExpiryJob(revocation, log, expiryJobIntervalMs);
@@ -139,7 +147,17 @@ export function createServices(config: Config, db: Database, log: Logger, secret
   // through the feed (NOTIFY), Redis or not.
   // Webhook events noted by changes are rendered after commit (src/webhooks/outbox.ts): at once
   // after a local key change, within a second for the rest (other instances, reminders, SCIM).
-  const webhookEvents = new NudgedLoop('webhook event rendering', async () => (await renderPendingEvents(prisma)) > 0, log, 1_000);
+  // Rendered deliveries are posted at once (the dispatcher also polls, for other instances' events).
+  const webhookEvents = new NudgedLoop(
+    'webhook event rendering',
+    async () => {
+      const rendered = await renderPendingEvents(prisma);
+      if (rendered > 0) webhooks.nudge();
+      return rendered > 0;
+    },
+    log,
+    1_000,
+  );
   const webhookRetention = new NudgedLoop(
     'webhook event retention',
     async () => {
@@ -166,6 +184,8 @@ export function createServices(config: Config, db: Database, log: Logger, secret
     subscription_executions: () => sharedExecutionStats.executions,
     emails_sent: () => emails.sent,
     email_send_failures: () => emails.failed,
+    webhook_deliveries_succeeded: () => webhooks.succeeded,
+    webhook_delivery_failures: () => webhooks.failed,
   });
   const services: Services = {
     config,
@@ -200,6 +220,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
     scimUsers: new ScimUserService(prisma, revocation),
     scimGroups: new ScimGroupService(prisma, (userId) => auth.forgetUser(userId)),
     emails,
+    webhooks,
     sockets,
     rateLimiter: new KeyRateLimiter(config.rateLimitPerWindow, config.rateLimitWindowSeconds, redis, config.redisKeyPrefix),
     // Per SCIM key, a limit of its own (identity providers burst), counted apart from GraphQL's.
@@ -221,7 +242,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
     webhookEndpoints: new WebhookEndpointService(prisma, secretBox, { allowPrivateUrls: config.webhookAllowPrivateUrls }, () =>
       services.onWebhookEnqueued(),
     ),
-    onWebhookEnqueued: () => {},
+    onWebhookEnqueued: () => webhooks.nudge(),
     redis,
     start() {
       lastUsed.start();
@@ -229,6 +250,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
       expiryJob.start();
       expiryReminders.start();
       emails.start();
+      webhooks.start();
       auditRetention.start();
       webhookEvents.start();
       webhookRetention.start();
@@ -241,6 +263,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
         expiryJob.stop(),
         expiryReminders.stop(),
         emails.stop(),
+        webhooks.stop(),
         keyFeed.stop(),
         auditRetention.stop(),
         webhookEvents.stop(),

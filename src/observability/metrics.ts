@@ -11,6 +11,8 @@ const SOURCE_HELP = {
   subscription_executions: 'Executions of subscription selections since start (shared by subscribers)',
   emails_sent: 'Outbox emails sent over SMTP since start',
   email_send_failures: 'Failed SMTP send attempts since start (each is retried)',
+  webhook_deliveries_succeeded: 'Webhook deliveries answered with a 2xx since start',
+  webhook_delivery_failures: 'Failed webhook delivery attempts since start (retried on the schedule, then FAILED)',
 };
 
 export class Metrics {
