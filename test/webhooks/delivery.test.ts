@@ -6,8 +6,10 @@
 // delays a mutation. Endpoints are written to the database directly (the GraphQL API is another
 // part): their secrets sealed by the server's own box, as createWebhookEndpoint seals them.
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { parse } from 'graphql';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,9 +39,14 @@ class Receiver {
   private readonly received = new Map<string, Received[]>();
   /** requests answered or not: how many are open now */
   open = 0;
+  /** TCP connections accepted, whatever came over them */
+  connections = 0;
 
   constructor() {
     this.server = createServer((req, res) => this.handle(req, res));
+    this.server.on('connection', () => {
+      this.connections += 1;
+    });
   }
 
   async listen(): Promise<void> {
@@ -56,13 +63,17 @@ class Receiver {
     this.server.closeAllConnections();
   }
 
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
   /** A new path and its URL; `reply` answers each attempt (1-based). */
   endpoint(reply: Reply = () => 200): { url: string; requests: Received[] } {
     const path = `/${randomUUID()}`;
     const requests: Received[] = [];
     this.replies.set(path, reply);
     this.received.set(path, requests);
-    return { url: `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${path}`, requests };
+    return { url: `http://127.0.0.1:${this.port}${path}`, requests };
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -570,5 +581,36 @@ describe('two instances on one database', () => {
     for (const request of target.requests) new Webhook(secret).verify(request.body, request.headers);
     expect(await a.services.prisma.webhookDelivery.count({ where: { endpointId, attempts: 1 } })).toBe(200);
     expect(a.services.webhooks.succeeded + b.services.webhooks.succeeded).toBe(200);
+  });
+});
+
+// The name of this machine, when it resolves to 127.0.0.1 alone (as /etc/hosts has it here): a URL
+// whose text shows no private address, refused only once the name is resolved.
+const loopbackName = hostname();
+const nameIsLoopback = await lookup(loopbackName, { all: true }).then(
+  (addresses) => addresses.length > 0 && addresses.every((a) => a.address === '127.0.0.1'),
+  () => false,
+);
+
+describe.runIf(nameIsLoopback)('with WEBHOOK_ALLOW_PRIVATE_URLS off', () => {
+  const server = useTestServer({ WEBHOOK_RETRY_SECONDS: RETRY_SECONDS });
+
+  it('a host name that resolves to loopback is refused at connect time: a failed attempt, no connection made', async () => {
+    const admin = await principalOf(server, server.adminKey);
+    const connectionsBefore = receiver.connections;
+    const endpoint = await addEndpoint(server, admin.userId, { teamId: server.teamId, url: `https://${loopbackName}:${receiver.port}/in` });
+    await enqueueFor(server, server.teamId, endpoint.id);
+    const [delivery] = await until(
+      () => deliveriesOf(server, endpoint.id),
+      ([d]) => (d?.attempts ?? 0) >= 2,
+    );
+    expect(delivery!.lastError?.startsWith(`refused: ${loopbackName} resolves to a loopback address`), delivery!.lastError!).toBe(true);
+    expect(delivery!.responseStatus).toBeNull();
+    expect(receiver.connections).toBe(connectionsBefore);
+    // The endpoint's address is at fault: it is marked failing.
+    expect((await server.services.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).failingSince).toBeInstanceOf(
+      Date,
+    );
+    await server.services.prisma.webhookEndpoint.delete({ where: { id: endpoint.id } });
   });
 });
