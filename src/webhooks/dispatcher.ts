@@ -215,6 +215,8 @@ export class WebhookDispatcher {
         where: held,
         data: { status: 'SUCCEEDED', responseStatus: status, lastAttemptAt: at, nextAttemptAt: null, claimedUntil: null, lastError: null },
       });
+      // Asked every time (a read by primary key when it is not failing): what the claim saw may be
+      // older than a failure another post recorded meanwhile.
       await this.prisma.webhookEndpoint.updateMany({
         where: { id: delivery.endpointId, failingSince: { not: null } },
         data: { failingSince: null },
