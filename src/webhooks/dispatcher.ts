@@ -16,8 +16,10 @@ import { SYSTEM_ACTOR } from '../audit/actor.js';
 import { recordAudit } from '../audit/record.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { NudgedLoop } from '../jobs/nudged-loop.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
 import { postWebhook, WebhookRequestError } from './http-client.js';
+import { label as endpointLabel } from './service.js';
 
 export const WEBHOOK_DISABLED = 'WEBHOOK_DISABLED';
 export const ENDPOINT_DISABLED_ERROR = 'endpoint disabled';
@@ -69,9 +71,8 @@ export interface WebhookDispatcherOptions {
 class LocalFailure extends Error {}
 
 export class WebhookDispatcher {
-  private timer?: NodeJS.Timeout;
-  private claiming: Promise<void> | null = null;
-  private again = false;
+  /** claims: on each nudge (a post ended, deliveries rendered) and every poll */
+  private readonly loop: NudgedLoop;
   private stopped = false;
   /** set when stop() gave up waiting: late outcomes are not written (the lease lapses instead) */
   private abandoned = false;
@@ -87,43 +88,32 @@ export class WebhookDispatcher {
     private readonly pubsub: KeyplanePubSub,
     private readonly log: Logger,
     private readonly options: WebhookDispatcherOptions,
-  ) {}
+  ) {
+    // A pass claims as many as there are free slots; it goes on while it fills them all.
+    this.loop = new NudgedLoop(
+      'webhook dispatcher',
+      async () => {
+        const free = this.freeSlots();
+        return free > 0 && (await this.claim(free)) === free;
+      },
+      log,
+      options.pollMs ?? POLL_MS,
+    );
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.nudge(), this.options.pollMs ?? POLL_MS);
-    this.timer.unref();
-    this.nudge();
+    this.loop.start();
   }
 
   /** Claims what is due now (or right after the pass under way), as far as free slots allow. */
   nudge(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = (async () => {
-      do {
-        this.again = false;
-        try {
-          while (!this.stopped && this.freeSlots() > 0) {
-            const wanted = this.freeSlots();
-            if ((await this.claim(wanted)) < wanted) break;
-          }
-        } catch (error) {
-          this.log.error({ err: error }, 'webhook dispatcher pass failed');
-        }
-      } while (this.again && !this.stopped && this.freeSlots() > 0);
-    })().finally(() => {
-      this.claiming = null;
-    });
+    this.loop.nudge();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
     clearTimeout(this.wake?.timer);
-    await this.claiming;
+    await this.loop.stop();
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(this.posting),
@@ -289,7 +279,8 @@ export class WebhookDispatcher {
   }
 
   private async disable(delivery: ClaimedDelivery, failingSince: Date, at: Date, lastError: string): Promise<boolean> {
-    const reason = `disabled after failing since ${failingSince.toISOString()} (last error: ${lastError})`;
+    const since = `failing since ${failingSince.toISOString()} (last error: ${lastError})`;
+    const reason = `disabled after ${since}`;
     const notifications = await this.prisma.$transaction(async (tx) => {
       // One instance wins; the others see it disabled already.
       const won = await tx.webhookEndpoint.updateMany({
@@ -309,7 +300,7 @@ export class WebhookDispatcher {
         delivery.id,
         TEST_EVENT,
       );
-      const where = endpointName(delivery.url);
+      const where = endpointLabel(delivery);
       await recordAudit(
         tx,
         SYSTEM_ACTOR,
@@ -319,7 +310,7 @@ export class WebhookDispatcher {
             action: 'webhook.updated',
             targetType: 'webhook',
             targetId: delivery.endpointId,
-            summary: `Webhook endpoint ${where} ${reason}`,
+            summary: `Disabled ${where} after ${since}`,
           },
         ],
         at,
@@ -331,7 +322,7 @@ export class WebhookDispatcher {
          RETURNING "id", "userId"`,
         delivery.teamId,
         WEBHOOK_DISABLED,
-        `Webhook endpoint ${where} was ${reason}. Fix it, then enable it again.`,
+        `Keyplane disabled the ${where} after ${since}. Fix it, then enable it again.`,
       );
     });
     if (notifications === null) return true;
@@ -352,14 +343,5 @@ export class WebhookDispatcher {
     }, delayMs);
     timer.unref();
     this.wake = { at, timer };
-  }
-}
-
-/** How an endpoint is named in texts others read: its origin (a URL's path may be a credential). */
-function endpointName(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return 'an endpoint';
   }
 }

@@ -55,7 +55,7 @@ const target = (e: Pick<WebhookEndpoint, 'teamId' | 'id'>) => ({ teamId: e.teamI
  * An endpoint as audit summaries name it: its origin and first path segment. The rest of a path
  * or a query may carry the receiver's own token (Slack-style URLs); the admin sees it in `url`.
  */
-function label(e: Pick<WebhookEndpoint, 'url'>): string {
+export function label(e: Pick<WebhookEndpoint, 'url'>): string {
   const url = new URL(e.url);
   const [first, ...more] = url.pathname.split('/').filter(Boolean);
   return `webhook ${url.origin}${first ? `/${first}` : ''}${more.length || url.search ? '/…' : ''}`;

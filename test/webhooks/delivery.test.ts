@@ -20,7 +20,7 @@ import { MAX_WEBHOOK_ATTEMPTS } from '../../src/webhooks/dispatcher.js';
 import type { WebhookEventType } from '../../src/webhooks/event-types.js';
 import { insertEvents, newEventId, webhookBody } from '../../src/webhooks/outbox.js';
 import { gql, metric } from '../helpers/client.js';
-import { addTeam, addUser, principalOf } from '../helpers/fixtures.js';
+import { addTeam, addUser, principalOf, webhookEventsRendered } from '../helpers/fixtures.js';
 import { makeTestEnv, type ScopedTestServer, useTestServer } from '../helpers/server.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -436,7 +436,8 @@ describe('webhook delivery', () => {
       expect(revoked.data?.revokeApiKeys.revokedCount).toBe(1);
       expect(took).toBeLessThan(2_000); // a dead endpoint's posts run for 15 s each
 
-      // Its event is in the outbox, waiting for a slot.
+      // Its event is rendered after commit, and its delivery waits for a slot.
+      await webhookEventsRendered(server);
       const events = await server.services.prisma.webhookEvent.findMany({ where: { teamId, type: 'api_key.revoked' } });
       expect(events).toHaveLength(1);
       const rows = await deliveriesOf(server, endpoint.id);
@@ -499,7 +500,7 @@ describe('an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS', () => {
 
     const audit = await server.services.prisma.auditEvent.findMany({ where: { teamId, action: 'webhook.updated', targetId: endpoint.id } });
     expect(audit).toMatchObject([{ actorType: 'SYSTEM', actorId: null, targetType: 'webhook' }]);
-    expect(audit[0]!.summary).toContain('disabled after failing since');
+    expect(audit[0]!.summary).toMatch(/^Disabled webhook http:\/\/127\.0\.0\.1:\d+\/[0-9a-f-]+\/… after failing since /);
     expect(audit[0]!.summary).not.toContain('not-in-texts');
 
     const notified = await server.services.prisma.notification.findMany({ where: { kind: 'WEBHOOK_DISABLED' } });
@@ -515,7 +516,7 @@ describe('an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS', () => {
     >(server.url, Notifications, {}, { key: teamAdmin.key });
     expect(listed.errors).toBeUndefined();
     expect(listed.data!.notifications.edges.map((e) => e.node)).toEqual([
-      expect.objectContaining({ kind: 'WEBHOOK_DISABLED', apiKey: null, message: expect.stringContaining('disabled after failing since') }),
+      expect.objectContaining({ kind: 'WEBHOOK_DISABLED', apiKey: null, message: expect.stringContaining('after failing since') }),
     ]);
 
     // A disabled endpoint gets no new events.
