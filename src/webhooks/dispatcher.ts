@@ -1,10 +1,10 @@
-// Delivers the webhook outbox (src/webhooks/outbox.ts) per Standard Webhooks. Like the email
+// Posts the rendered webhook deliveries (src/webhooks/outbox.ts) per Standard Webhooks. Like the email
 // dispatcher: due rows are claimed with one UPDATE … FOR UPDATE SKIP LOCKED that also leases them
 // (several instances never post one attempt twice) and no transaction is open while an endpoint
 // answers. Posts run in the background, at most CONCURRENCY at a time per instance, so a slow or
 // dead endpoint holds one slot for at most the request timeout and never a request or a
-// revocation. Nudged after local key changes; polled otherwise (events of other instances,
-// retries coming due).
+// revocation. Nudged when events are rendered and by sendTestWebhook; polled every second
+// otherwise (other instances' events, retries coming due).
 //
 // A failed attempt is retried on Svix's schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, scaled
 // by WEBHOOK_RETRY_SECONDS / 5), then FAILED. An endpoint whose attempts have all failed for
