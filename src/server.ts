@@ -32,6 +32,7 @@ import { type GitLabIntakeDeps, handleGitLabIntake, isGitLabIntakePath } from '.
 import { handleScim, isScimPath, type ScimHttpDeps } from './scim/http.js';
 import { createServices, type Services } from './services.js';
 import { bootstrapTeam } from './teams/bootstrap.js';
+import type { Resolver } from './webhooks/http-client.js';
 
 /** Operations per batched HTTP request. */
 export const MAX_BATCH = 5;
@@ -63,6 +64,8 @@ export interface StartOptions {
   log?: Logger;
   /** The embedded PostgreSQL died and would not restart: `npm start` exits with the cause. */
   onFatal?: (error: Error) => void;
+  /** how webhook endpoints' host names are resolved (default: the system's resolver, hosts file included) */
+  resolveHost?: Resolver;
 }
 
 export async function startKeyplane(config: Config, options: StartOptions = {}): Promise<KeyplaneServer> {
@@ -80,7 +83,7 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
       'ENCRYPTION_KEY is not set: secrets are sealed with the key file in DATA_DIR; instances sharing this database need one ENCRYPTION_KEY',
     );
   }
-  const services = createServices(config, db, log, secretBox, redis);
+  const services = createServices(config, db, log, secretBox, redis, { resolveHost: options.resolveHost });
   try {
     return await serve(config, services);
   } catch (error) {

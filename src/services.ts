@@ -43,6 +43,7 @@ import { InvitationService } from './teams/invitations.js';
 import { MemberService } from './teams/members.js';
 import { SettingsService } from './teams/settings-service.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import type { Resolver } from './webhooks/http-client.js';
 import { purgeOldWebhookEvents, renderPendingEvents } from './webhooks/outbox.js';
 import { WebhookEndpointService } from './webhooks/service.js';
 
@@ -108,7 +109,19 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export function createServices(config: Config, db: Database, log: Logger, secretBox: SecretBox, redis?: Redis): Services {
+export interface ServiceOptions {
+  /** how webhook endpoints' host names are resolved (default: the system's resolver) */
+  resolveHost?: Resolver;
+}
+
+export function createServices(
+  config: Config,
+  db: Database,
+  log: Logger,
+  secretBox: SecretBox,
+  redis?: Redis,
+  options: ServiceOptions = {},
+): Services {
   const prisma = db.prisma;
   const lastUsed = new LastUsedRecorder(prisma, (error) => log.error({ err: error }, 'could not write lastUsedAt; will retry'));
   const auth = new Authenticator(prisma, lastUsed, { pepper: config.keyPepper });
@@ -134,6 +147,7 @@ export function createServices(config: Config, db: Database, log: Logger, secret
     retrySeconds: config.webhookRetrySeconds,
     disableAfterHours: config.webhookDisableAfterHours,
     allowPrivateUrls: config.webhookAllowPrivateUrls,
+    resolveHost: options.resolveHost,
   });
   const revocation = new RevocationService(prisma, keyChanges, pubsub, emails);
   const expiryJobIntervalMs = config.expiryJobIntervalSeconds * 1000;

@@ -18,7 +18,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { NudgedLoop } from '../jobs/nudged-loop.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
-import { postWebhook, WebhookRequestError } from './http-client.js';
+import { postWebhook, type Resolver, WebhookRequestError } from './http-client.js';
 import { label as endpointLabel } from './service.js';
 
 export const WEBHOOK_DISABLED = 'WEBHOOK_DISABLED';
@@ -65,6 +65,8 @@ export interface WebhookDispatcherOptions {
   allowPrivateUrls: boolean;
   pollMs?: number;
   concurrency?: number;
+  /** how endpoint host names are resolved (the system's resolver; tests name a host that resolves where they say) */
+  resolveHost?: Resolver;
 }
 
 /** An attempt that failed before an endpoint was asked (our side: nothing to hold against it). */
@@ -186,6 +188,7 @@ export class WebhookDispatcher {
         await postWebhook(new URL(delivery.url), delivery.body, headers, {
           allowPrivateUrls: this.options.allowPrivateUrls,
           timeoutMs: REQUEST_TIMEOUT_MS,
+          resolve: this.options.resolveHost,
         })
       ).status;
       if (status < 200 || status > 299) problem = new Error(`HTTP ${status}`);

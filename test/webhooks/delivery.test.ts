@@ -6,10 +6,8 @@
 // delays a mutation. Endpoints are written to the database directly (the GraphQL API is another
 // part): their secrets sealed by the server's own box, as createWebhookEndpoint seals them.
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
 import { parse } from 'graphql';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,7 +145,7 @@ interface EndpointSetup {
 }
 
 /** An endpoint as createWebhookEndpoint writes it: the secret sealed, bound to the endpoint's id. */
-async function addEndpoint(server: ScopedTestServer, createdById: string, setup: EndpointSetup) {
+async function addEndpoint(server: KeyplaneServer, createdById: string, setup: EndpointSetup) {
   const id = randomUUID();
   const secret = setup.secret ?? newSecret();
   await server.services.prisma.webhookEndpoint.create({
@@ -165,14 +163,14 @@ async function addEndpoint(server: ScopedTestServer, createdById: string, setup:
 }
 
 /** An event for one endpoint, as sendTestWebhook enqueues it (no nudge: the poll finds it). */
-async function enqueueFor(server: ScopedTestServer, teamId: string, endpointId: string, type: WebhookEventType = 'webhook.test') {
+async function enqueueFor(server: KeyplaneServer, teamId: string, endpointId: string, type: WebhookEventType = 'webhook.test') {
   const id = newEventId();
   const at = new Date();
   await insertEvents(server.services.prisma, [{ id, teamId, type, body: webhookBody(type, at, { endpointId }) }], at, endpointId);
   return id;
 }
 
-const deliveriesOf = (server: ScopedTestServer, endpointId: string) =>
+const deliveriesOf = (server: KeyplaneServer, endpointId: string) =>
   server.services.prisma.webhookDelivery.findMany({ where: { endpointId }, orderBy: { createdAt: 'asc' } });
 
 const Generate = parse('mutation WhGenerate($input: GenerateApiKeyInput!) { generateApiKey(input: $input) { secret apiKey { id hint } } }');
@@ -585,27 +583,46 @@ describe('two instances on one database', () => {
   });
 });
 
-// The name of this machine, when it resolves to 127.0.0.1 alone (as /etc/hosts has it here): a URL
-// whose text shows no private address, refused only once the name is resolved.
-const loopbackName = hostname();
-const nameIsLoopback = await lookup(loopbackName, { all: true }).then(
-  (addresses) => addresses.length > 0 && addresses.every((a) => a.address === '127.0.0.1'),
-  () => false,
-);
+// A host name whose text shows no private address, resolved (by the server's resolver seam, as a
+// DNS answer would) to 127.0.0.1: refused only once the name is resolved, at connect time.
+const LOOPBACK_NAME = 'hooks.rebinding.example';
 
-describe.runIf(nameIsLoopback)('with WEBHOOK_ALLOW_PRIVATE_URLS off', () => {
-  const server = useTestServer({ WEBHOOK_RETRY_SECONDS: RETRY_SECONDS });
+describe('with WEBHOOK_ALLOW_PRIVATE_URLS off', () => {
+  let testEnv: Awaited<ReturnType<typeof makeTestEnv>>;
+  let server: KeyplaneServer & { teamId: string; adminKey: string };
+  const resolved: string[] = [];
+  beforeAll(async () => {
+    testEnv = await makeTestEnv({ WEBHOOK_RETRY_SECONDS: RETRY_SECONDS });
+    const started = await startKeyplane(loadConfig(testEnv.env), {
+      resolveHost: async (name) => {
+        resolved.push(name);
+        return name === LOOPBACK_NAME ? [{ address: '127.0.0.1', family: 4 }] : [];
+      },
+    });
+    server = Object.assign(started, {
+      adminKey: started.bootstrapKey!,
+      teamId: (await principalOf(started, started.bootstrapKey!)).teamId,
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await testEnv?.cleanup();
+  });
 
   it('a host name that resolves to loopback is refused at connect time: a failed attempt, no connection made', async () => {
     const admin = await principalOf(server, server.adminKey);
     const connectionsBefore = receiver.connections;
-    const endpoint = await addEndpoint(server, admin.userId, { teamId: server.teamId, url: `https://${loopbackName}:${receiver.port}/in` });
+    const endpoint = await addEndpoint(server, admin.userId, {
+      teamId: server.teamId,
+      url: `https://${LOOPBACK_NAME}:${receiver.port}/in`,
+    });
     await enqueueFor(server, server.teamId, endpoint.id);
     const [delivery] = await until(
       () => deliveriesOf(server, endpoint.id),
       ([d]) => (d?.attempts ?? 0) >= 2,
     );
-    expect(delivery!.lastError?.startsWith(`refused: ${loopbackName} resolves to a loopback address`), delivery!.lastError!).toBe(true);
+    expect(delivery!.lastError?.startsWith(`refused: ${LOOPBACK_NAME} resolves to a loopback address`), delivery!.lastError!).toBe(true);
+    expect(resolved).toContain(LOOPBACK_NAME);
     expect(delivery!.responseStatus).toBeNull();
     expect(receiver.connections).toBe(connectionsBefore);
     // The endpoint's address is at fault: it is marked failing.
