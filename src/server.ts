@@ -159,6 +159,7 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     metrics: services.metrics,
     token: config.gitlabRevocationToken,
     limiter: services.gitlabIntakeLimiter,
+    failures: services.authFailures,
     trustProxy: config.trustProxy,
   };
   // An intake's failure is logged and answered 500 (JSON), never left hanging.

@@ -8,7 +8,8 @@
 // and changes nothing, so GitLab may retry freely (the contract asks for idempotence). Answers:
 // 204 accepted; 400 not the expected array (unknown type, NUL, unpaired surrogate, over 1,000
 // tokens); 401 wrong or missing token (nothing recorded); 405 wrong method; 413 over 1 MB; 429
-// past 60 reports a minute from one client address.
+// past 60 reports a minute from one client address, or, for wrong tokens, past
+// AUTH_FAILURES_PER_MINUTE failed authentications of the address.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
@@ -16,6 +17,7 @@ import { z } from 'zod';
 import { scannerActor } from '../audit/actor.js';
 import { clientAddressOfRequest } from '../auth/client-address.js';
 import type { Metrics } from '../observability/metrics.js';
+import { type AuthFailureLimiter, tooManyFailuresMessage } from '../ratelimit/address-limiter.js';
 import type { KeyRateLimiter } from '../ratelimit/key-limiter.js';
 import { answerJson, readBoundedBody, unsafeStringIn } from './http-body.js';
 import type { ScannerService } from './service.js';
@@ -72,8 +74,10 @@ export interface GitLabIntakeDeps {
   metrics: Metrics;
   /** GITLAB_REVOCATION_TOKEN; unset = every request is 401 */
   token?: string;
-  /** reports per client address (GITLAB_REPORTS_PER_MINUTE) */
+  /** reports per client address (GITLAB_REPORTS_PER_MINUTE), counted once the token is right */
   limiter: KeyRateLimiter;
+  /** wrong tokens per client address (AUTH_FAILURES_PER_MINUTE, with the keys' failures) */
+  failures: AuthFailureLimiter;
   /** TRUST_PROXY, for the client address that is limited and named in audit events */
   trustProxy: BlockList | null;
 }
@@ -93,19 +97,33 @@ export async function handleGitLabIntake(
   res: ServerResponse,
   pathname: string,
 ): Promise<void> {
-  const { scanner, metrics, token, limiter, trustProxy } = deps;
-  const authorized = () => presentsRevocationToken(token, req.headers.authorization);
+  const { scanner, metrics, token, limiter, failures, trustProxy } = deps;
+  const clientAddress = clientAddressOfRequest(req, trustProxy);
+  // A wrong token is a failed authentication of the address, on both endpoints, counted with
+  // the keys' failures: past AUTH_FAILURES_PER_MINUTE its wrong tokens get 429. The right token
+  // is never held by others' guesses from the same address (a shared proxy or NAT), as a valid
+  // key is not: it only counts against the reports' own limit.
+  const refuseWrongToken = async (): Promise<boolean> => {
+    if (presentsRevocationToken(token, req.headers.authorization)) return false;
+    const wait = await failures.blockedFor(clientAddress);
+    if (wait > 0) {
+      answerJson(res, 429, { message: tooManyFailuresMessage(wait) }, { 'retry-after': String(wait) });
+    } else {
+      await failures.recordFailure(clientAddress);
+      refused(metrics, res);
+    }
+    return true;
+  };
   if (pathname === TYPES_PATH) {
     // A constant answer, no database: not counted against the reports' limit (GitLab asks it
     // before each report).
     if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
-    if (!authorized()) return refused(metrics, res);
+    if (await refuseWrongToken()) return;
     return answerJson(res, 200, { types: GITLAB_TOKEN_TYPES });
   }
   if (pathname !== REVOKE_PATH) return answerJson(res, 404, { message: `no such endpoint: ${TYPES_PATH} or ${REVOKE_PATH}` });
   if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-  // Counted before the token is checked, so that guesses are limited too.
-  const clientAddress = clientAddressOfRequest(req, trustProxy);
+  if (await refuseWrongToken()) return;
   const rate = await limiter.consume(clientAddress);
   if (!rate.allowed) {
     return answerJson(
@@ -115,7 +133,6 @@ export async function handleGitLabIntake(
       { 'retry-after': String(rate.retryAfterSeconds) },
     );
   }
-  if (!authorized()) return refused(metrics, res);
   const body = await readBoundedBody(req, res, MAX_BODY_BYTES);
   if (!body) return;
   // Anything but the expected shape is the client's fault: 400 with a JSON error, never a 500.

@@ -2,7 +2,8 @@
 // Bearer) opens both endpoints; a report records exposures (source gitlab, the location) and,
 // with auto revoke on, revokes the key (EXPOSED) with its notices; a wrong, missing or unset
 // token is 401 and records nothing; a malformed report is 400; unknown, revoked or repeated
-// tokens are accepted and change nothing; the 61st report a minute from one address is 429.
+// tokens are accepted and change nothing; the 61st report a minute from one address is 429, and
+// so are wrong tokens past AUTH_FAILURES_PER_MINUTE.
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -274,14 +275,11 @@ describe('POST /scanner/gitlab/revoke_tokens', () => {
     expect(res.headers.get('allow')).toBe('POST');
   });
 
-  it(`the report past ${GITLAB_REPORTS_PER_MINUTE} a minute from one address is 429, wrong tokens counted; other addresses and the types are not held`, async () => {
+  it(`the report past ${GITLAB_REPORTS_PER_MINUTE} a minute from one address is 429; other addresses and the types are not held`, async () => {
     const { member } = await teamWithMember(true);
     const from = nextAddress();
-    const half = GITLAB_REPORTS_PER_MINUTE / 2;
-    const wrong = await Promise.all(Array.from({ length: half }, () => report([], { from, authorization: 'guess-guess-guess' })));
-    expect(wrong.map((r) => r.status)).toEqual(Array(half).fill(401));
-    const right = await Promise.all(Array.from({ length: GITLAB_REPORTS_PER_MINUTE - half }, () => report([], { from })));
-    expect(right.map((r) => r.status)).toEqual(Array(GITLAB_REPORTS_PER_MINUTE - half).fill(204));
+    const right = await Promise.all(Array.from({ length: GITLAB_REPORTS_PER_MINUTE }, () => report([], { from })));
+    expect(right.map((r) => r.status)).toEqual(Array(GITLAB_REPORTS_PER_MINUTE).fill(204));
 
     const limited = await report([{ type: API_KEY_TYPE, token: member.key, location: 'late' }], { from });
     expect(limited.status).toBe(429);
@@ -292,6 +290,35 @@ describe('POST /scanner/gitlab/revoke_tokens', () => {
     expect((await report([], { from: nextAddress() })).status).toBe(204);
     const types = await fetch(endpoint(server, 'revocable_token_types'), { headers: { authorization: TOKEN, 'x-forwarded-for': from } });
     expect(types.status).toBe(200);
+  });
+
+  it('wrong tokens are failed authentications of the address on both endpoints: past AUTH_FAILURES_PER_MINUTE they get 429, while the right token from that address still reports', async () => {
+    const { member } = await teamWithMember(true);
+    const from = nextAddress();
+    const limit = server.services.config.authFailuresPerMinute;
+    const guesses = [];
+    for (let i = 0; i < limit; i++) {
+      guesses.push(
+        i % 2
+          ? await report([], { from, authorization: `guess-${i}-0123456789abcdef` })
+          : await fetch(endpoint(server, 'revocable_token_types'), {
+              headers: { authorization: `guess-${i}-0123456789abcdef`, 'x-forwarded-for': from },
+            }),
+      );
+    }
+    expect(guesses.map((r) => r.status)).toEqual(Array(limit).fill(401));
+    for (const path of ['revocable_token_types', 'revoke_tokens']) {
+      const held = await fetch(endpoint(server, path), {
+        method: path === 'revoke_tokens' ? 'POST' : 'GET',
+        headers: { authorization: 'one-more-guess-0123456789', 'x-forwarded-for': from },
+        ...(path === 'revoke_tokens' ? { body: '[]' } : {}),
+      });
+      expect(held.status, path).toBe(429);
+      expect(await held.json()).toEqual({ message: expect.stringMatching(/Too many failed authentications.*retry in \d+ s/) });
+    }
+    // The right token is not held by the guesses made from its address.
+    expect((await report([{ type: API_KEY_TYPE, token: member.key, location: 'src/.env' }], { from })).status).toBe(204);
+    expect(await exposuresOf(member.apiKey.id)).toHaveLength(1);
   });
 });
 
