@@ -10,6 +10,7 @@ import { MyKeys } from './pages/MyKeys';
 import { Notifications } from './pages/Notifications';
 import { Settings } from './pages/Settings';
 import { TeamKeys } from './pages/TeamKeys';
+import { Webhooks } from './pages/Webhooks';
 import { session } from './session';
 
 const ViewerDoc = graphql(`
@@ -36,7 +37,7 @@ const ExpiringDoc = graphql(`
 `);
 
 type Viewer = DashViewerQuery;
-type Page = 'keys' | 'collections' | 'team' | 'settings' | 'audit' | 'notifications';
+type Page = 'keys' | 'collections' | 'team' | 'settings' | 'audit' | 'webhooks' | 'notifications';
 const REASON_WORDS: Record<string, string> = {
   REVOKED_BY_ADMIN: 'revoked by an admin',
   REVOKED_BY_OWNER: 'revoked by its owner',
@@ -179,6 +180,7 @@ export function App() {
           ['team', 'Team keys'],
           ['settings', 'Settings'],
           ['audit', 'Audit'],
+          ['webhooks', 'Webhooks'],
         ] as [Page, string][])
       : []),
     ['notifications', `Notifications${unread ? ` (${unread})` : ''}`],
@@ -236,6 +238,7 @@ export function App() {
             {page === 'team' && <TeamKeys apiKey={key} revision={revision} />}
             {page === 'settings' && <Settings apiKey={key} revision={revision} />}
             {page === 'audit' && <Audit apiKey={key} revision={revision} />}
+            {page === 'webhooks' && <Webhooks apiKey={key} revision={revision} />}
             {page === 'notifications' && <Notifications apiKey={key} revision={revision} onRead={() => setUnread(0)} />}
           </main>
         </>
