@@ -46,8 +46,9 @@ const EVENT_TYPES: [type: string, meaning: string][] = [
   ['member.deprovisioned', 'the identity provider deactivated or deleted a member'],
 ];
 const DELIVERIES_PAGE = 20;
-/** While a shown delivery is still pending, its status is read again this often. */
-const PENDING_POLL_MS = 3_000;
+/** Bounds of the wait before a shown pending delivery is read again (see Deliveries). */
+const PENDING_POLL_MIN_MS = 2_000;
+const PENDING_POLL_MAX_MS = 5 * 60_000;
 
 type Endpoint = WebhookEndpointsQuery['webhookEndpoints'][number];
 type Delivery = WebhookDeliveriesQuery['webhookDeliveries']['edges'][number]['node'];
@@ -338,12 +339,15 @@ function Deliveries(props: { apiKey: string; endpoint: Endpoint; revision: numbe
     );
   };
 
-  const pending = rows.some((r) => r.status === 'PENDING');
+  // A pending delivery changes only when it is attempted: read again just after the next attempt
+  // is due (soon, for one not attempted yet), rather than polling through hours of backoff.
   useEffect(() => {
-    if (!pending) return;
-    const timer = setInterval(refresh, PENDING_POLL_MS);
-    return () => clearInterval(timer);
-  }, [pending, refresh]);
+    const due = rows.filter((r) => r.status === 'PENDING').map((r) => (r.nextAttemptAt ? Date.parse(r.nextAttemptAt) : 0));
+    if (due.length === 0) return;
+    const wait = Math.min(Math.max(Math.min(...due) - Date.now() + 1_000, PENDING_POLL_MIN_MS), PENDING_POLL_MAX_MS);
+    const timer = setTimeout(refresh, wait);
+    return () => clearTimeout(timer);
+  }, [rows, refresh]);
 
   return (
     <section aria-labelledby="deliveries-title">
