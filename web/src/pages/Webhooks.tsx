@@ -126,7 +126,7 @@ export function Webhooks(props: { apiKey: string; revision: number }) {
       setDeliveriesRevision((r) => r + 1);
     });
   const remove = (e: Endpoint) =>
-    confirm(`Delete the webhook endpoint ${e.url}? It receives no more events; this cannot be undone.`) &&
+    confirm(`Delete the webhook endpoint ${e.url}? It receives no more events and its deliveries are deleted; this cannot be undone.`) &&
     void act(async () => {
       await request(props.apiKey, DeleteWebhookDoc, { id: e.id });
       if (shown === e.id) setShown(null);
