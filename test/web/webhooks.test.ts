@@ -1,7 +1,8 @@
 // The dashboard's Webhooks page (issue 19 item 5) in a real browser (Debian's Chromium driven by
 // playwright-core) against a real server and a real receiver on 127.0.0.1: an endpoint created
 // (its signing secret shown once), a test event sent and listed among the deliveries until it
-// succeeds, the secret rotated (both signatures then verify), the endpoint edited and deleted —
+// succeeds, Load more past 20, the secret rotated (both signatures then verify), the endpoint
+// edited, shown with the reason Keyplane disabled it, enabled again and deleted —
 // each step checked on the API or at the receiver, and deliveries verified with the
 // `standardwebhooks` package, an independent implementation of the signature scheme.
 import { existsSync } from 'node:fs';
@@ -85,9 +86,17 @@ describe.runIf(existsSync(CHROMIUM))('the Webhooks page of the dashboard', () =>
     expect(body.errors).toBeUndefined();
     return body.data;
   };
-  type ApiEndpoint = { id: string; url: string; description: string | null; eventTypes: string[]; enabled: boolean };
+  type ApiEndpoint = {
+    id: string;
+    url: string;
+    description: string | null;
+    eventTypes: string[];
+    enabled: boolean;
+    disabledReason: string | null;
+  };
   const endpointsOnApi = async () =>
-    (await asAdmin<{ webhookEndpoints: ApiEndpoint[] }>('{ webhookEndpoints { id url description eventTypes enabled } }')).webhookEndpoints;
+    (await asAdmin<{ webhookEndpoints: ApiEndpoint[] }>('{ webhookEndpoints { id url description eventTypes enabled disabledReason } }'))
+      .webhookEndpoints;
   // The dispatcher (services.webhooks) lands apart from the endpoint API: until it has, deliveries
   // stay PENDING and nothing reaches the receiver.
   const dispatching = () => 'webhooks' in server.services;
@@ -195,6 +204,20 @@ describe.runIf(existsSync(CHROMIUM))('the Webhooks page of the dashboard', () =>
     const [edited] = await endpointsOnApi();
     expect(edited).toMatchObject({ id: created.id, description: 'Paging', enabled: false });
     expect([...edited.eventTypes].sort()).toEqual(['api_key.revoked', 'member.deprovisioned']);
+
+    // Disabled by Keyplane (as the dispatcher does after WEBHOOK_DISABLE_AFTER_HOURS of failures):
+    // the reason is shown; enabling it again in the form clears it.
+    const reason = 'Every delivery failed for 120 hours (last: HTTP 500)';
+    await server.services.prisma.webhookEndpoint.update({ where: { id: created.id }, data: { enabled: false, disabledReason: reason } });
+    await page.reload();
+    await page.getByRole('button', { name: 'Webhooks' }).click();
+    await row.getByText(reason).waitFor();
+    await row.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel(/^Enabled/).check();
+    await page.getByRole('button', { name: 'Save endpoint' }).click();
+    await row.locator('.tag-enabled').waitFor();
+    expect(await row.getByText(reason).count()).toBe(0);
+    expect(await endpointsOnApi()).toMatchObject([{ enabled: true, disabledReason: null }]);
 
     // Delete, after the confirmation.
     await row.getByRole('button', { name: 'Delete' }).click();
