@@ -97,9 +97,6 @@ describe.runIf(existsSync(CHROMIUM))('the Webhooks page of the dashboard', () =>
   const endpointsOnApi = async () =>
     (await asAdmin<{ webhookEndpoints: ApiEndpoint[] }>('{ webhookEndpoints { id url description eventTypes enabled disabledReason } }'))
       .webhookEndpoints;
-  // The dispatcher (services.webhooks) lands apart from the endpoint API: until it has, deliveries
-  // stay PENDING and nothing reaches the receiver.
-  const dispatching = () => 'webhooks' in server.services;
   const secretOn = async (page: Page) => (await page.getByTestId('one-time-secret').textContent()) ?? '';
   const testEvents = () => received.filter((r) => (JSON.parse(r.body) as { type: string }).type === 'webhook.test');
 
@@ -149,13 +146,9 @@ describe.runIf(existsSync(CHROMIUM))('the Webhooks page of the dashboard', () =>
     const deliveries = page.getByRole('table', { name: /Deliveries to/ });
     await deliveries.getByText('webhook.test').waitFor();
     await expect.poll(() => page.getByTestId('deliveries-total').textContent()).toBe('1 delivery');
-    if (dispatching()) {
-      await expect.poll(() => testEvents().length, { timeout: 15_000 }).toBe(1);
-      expect(signedWith(firstSecret, testEvents()[0])).toBe(true);
-      await deliveries.locator('.tag-succeeded').waitFor({ timeout: 15_000 }); // the page reads it again by itself
-    } else {
-      await deliveries.locator('.tag-pending').waitFor();
-    }
+    await expect.poll(() => testEvents().length, { timeout: 15_000 }).toBe(1);
+    expect(signedWith(firstSecret, testEvents()[0])).toBe(true);
+    await deliveries.locator('.tag-succeeded').waitFor({ timeout: 15_000 }); // the page reads it again by itself
     await mkdir(SHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SHOTS, 'webhooks.png'), fullPage: true });
 
@@ -171,13 +164,11 @@ describe.runIf(existsSync(CHROMIUM))('the Webhooks page of the dashboard', () =>
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await row.getByRole('button', { name: 'Send test' }).click();
     await expect.poll(() => page.getByTestId('deliveries-total').textContent()).toBe('2 deliveries');
-    if (dispatching()) {
-      await expect.poll(() => testEvents().length, { timeout: 15_000 }).toBe(2);
-      const afterRotation = testEvents()[1];
-      expect(signedWith(secondSecret, afterRotation)).toBe(true);
-      expect(signedWith(firstSecret, afterRotation)).toBe(true);
-      expect(String(afterRotation.headers['webhook-signature']).split(' ')).toHaveLength(2);
-    }
+    await expect.poll(() => testEvents().length, { timeout: 15_000 }).toBe(2);
+    const afterRotation = testEvents()[1];
+    expect(signedWith(secondSecret, afterRotation)).toBe(true);
+    expect(signedWith(firstSecret, afterRotation)).toBe(true);
+    expect(String(afterRotation.headers['webhook-signature']).split(' ')).toHaveLength(2);
 
     // More than a page of deliveries: 20 listed, the rest behind "Load more".
     for (let i = 0; i < 19; i++) await asAdmin('mutation ($id: ID!) { sendTestWebhook(id: $id) { id } }', { id: created.id });
