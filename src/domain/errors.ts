@@ -53,7 +53,12 @@ export const unauthenticated = (message: string) => new DomainError('UNAUTHENTIC
 export const forbidden = (message: string) => codedError('FORBIDDEN', message);
 
 /** Same answer whether the thing does not exist or the caller may not see it. */
-export const notFound = (what: string, id: string) => codedError('NOT_FOUND', `${what} ${id} was not found`);
+export const notFound = (what: string, id: string) => codedError('NOT_FOUND', `${what} ${shownId(id)} was not found`);
+
+/** An id as an error repeats it: short, printable ASCII (anything else is the client's own noise). */
+function shownId(id: string): string {
+  return /^[\x21-\x7e]{1,100}$/.test(id) ? id : '(the given id)';
+}
 
 export const badInput = (field: string, message: string) => codedError('BAD_USER_INPUT', `${field}: ${message}`, { field });
 

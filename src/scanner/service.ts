@@ -16,6 +16,22 @@ import { findKeys } from './find.js';
 /** reportExposedApiKeys' text, as UTF-8 (the GitHub intake takes bodies of 1 MB too) */
 export const MAX_REPORT_BYTES = 1_000_000;
 const locationSchema = text(2_000, { trim: true, required: true });
+/**
+ * A location as stored: at most MAX_LOCATION_BYTES of UTF-8 (the unique (keyId, location) index
+ * holds ~2,700 bytes a row; a scanner's long URL must not sink its report and leave a leaked key
+ * live). Cut on a character boundary.
+ */
+const MAX_LOCATION_BYTES = 2_000;
+export function storableLocation(location: string): string {
+  if (location.length * 3 <= MAX_LOCATION_BYTES || Buffer.byteLength(location) <= MAX_LOCATION_BYTES) return location;
+  return (
+    Buffer.from(location)
+      .subarray(0, MAX_LOCATION_BYTES - 3)
+      .toString('utf8')
+      .replace(/\uFFFD+$/, '') + '…'
+  );
+}
+
 /** exposures a report answers with (newest first) */
 export const MAX_LISTED = 1_000;
 
@@ -92,7 +108,7 @@ export class ScannerService {
     const byHash = new Map(keys.map((k) => [k.hash, k]));
     for (const k of keys) if (k.previousHash && k.previousSecretExpiresAt && k.previousSecretExpiresAt > now) byHash.set(k.previousHash, k);
     const ofToken = tokens.map(({ token }) => byHash.get(hashes.get(token) ?? '') ?? null);
-    const found = tokens.flatMap((t, i) => (ofToken[i] ? [{ ...t, key: ofToken[i]! }] : []));
+    const found = tokens.flatMap((t, i) => (ofToken[i] ? [{ ...t, location: storableLocation(t.location), key: ofToken[i]! }] : []));
     if (found.length === 0) return { verdicts: tokens.map(({ token }) => ({ token, key: null, live: false })), exposureIds: [] };
     const keyIds = [...new Set(found.map((f) => f.key.id))];
     const { exposureIds, live } = await this.revocation.transaction(async (tx, revoke) => {

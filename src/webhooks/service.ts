@@ -56,9 +56,13 @@ const target = (e: Pick<WebhookEndpoint, 'teamId' | 'id'>) => ({ teamId: e.teamI
  * or a query may carry the receiver's own token (Slack-style URLs); the admin sees it in `url`.
  */
 export function label(e: Pick<WebhookEndpoint, 'url'>): string {
-  const url = new URL(e.url);
+  return `webhook ${shownUrl(e.url)}`;
+}
+
+function shownUrl(text: string): string {
+  const url = new URL(text);
   const [first, ...more] = url.pathname.split('/').filter(Boolean);
-  return `webhook ${url.origin}${first ? `/${first}` : ''}${more.length || url.search ? '/…' : ''}`;
+  return `${url.origin}${first ? `/${first}` : ''}${more.length || url.search ? '/…' : ''}`;
 }
 const typesText = (types: readonly string[]) => types.join(', ');
 
@@ -262,7 +266,7 @@ function eventTypesOf(types: readonly string[]): SubscribableEventType[] {
 
 function updateSummary(before: WebhookEndpoint, after: WebhookEndpoint): string {
   const changes = [
-    before.url !== after.url ? `url ${before.url} → ${after.url}` : null,
+    before.url !== after.url ? `url ${shownUrl(before.url)} → ${shownUrl(after.url)}` : null,
     typesText(before.eventTypes) !== typesText(after.eventTypes)
       ? `event types ${typesText(before.eventTypes)} → ${typesText(after.eventTypes)}`
       : null,

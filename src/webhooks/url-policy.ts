@@ -82,6 +82,9 @@ const GLOBAL_UNICAST = subnet('2000::', 3); // public IPv6 unicast lives here
 const EMBEDDINGS: { range: BlockList; at: number; invert?: boolean; publicRange: boolean }[] = [
   { range: subnet('::ffff:0:0', 96), at: 12, publicRange: true }, // IPv4-mapped
   { range: subnet('64:ff9b::', 96), at: 12, publicRange: true }, // NAT64 well-known prefix
+  // RFC 8215 local-use NAT64 (not global): judged by the IPv4 in its last 32 bits as well (the /96
+  // layout translators use), so a local translator cannot reach a metadata address.
+  { range: subnet('64:ff9b:1::', 48), at: 12, publicRange: false },
   { range: subnet('2002::', 16), at: 2, publicRange: true }, // 6to4
   { range: subnet('2001::', 32), at: 12, invert: true, publicRange: false }, // Teredo (client address, inverted)
   { range: subnet('::ffff:0:0:0', 96), at: 12, publicRange: false }, // SIIT IPv4-translated
@@ -154,6 +157,9 @@ function classifyName(hostname: string): AddressClass {
   return { kind: 'public' };
 }
 
+/** A host name as WHATWG URL leaves it (lower case, IDN as punycode): labels of 1..63 letters, digits, - or _, not starting or ending with -. */
+const DNS_NAME = /^(?=.{1,253}\.?$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$/;
+
 export type WebhookUrlCheck = { ok: true; url: URL } | { ok: false; problem: string };
 
 /**
@@ -180,8 +186,12 @@ export function checkWebhookUrl(text: string, { allowPrivateUrls }: { allowPriva
   }
   if (url.username !== '' || url.password !== '') return fail('must not contain a user name or password');
   if (url.hostname === '') return fail('must name a host');
+  // Percent-encoding may make the stored form longer than the text that was sent.
+  if (url.href.length > MAX_WEBHOOK_URL_LENGTH) return fail(rule.tooLong(MAX_WEBHOOK_URL_LENGTH));
+  if (url.port === '0') return fail('must not use port 0');
 
   const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!isIP(literal) && !DNS_NAME.test(url.hostname)) return fail('must name a host by a valid DNS name or address');
   const found = isIP(literal) ? classifyAddress(literal) : classifyName(url.hostname);
   if (found.kind === 'forbidden' || (found.kind === 'private' && !allowPrivateUrls)) return fail(`must not point to ${refusal(found)}`);
   return { ok: true, url };

@@ -162,6 +162,19 @@ describe('POST /scanner/gitlab/revoke_tokens', () => {
     expect(await keyRow(member.apiKey.id)).toMatchObject({ status: 'ENABLED' });
   });
 
+  it('a long location in many-byte characters is recorded cut to 2,000 bytes: the report is accepted and the key revoked', async () => {
+    const { member } = await teamWithMember(true);
+    const location = `https://gitlab.example.com/${'漢'.repeat(1_000)}${'😀'.repeat(200)}`;
+    expect(location.length).toBeLessThanOrEqual(2_000);
+    const res = await report([{ type: API_KEY_TYPE, token: member.key, location }]);
+    expect(res.status).toBe(204);
+    const [exposure] = await exposuresOf(member.apiKey.id);
+    expect(Buffer.byteLength(exposure!.location)).toBeLessThanOrEqual(2_000);
+    expect(location.startsWith(exposure!.location.slice(0, -1))).toBe(true);
+    expect(exposure!.location.endsWith('…')).toBe(true);
+    expect(await keyRow(member.apiKey.id)).toMatchObject({ status: 'REVOKED', revocationReason: 'EXPOSED' });
+  });
+
   it('a repeated report is idempotent: one exposure, one revocation, one set of notices', async () => {
     const { member } = await teamWithMember(true);
     const item = { type: API_KEY_TYPE, token: member.key, location: 'https://gitlab.example.com/p/-/blob/1/x' };

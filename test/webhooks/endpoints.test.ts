@@ -437,12 +437,30 @@ describe('with WEBHOOK_ALLOW_PRIVATE_URLS (endpoints on this machine)', () => {
     expect((await deliveries(team.apiKey, subscribed.endpoint.id)).totalCount).toBe(3); // + the second key's creation
   });
 
+  it('NOT_FOUND does not repeat a long or unprintable id back', async () => {
+    for (const id of ['x'.repeat(100_000), 'x\n\u202e<img src=x>']) {
+      const res = await gql(server.url, Delete, { id }, { key: server.adminKey });
+      expect(codes(res)).toEqual(['NOT_FOUND']);
+      expect(res.errors![0]!.message).toBe('Webhook endpoint (the given id) was not found');
+    }
+  });
+
   it("names an endpoint in audit summaries by origin and first path segment (a receiver's token in the path or query stays out)", async () => {
     const created = await create(server.adminKey, { url: `${hookUrl}/services/T0001/B0002/receiverToken42?sig=querySecret7` });
     const [event] = await auditOf(created.endpoint.id);
     expect(event!.summary).toContain(`webhook ${hookUrl}/services/…`);
     expect(event!.summary).not.toMatch(/receiverToken42|querySecret7/);
     expect(created.endpoint.url).toBe(`${hookUrl}/services/T0001/B0002/receiverToken42?sig=querySecret7`);
+    // And when the URL changes: both sides named the same way.
+    await gql(
+      server.url,
+      Update,
+      { id: created.endpoint.id, input: input({ url: `${hookUrl}/hooks/other/receiverToken43` }) },
+      { key: server.adminKey },
+    );
+    const updated = (await auditOf(created.endpoint.id)).find((e) => e.action === 'webhook.updated')!;
+    expect(updated.summary).toContain(`url ${hookUrl}/services/… → ${hookUrl}/hooks/…`);
+    expect(updated.summary).not.toMatch(/receiverToken4|querySecret7/);
   });
 
   it('purges events past 30 days with their deliveries, keeping those still PENDING', async () => {

@@ -117,6 +117,23 @@ describe('checkWebhookUrl', () => {
     expect(problemOf(base + 'a'.repeat(2049 - base.length))).toBe('must be at most 2048 characters');
   });
 
+  it('refuses what could never be delivered to: port 0, host names that are no DNS name, a stored form past the cap', () => {
+    expect(problemOf('https://example.com:0/hook')).toBe('must not use port 0');
+    for (const host of ['-', '*', 'a..b', 'a.-b.com', 'exa mple.com'.replace(' ', '%20')]) {
+      expect(problemOf(`https://${host}/hook`), host).not.toBeNull();
+    }
+    expect(problemOf('https://_dmarc.example.com/hook')).toBeNull();
+    expect(problemOf('https://xn--bcher-kva.example/hook')).toBeNull();
+    expect(problemOf('https://bücher.example/hook')).toBeNull(); // stored as punycode
+    // 2,000 characters sent, 12,000 once percent-encoded: the stored form is what is capped.
+    expect(problemOf(`https://example.com/${'é'.repeat(2_000)}`)).toBe('must be at most 2048 characters');
+  });
+
+  it("judges RFC 8215's local-use NAT64 prefix by the IPv4 address it carries", () => {
+    expect(problemOf('https://[64:ff9b:1::a9fe:a9fe]/', { allowPrivateUrls: true })).toMatch(/metadata/);
+    expect(problemOf('https://[64:ff9b:1::7f00:1]/', { allowPrivateUrls: false })).not.toBeNull();
+  });
+
   it('lets other host names through: their addresses are checked when a delivery connects', () => {
     expect(problemOf('https://internal.example/hook')).toBeNull();
     expect(problemOf('https://127.0.0.1.nip.io/hook')).toBeNull();
