@@ -81,7 +81,7 @@ const server = useTestServer({
 async function gql(key: string, query: string, variables: Record<string, unknown> = {}, allowErrors = false) {
   const res = await fetch(server.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await res.json()) as { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
@@ -271,6 +271,44 @@ describe('api_key.created', () => {
         },
       },
     ]);
+  });
+});
+
+describe('api_key.created by an invitation', () => {
+  it("acceptInvitation: the new member's first key, created by that member (the invitation token is in no body)", async () => {
+    const email = `invited-${Date.now()}@example.com`;
+    const invitation = (
+      await gql(team.adminKey, 'mutation ($email: String!) { inviteTeamMember(email: $email, name: "Invited Ivy") { token } }', { email })
+    ).data.inviteTeamMember;
+    let accepted: any;
+    const [events] = await sentBy([all], async () => {
+      accepted = (
+        await gql('', 'mutation ($token: String!) { acceptInvitation(token: $token, keyName: "laptop") { secret apiKey { id } } }', {
+          token: invitation.token,
+        })
+      ).data.acceptInvitation;
+    });
+    const ivy = await server.services.prisma.user.findFirstOrThrow({ where: { teamId: team.teamId, email } });
+    expect(events!.map((e) => e.body)).toEqual([
+      {
+        type: 'api_key.created',
+        timestamp: recent(),
+        data: {
+          apiKey: {
+            id: accepted.apiKey.id,
+            kind: 'PERSONAL',
+            name: 'laptop',
+            hint: `kp_…${accepted.secret.slice(-4)}`,
+            status: 'ENABLED',
+            expiresAt: null,
+            owner: { id: ivy.id, name: 'Invited Ivy', email },
+          },
+          reason: null,
+          actor: { type: 'USER', id: ivy.id, name: 'Invited Ivy' },
+        },
+      },
+    ]);
+    expect(events![0]!.raw).not.toContain(invitation.token);
   });
 });
 
