@@ -61,6 +61,14 @@ export function displayText(max: number, options: { required?: boolean } = {}) {
   );
 }
 
+/**
+ * Text reported from outside (a scanner's location), kept as evidence but shown safely: controls
+ * and bidi formatting become U+FFFD, so a line break or an override cannot disguise it.
+ */
+export function neutralized(s: string): string {
+  return s.replace(new RegExp(NAME_FORBIDDEN.source, 'gu'), '\ufffd');
+}
+
 const nameSchema = displayText(100, { required: true });
 
 /** Names (keys, collections, members, requests): trimmed, 1..100 characters, no controls or bidi formatting (SPEC §4, §5). */

@@ -6,7 +6,7 @@ import { type AuditActor, actorOfPrincipal, scannerActor } from '../audit/actor.
 import { recordAudit } from '../audit/record.js';
 import type { Principal } from '../auth/principal.js';
 import { capReached } from '../domain/errors.js';
-import { parseOrThrow, text } from '../domain/input.js';
+import { neutralized, parseOrThrow, text } from '../domain/input.js';
 import { type ListArgs, listPage } from '../domain/list-page.js';
 import type { ApiKey, ApiKeyExposure, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { displayHint, hashKey, parseKey } from '../keys/format.js';
@@ -17,19 +17,19 @@ import { findKeys } from './find.js';
 export const MAX_REPORT_BYTES = 1_000_000;
 const locationSchema = text(2_000, { trim: true, required: true });
 /**
- * A location as stored: at most MAX_LOCATION_BYTES of UTF-8 (the unique (keyId, location) index
- * holds ~2,700 bytes a row; a scanner's long URL must not sink its report and leave a leaked key
- * live). Cut on a character boundary.
+ * A location as stored: controls and bidi formatting shown as U+FFFD (it is shown in lists and
+ * audit summaries), at most MAX_LOCATION_BYTES of UTF-8 (the unique (keyId, location) index holds
+ * ~2,700 bytes a row; a scanner's long URL must not sink its report and leave a leaked key live),
+ * cut on a character boundary.
  */
 const MAX_LOCATION_BYTES = 2_000;
-export function storableLocation(location: string): string {
+export function storableLocation(reported: string): string {
+  const location = neutralized(reported);
   if (location.length * 3 <= MAX_LOCATION_BYTES || Buffer.byteLength(location) <= MAX_LOCATION_BYTES) return location;
-  return (
-    Buffer.from(location)
-      .subarray(0, MAX_LOCATION_BYTES - 3)
-      .toString('utf8')
-      .replace(/\uFFFD+$/, '') + '…'
-  );
+  const cut = Buffer.from(location)
+    .subarray(0, MAX_LOCATION_BYTES - 3)
+    .toString('utf8');
+  return `${cut.replace(/\uFFFD+$/, '')}…`;
 }
 
 /** exposures a report answers with (newest first) */

@@ -175,6 +175,13 @@ describe('POST /scanner/gitlab/revoke_tokens', () => {
     expect(await keyRow(member.apiKey.id)).toMatchObject({ status: 'REVOKED', revocationReason: 'EXPOSED' });
   });
 
+  it('a location with line breaks or bidi overrides is kept with them shown as U+FFFD (lists and audit summaries cannot be disguised)', async () => {
+    const { member } = await teamWithMember(false);
+    expect((await report([{ type: API_KEY_TYPE, token: member.key, location: 'file\u202e.env\n<script>' }])).status).toBe(204);
+    const [exposure] = await exposuresOf(member.apiKey.id);
+    expect(exposure!.location).toBe('file\ufffd.env\ufffd<script>');
+  });
+
   it('a repeated report is idempotent: one exposure, one revocation, one set of notices', async () => {
     const { member } = await teamWithMember(true);
     const item = { type: API_KEY_TYPE, token: member.key, location: 'https://gitlab.example.com/p/-/blob/1/x' };
