@@ -74,6 +74,7 @@ const schema = z.object({
     .transform((value, ctx) => parseEncryptionKey(value, ctx))
     .optional(),
   GRAPHIQL: booleanSetting.default(true),
+  MIGRATE_ON_START: booleanSetting.default(true),
 });
 
 const SECRET_BEARING = new Set(['KEY_PEPPER', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'ENCRYPTION_KEY', 'GITLAB_REVOCATION_TOKEN']);
@@ -135,6 +136,11 @@ export interface Config {
    * Unset: a key file generated in DATA_DIR (src/crypto/secret-box.ts).
    */
   encryptionKey?: Buffer;
+  /**
+   * MIGRATE_ON_START: apply pending migrations when the server starts (the default); false leaves
+   * them to `keyplane migrate` in the deploy pipeline, and a server finding any pending refuses to start.
+   */
+  migrateOnStart: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -189,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookDisableAfterHours: e.WEBHOOK_DISABLE_AFTER_HOURS,
     webhookAllowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS,
     encryptionKey: e.ENCRYPTION_KEY,
+    migrateOnStart: e.MIGRATE_ON_START,
   };
 }
 

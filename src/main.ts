@@ -1,6 +1,7 @@
 // `npm start`: the server on the configured (by default embedded) parts.
 import { ConfigError, loadConfig } from './config.js';
 import { DataDirLockedError, EmbeddedPostgresError } from './db/embedded/embedded-postgres.js';
+import { MigrationsPendingError } from './db/migrate.js';
 import { createLogger } from './observability/log.js';
 import { startKeyplane } from './server.js';
 
@@ -55,7 +56,12 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EmbeddedPostgresError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof DataDirLockedError ||
+    error instanceof EmbeddedPostgresError ||
+    error instanceof MigrationsPendingError
+  ) {
     console.error(error.message);
   } else console.error('Keyplane failed to start:', error);
   process.exit(1);

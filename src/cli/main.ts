@@ -3,7 +3,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { DataDirLockedError, EmbeddedPostgresError } from '../db/embedded/embedded-postgres.js';
+import { MigrationsPendingError } from '../db/migrate.js';
 import { createLogger } from '../observability/log.js';
+import { errorText } from './error-text.js';
 import type { ScanOptions } from './scan.js';
 
 const program = new Command('keyplane').description('Keyplane administration').showHelpAfterError();
@@ -45,8 +47,30 @@ program
     process.exitCode = await runScan(paths, opts);
   });
 
+program
+  .command('doctor')
+  .description('Check the configuration, database and migrations, Redis, SMTP and intake settings; exit 1 when a check fails')
+  .option('--json', 'one JSON object ({ok, checks: [{check, status, detail}]}) instead of lines')
+  .action(async (opts: { json?: boolean }) => {
+    const { runDoctor } = await import('./doctor.js');
+    process.exitCode = await runDoctor(opts);
+  });
+
+program
+  .command('migrate')
+  .description('Apply the pending database migrations (under the advisory lock the servers use) and exit')
+  .action(async () => {
+    const { runMigrate } = await import('./migrate.js');
+    process.exitCode = await runMigrate();
+  });
+
 program.parseAsync().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EmbeddedPostgresError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof DataDirLockedError ||
+    error instanceof EmbeddedPostgresError ||
+    error instanceof MigrationsPendingError
+  ) {
     console.error(`keyplane: ${error.message}`);
   } else if (error instanceof ZodError) {
     console.error(`keyplane: invalid option: ${error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -57,7 +81,8 @@ program.parseAsync().catch((error: unknown) => {
   } else if (error instanceof InvalidArgumentError) {
     console.error(`keyplane: ${error.message}`);
   } else {
-    createLogger('error').error({ err: error }, 'keyplane command failed');
+    // One line on stderr (a connection refused, a migration that failed), never a stack.
+    console.error(`keyplane: ${errorText(error)}`);
   }
   process.exitCode = 1;
 });

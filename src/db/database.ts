@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres, useEmbeddedPostgres } from './embedded/embedded-postgres.js';
 import { type ChannelHandlers, listenPostgres, type Subscription } from './listener.js';
-import { migrate, type SqlConnection } from './migrate.js';
+import { changedMessage, MigrationsPendingError, migrate, migrationStatus, type SqlConnection } from './migrate.js';
 
 /** How long a query waits for a connection before the database counts as unavailable. */
 export const CONNECTION_TIMEOUT_MS = 1_500;
@@ -41,18 +41,35 @@ export interface DatabaseOptions {
   role?: 'server' | 'cli';
   /** The embedded PostgreSQL died and would not restart: the caller must stop. */
   onFatal?: (error: Error) => void;
+  /** false (MIGRATE_ON_START=false): pending migrations are refused (MigrationsPendingError), not applied */
+  migrateOnStart?: boolean;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, 'postgres');
-  const embeddedOptions = { dataDir: options.dataDir, log: options.log, onFatal: options.onFatal };
-  const embedded = options.role === 'cli' ? await useEmbeddedPostgres(embeddedOptions) : await startEmbeddedPostgres(embeddedOptions);
+  const location = await locateDatabase(options);
   try {
-    return await openPostgres(embedded.url, 'embedded', embedded);
+    return await openPostgres(location, options.migrateOnStart ?? true);
   } catch (error) {
-    await embedded.stop();
+    await location.release();
     throw error;
   }
+}
+
+/** The configured database's server: DATABASE_URL's, or DATA_DIR's embedded one (started per `role`). */
+export interface DatabaseLocation {
+  kind: Database['kind'];
+  /** postgres://… with its password: never log it */
+  url: string;
+  embedded?: EmbeddedPostgres;
+  /** stops an embedded server started for this process (a borrowed one or DATABASE_URL's: nothing) */
+  release(): Promise<void>;
+}
+
+export async function locateDatabase(options: DatabaseOptions): Promise<DatabaseLocation> {
+  if (options.databaseUrl) return { kind: 'postgres', url: options.databaseUrl, release: async () => {} };
+  const embeddedOptions = { dataDir: options.dataDir, log: options.log, onFatal: options.onFatal };
+  const embedded = options.role === 'cli' ? await useEmbeddedPostgres(embeddedOptions) : await startEmbeddedPostgres(embeddedOptions);
+  return { kind: 'embedded', url: embedded.url, embedded, release: () => embedded.stop() };
 }
 
 export function postgresConnection(client: pg.ClientBase): SqlConnection {
@@ -62,19 +79,38 @@ export function postgresConnection(client: pg.ClientBase): SqlConnection {
   };
 }
 
-/** Applies the migrations to the database at `databaseUrl` (under an advisory lock). */
-export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+/** One connection for a short piece of work (migrations, a status read), always ended. */
+export async function withPostgresClient<T>(
+  databaseUrl: string,
+  work: (connection: SqlConnection, client: pg.Client) => Promise<T>,
+  timeouts: Pick<pg.ClientConfig, 'connectionTimeoutMillis' | 'query_timeout'> = {},
+): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl, ...timeouts });
+  // An idle client dropped by the server emits 'error': without a listener it would crash the process.
+  client.on('error', () => {});
   try {
-    return await migrate(postgresConnection(client), { advisoryLock: true });
+    await client.connect();
+    return await work(postgresConnection(client), client);
   } finally {
-    await client.end();
+    await client.end().catch(() => {});
   }
 }
 
-async function openPostgres(databaseUrl: string, kind: Database['kind'], embedded?: EmbeddedPostgres): Promise<Database> {
-  await migrateDatabase(databaseUrl);
+/** Applies the migrations to the database at `databaseUrl` (under an advisory lock). */
+export function migrateDatabase(databaseUrl: string): Promise<string[]> {
+  return withPostgresClient(databaseUrl, (connection) => migrate(connection, { advisoryLock: true }));
+}
+
+/** MIGRATE_ON_START=false: the schema must already be this release's (`keyplane migrate` ran). */
+async function refuseUnmigrated(databaseUrl: string): Promise<void> {
+  const status = await withPostgresClient(databaseUrl, (connection) => migrationStatus(connection));
+  if (status.changed.length > 0) throw new Error(changedMessage(status.changed[0]!));
+  if (status.pending.length > 0) throw new MigrationsPendingError(status.pending);
+}
+
+async function openPostgres({ url: databaseUrl, kind, embedded }: DatabaseLocation, migrateOnStart: boolean): Promise<Database> {
+  if (migrateOnStart) await migrateDatabase(databaseUrl);
+  else await refuseUnmigrated(databaseUrl);
   // A request never waits long on a database that does not answer: a connection (or a free pool
   // slot) not had within this time fails, and becomes a coded 503 (outage.ts). The adapter listens
   // for 'error' on idle pool clients (a restart ends them: 57P01), so they do not crash the process.

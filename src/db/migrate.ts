@@ -55,23 +55,73 @@ export interface MigrateOptions {
   migrations?: Migration[];
 }
 
+/** Name → checksum of the migrations recorded as applied (none when the table does not exist yet). */
+async function appliedMigrations(conn: SqlConnection): Promise<Map<string, string>> {
+  const [table] = await conn.query<{ exists: boolean }>(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS exists`);
+  if (!table?.exists) return new Map();
+  const rows = await conn.query<{ migration_name: string; checksum: string }>(
+    `SELECT migration_name, checksum FROM "_prisma_migrations"
+      WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+  );
+  return new Map(rows.map((r) => [r.migration_name, r.checksum]));
+}
+
+export interface MigrationStatus {
+  applied: string[];
+  pending: string[];
+  /** applied, then edited in prisma/migrations: the server refuses to start */
+  changed: string[];
+  /** recorded as applied but not in this release's prisma/migrations (a newer release migrated it) */
+  unknown: string[];
+}
+
+/** What `migrate` would do, read without changing anything (no lock, no table created). */
+export async function migrationStatus(conn: SqlConnection, migrations?: Migration[]): Promise<MigrationStatus> {
+  const known = migrations ?? (await readMigrations());
+  const applied = await appliedMigrations(conn);
+  const status: MigrationStatus = { applied: [], pending: [], changed: [], unknown: [] };
+  for (const migration of known) {
+    const checksum = applied.get(migration.name);
+    if (checksum === undefined) status.pending.push(migration.name);
+    else if (checksum !== migration.checksum) status.changed.push(migration.name);
+    else status.applied.push(migration.name);
+  }
+  const names = new Set(known.map((m) => m.name));
+  status.unknown = [...applied.keys()].filter((name) => !names.has(name)).sort();
+  return status;
+}
+
+/** MIGRATE_ON_START=false and the schema is behind this release: the server must not run on it. */
+export class MigrationsPendingError extends Error {
+  constructor(readonly pending: string[]) {
+    super(
+      `MIGRATE_ON_START is false and ${pending.length} database migration${pending.length === 1 ? ' is' : 's are'} pending ` +
+        `(${listNames(pending)}): run \`npx keyplane migrate\` with the same configuration, then start the server again.`,
+    );
+  }
+}
+
+/** A few names, then how many more: a message stays one line. */
+export function listNames(names: string[], shown = 3): string {
+  const head = names.slice(0, shown).join(', ');
+  return names.length > shown ? `${head} and ${names.length - shown} more` : head;
+}
+
+export const changedMessage = (name: string) => `migration ${name} was changed after it was applied`;
+
 /** Returns the names of the migrations it applied. */
 export async function migrate(conn: SqlConnection, options: MigrateOptions): Promise<string[]> {
   const migrations = options.migrations ?? (await readMigrations());
   if (options.advisoryLock) await conn.query(`SELECT pg_advisory_lock(${PRISMA_ADVISORY_LOCK})`);
   try {
     await conn.exec(CREATE_TABLE);
-    const rows = await conn.query<{ migration_name: string; checksum: string }>(
-      `SELECT migration_name, checksum FROM "_prisma_migrations"
-        WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
-    );
-    const applied = new Map(rows.map((r) => [r.migration_name, r.checksum]));
+    const applied = await appliedMigrations(conn);
     const done: string[] = [];
     for (const migration of migrations) {
       const checksum = applied.get(migration.name);
       if (checksum !== undefined) {
         if (checksum !== migration.checksum) {
-          throw new Error(`migration ${migration.name} was changed after it was applied`);
+          throw new Error(changedMessage(migration.name));
         }
         continue;
       }
