@@ -68,7 +68,7 @@ export function formatResults(results: CheckResult[]): string {
   });
   const count = (status: Verdict) => results.filter((r) => r.status === status).length;
   const summary =
-    results.length === 1 && results[0]!.status === 'fail'
+    results.length === 1 && results[0]?.status === 'fail'
       ? 'doctor: the configuration is invalid (the other checks need it)'
       : `doctor: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail`;
   return `${lines.join('\n')}\n${summary}\n`;
@@ -160,14 +160,16 @@ async function checkRedis(config: Config): Promise<CheckResult> {
     retryStrategy: () => null, // one try: the report says what happened
     enableOfflineQueue: false,
   });
-  redis.on('error', () => {}); // reported through the rejected connect or command
+  // The connection's own error (ECONNREFUSED…) says more than the rejected connect ("Connection is closed.").
+  let connectionError: unknown;
+  redis.on('error', (error: Error) => (connectionError ??= error));
   try {
     await redis.connect();
     await redis.ping();
     const version = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? '?';
     return { check, status: 'ok', detail: `PING answered by Redis ${version} at ${where}` };
   } catch (error) {
-    return { check, status: 'fail', detail: `no answer from ${where}: ${errorText(error)}` };
+    return { check, status: 'fail', detail: `no answer from ${where}: ${errorText(connectionError ?? error)}` };
   } finally {
     redis.disconnect();
   }

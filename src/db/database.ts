@@ -104,7 +104,8 @@ export function migrateDatabase(databaseUrl: string): Promise<string[]> {
 /** MIGRATE_ON_START=false: the schema must already be this release's (`keyplane migrate` ran). */
 async function refuseUnmigrated(databaseUrl: string): Promise<void> {
   const status = await withPostgresClient(databaseUrl, (connection) => migrationStatus(connection));
-  if (status.changed.length > 0) throw new Error(changedMessage(status.changed[0]!));
+  const [changed] = status.changed;
+  if (changed) throw new Error(changedMessage(changed));
   if (status.pending.length > 0) throw new MigrationsPendingError(status.pending);
 }
 

@@ -81,8 +81,12 @@ export function run(command: string, args: string[], env: Record<string, string>
   });
 }
 
+/**
+ * `npx keyplane …`: the bin's own file (node_modules/.bin/keyplane links to it), from this
+ * checkout: in a git worktree node_modules is shared, and its link leads to another checkout's code.
+ */
 export const keyplaneCli = (args: string[], env: Record<string, string>, input?: string) =>
-  run(path.join(ROOT, 'node_modules/.bin/keyplane'), args, env, 60_000, input);
+  run(process.execPath, [path.join(ROOT, 'cli/keyplane.mjs'), ...args], env, 60_000, input);
 
 export const startServerExpectingFailure = (env: Record<string, string>) => run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
 
