@@ -488,7 +488,11 @@ describe('an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS', () => {
     expect(attempts).toBeGreaterThanOrEqual(2);
     expect(attempts).toBeLessThan(MAX_WEBHOOK_ATTEMPTS);
 
-    const deliveries = await deliveriesOf(server, endpoint.id);
+    // The attempt that disabled it records its own outcome right after the disabling commits.
+    const deliveries = await until(
+      () => deliveriesOf(server, endpoint.id),
+      (rows) => rows.find((d) => d.eventId === failingId)?.status !== 'PENDING',
+    );
     const byEvent = new Map(deliveries.map((d) => [d.eventId, d]));
     expect(byEvent.get(failingId)).toMatchObject({ status: 'FAILED', lastError: 'HTTP 500', nextAttemptAt: null, attempts });
     expect(byEvent.get(laterId)).toMatchObject({ status: 'FAILED', lastError: 'endpoint disabled', nextAttemptAt: null, attempts: 0 });
