@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { brotliCompress, gzip, constants as zlib } from 'node:zlib';
-import { css, editorWorkerService, favicon, graphqlWorker, js, jsonWorker } from '@graphql-yoga/render-graphiql/graphiql';
 import escapeHtml from 'escape-html';
 
 export const GRAPHIQL_ASSETS_PATH = '/graphiql/assets/';
@@ -34,15 +33,29 @@ function publish(stem: string, extension: string, type: string, body: Buffer): s
   return GRAPHIQL_ASSETS_PATH + name;
 }
 
-let bundle: { script: string; styles: string; icon: string; workers: Record<string, string> } | undefined;
+type Bundle = { script: string; styles: string; icon: string; workers: Record<string, string> };
+let bundle: Promise<Bundle> | undefined;
 
 function compressed(asset: Asset, encoding: Encoding): Promise<Buffer> {
   return (asset.compressed[encoding] ??= compressors[encoding](asset.body));
 }
 
-function publishBundle() {
-  if (bundle) return bundle;
-  bundle = {
+// Loaded on the first GraphiQL request, not at start: its 9 MB of source cost ~80 ms of every
+// start and tens of MB of memory in servers nobody opens GraphiQL on.
+function publishBundle(): Promise<Bundle> {
+  bundle ??= import('@graphql-yoga/render-graphiql/graphiql').then(publishParts);
+  return bundle;
+}
+
+function publishParts({
+  css,
+  editorWorkerService,
+  favicon,
+  graphqlWorker,
+  js,
+  jsonWorker,
+}: typeof import('@graphql-yoga/render-graphiql/graphiql')): Bundle {
+  const published = {
     script: publish('graphiql', 'js', 'text/javascript; charset=utf-8', Buffer.from(js)),
     styles: publish('graphiql', 'css', 'text/css; charset=utf-8', Buffer.from(css)),
     icon: publish('favicon', 'ico', 'image/x-icon', Buffer.from(favicon.slice(favicon.indexOf(',') + 1), 'base64')),
@@ -54,12 +67,12 @@ function publishBundle() {
   };
   // Compressed off the event loop (zlib's thread pool), ahead of the first page's requests.
   for (const asset of assets.values()) for (const encoding of ['br', 'gzip'] as const) void compressed(asset, encoding);
-  return bundle;
+  return published;
 }
 
 /** yoga's `renderGraphiQL`: the page, with its options in a start script of their own (no inline script). */
-export function renderGraphiQL(options: Record<string, unknown> & { title?: string }): string {
-  const { script, styles, icon, workers } = publishBundle();
+export async function renderGraphiQL(options: Record<string, unknown> & { title?: string }): Promise<string> {
+  const { script, styles, icon, workers } = await publishBundle();
   const start = publish(
     'start',
     'js',
@@ -105,7 +118,7 @@ export async function serveGraphiQLAsset(req: IncomingMessage, res: ServerRespon
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method not allowed\n');
     return;
   }
-  publishBundle();
+  await publishBundle();
   const asset = assets.get(pathname.slice(GRAPHIQL_ASSETS_PATH.length));
   if (!asset) {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
