@@ -4,7 +4,8 @@
 // measured start is a restart (no initdb); the two commands alternate, BENCH_ROUNDS each (5).
 // Per start: spawn → the "Keyplane listening" line (wall clock), and the server process's RSS
 // (VmRSS; the embedded PostgreSQL's processes are not counted) after BENCH_IDLE_MS (3000) idle.
-// Needs dist/ (`npm run build`).
+// Needs dist/ (`npm run build`). BENCH_TSX_ROOT: another checkout to run the tsx start from (an
+// older commit, with node_modules and src/generated in place), to compare across commits.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 3000);
+const TSX_ROOT = process.env.BENCH_TSX_ROOT ? path.resolve(process.env.BENCH_TSX_ROOT) : ROOT;
 
 const commands = {
   tsx: ['--import', 'tsx', 'src/main.ts'],
@@ -25,7 +27,7 @@ type Variant = keyof typeof commands;
 async function startOnce(variant: Variant, dataDir: string): Promise<{ listeningMs: number; rssMiB: number }> {
   const began = performance.now();
   const child = spawn(process.execPath, commands[variant], {
-    cwd: ROOT,
+    cwd: variant === 'tsx' ? TSX_ROOT : ROOT,
     env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
