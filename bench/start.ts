@@ -2,8 +2,9 @@
 // `npm start`, still `npm run dev`'s loader) against the compiled dist/ (`npm start`), on the
 // embedded default. One DATA_DIR, initialised by a first start that is not counted, so every
 // measured start is a restart (no initdb); the two commands alternate, BENCH_ROUNDS each (5).
-// Per start: spawn → the "Keyplane listening" line (wall clock), and the server process's RSS
-// (VmRSS; the embedded PostgreSQL's processes are not counted) after BENCH_IDLE_MS (3000) idle.
+// Per start: spawn → the "Keyplane listening" line (wall clock; and the server process's CPU time
+// by then, which a busy machine inflates less), and the server process's RSS (VmRSS; the embedded
+// PostgreSQL's processes are not counted) after BENCH_IDLE_MS (3000) idle.
 // Needs dist/ (`npm run build`). BENCH_TSX_ROOT: another checkout to run the tsx start from (an
 // older commit, with node_modules and src/generated in place), to compare across commits.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -24,7 +25,13 @@ const commands = {
 } as const;
 type Variant = keyof typeof commands;
 
-async function startOnce(variant: Variant, dataDir: string): Promise<{ listeningMs: number; rssMiB: number }> {
+interface StartResult {
+  listeningMs: number;
+  cpuMs: number;
+  rssMiB: number;
+}
+
+async function startOnce(variant: Variant, dataDir: string): Promise<StartResult> {
   const began = performance.now();
   const child = spawn(process.execPath, commands[variant], {
     cwd: variant === 'tsx' ? TSX_ROOT : ROOT,
@@ -33,17 +40,20 @@ async function startOnce(variant: Variant, dataDir: string): Promise<{ listening
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    const listeningMs = await new Promise<number>((resolve, reject) => {
+    const [listeningMs, cpuMs] = await new Promise<[number, number]>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (chunk: Buffer) => {
         out += chunk.toString();
-        if (out.includes('Keyplane listening on ')) resolve(performance.now() - began);
+        if (out.includes('Keyplane listening on ')) {
+          const wall = performance.now() - began;
+          cpuTimeMs(child).then((cpu) => resolve([wall, cpu]), reject);
+        }
       });
       child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
       void exited.then(() => reject(new Error(`${variant} exited before listening:\n${out}`)));
     });
     await sleep(IDLE_MS);
-    return { listeningMs, rssMiB: await rssMiB(child) };
+    return { listeningMs, cpuMs, rssMiB: await rssMiB(child) };
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -54,6 +64,13 @@ async function rssMiB(child: ChildProcess): Promise<number> {
   const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
   const kib = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
   return kib / 1024;
+}
+
+/** utime + stime (/proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms). */
+async function cpuTimeMs(child: ChildProcess): Promise<number> {
+  const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const median = (values: number[]) => {
@@ -72,7 +89,7 @@ async function main() {
   try {
     const first = await startOnce('compiled', dataDir);
     console.log(`first start (initdb, not counted): ${first.listeningMs.toFixed(0)} ms`);
-    const results: Record<Variant, { listeningMs: number; rssMiB: number }[]> = { tsx: [], compiled: [] };
+    const results: Record<Variant, StartResult[]> = { tsx: [], compiled: [] };
     for (let round = 1; round <= ROUNDS; round++) {
       // Alternating, and each round in the other order: a busy moment on the machine hits both.
       const order: Variant[] = round % 2 ? ['tsx', 'compiled'] : ['compiled', 'tsx'];
@@ -80,7 +97,7 @@ async function main() {
         const result = await startOnce(variant, dataDir);
         results[variant].push(result);
         console.log(
-          `round ${round} ${variant.padEnd(8)} listening ${result.listeningMs.toFixed(0).padStart(5)} ms  RSS ${result.rssMiB.toFixed(1)} MiB`,
+          `round ${round} ${variant.padEnd(8)} listening ${result.listeningMs.toFixed(0).padStart(5)} ms  CPU ${String(result.cpuMs).padStart(5)} ms  RSS ${result.rssMiB.toFixed(1)} MiB`,
         );
       }
     }
@@ -88,6 +105,7 @@ async function main() {
       const ms = results[variant].map((r) => r.listeningMs);
       const rss = results[variant].map((r) => r.rssMiB);
       return {
+        cpu: median(results[variant].map((r) => r.cpuMs)),
         ms: median(ms),
         msRange: `${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`,
         rss: median(rss),
@@ -96,16 +114,16 @@ async function main() {
     };
     const tsx = summary('tsx');
     const compiled = summary('compiled');
-    console.log(`\nmedian of ${ROUNDS}        warm start (range)          RSS at idle (range)`);
+    console.log(`\nmedian of ${ROUNDS}        warm start (range)          RSS at idle (range)       CPU to listening`);
     for (const [name, s] of [
       ['tsx', tsx],
       ['compiled', compiled],
     ] as const) {
       const start = `${name.padEnd(18)} ${s.ms.toFixed(0).padStart(5)} ms (${s.msRange})`;
-      console.log(`${start.padEnd(47)}${s.rss.toFixed(1)} MiB (${s.rssRange})`);
+      console.log(`${`${start.padEnd(47)}${s.rss.toFixed(1)} MiB (${s.rssRange})`.padEnd(73)}${s.cpu} ms`);
     }
     console.log(
-      `compiled / tsx     start ${(compiled.ms / tsx.ms).toFixed(2)} (${(tsx.ms / compiled.ms).toFixed(1)}× faster), RSS ${(compiled.rss / tsx.rss).toFixed(2)}`,
+      `compiled / tsx     start ${(compiled.ms / tsx.ms).toFixed(2)} (${(tsx.ms / compiled.ms).toFixed(1)}× faster), RSS ${(compiled.rss / tsx.rss).toFixed(2)}, CPU ${(compiled.cpu / tsx.cpu).toFixed(2)}`,
     );
   } finally {
     await rm(dataDir, { recursive: true, force: true });
