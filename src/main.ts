@@ -1,15 +1,14 @@
 // `npm start`: the server on the configured (by default embedded) parts.
 import { ConfigError, loadConfig } from './config.js';
-import { openDatabase } from './db/database.js';
 import { DataDirLockedError, EmbeddedPostgresError } from './db/embedded/embedded-postgres.js';
 import { MigrationsPendingError } from './db/migrate.js';
 import { createLogger } from './observability/log.js';
-import type { KeyplaneServer } from './server.js';
+import { startKeyplane } from './server.js';
 
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  let running: KeyplaneServer | undefined;
+  let running: Awaited<ReturnType<typeof startKeyplane>> | undefined;
   let stopSignal: string | undefined;
   const stop = (signal: string) => {
     if (stopSignal) return;
@@ -30,21 +29,15 @@ async function main() {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
 
   const began = Date.now();
-  const onFatal = (error: Error) => {
-    // PostgreSQL would not come back: say why, release what we hold, exit non-zero.
-    console.error(`Keyplane is stopping: ${error.message}`);
-    void (running?.close() ?? Promise.resolve()).finally(() => process.exit(1));
-    setTimeout(() => process.exit(1), 10_000).unref();
-  };
-  // The database opens (the embedded PostgreSQL starts in its own process, migrations run) while
-  // the server's modules load: ~0.3 s of a warm start that was spent waiting on one or the other.
-  const database = openDatabase({ ...config, log, role: 'server', onFatal });
-  database.catch(() => {}); // awaited by startKeyplane; not an unhandled rejection meanwhile
-  const { startKeyplane } = await import('./server.js').catch(async (error: unknown) => {
-    await database.then((db) => db.close()).catch(() => {});
-    throw error;
+  const server = await startKeyplane(config, {
+    log,
+    onFatal: (error) => {
+      // PostgreSQL would not come back: say why, release what we hold, exit non-zero.
+      console.error(`Keyplane is stopping: ${error.message}`);
+      void (running?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+      setTimeout(() => process.exit(1), 10_000).unref();
+    },
   });
-  const server = await startKeyplane(config, { log, onFatal, database });
   running = server;
   log.info({ ms: Date.now() - began }, 'started');
   console.log(`Keyplane listening on ${server.url}`);

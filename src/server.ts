@@ -66,19 +66,16 @@ export interface StartOptions {
   onFatal?: (error: Error) => void;
   /** how webhook endpoints' host names are resolved (default: the system's resolver, hosts file included) */
   resolveHost?: Resolver;
-  /** The database, already being opened (by `npm start`, while this module loaded); opened here when absent. */
-  database?: Promise<Database>;
 }
 
 export async function startKeyplane(config: Config, options: StartOptions = {}): Promise<KeyplaneServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  const db = await (options.database ??
-    openDatabase({
-      ...config,
-      log,
-      role: 'server',
-      onFatal: options.onFatal ?? ((error) => log.fatal({ err: error }, 'the database is gone for good')),
-    }));
+  const db = await openDatabase({
+    ...config,
+    log,
+    role: 'server',
+    onFatal: options.onFatal ?? ((error) => log.fatal({ err: error }, 'the database is gone for good')),
+  });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log, 'limits') : undefined;
   const secretBox = await openSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, log });
   if (config.databaseUrl && !config.encryptionKey) {
