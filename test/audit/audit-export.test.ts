@@ -135,7 +135,12 @@ describe('formats', () => {
     expect(parsed.map((e) => e.id)).toEqual((await eventsOf(team.teamId)).map((e) => e.id));
     expect(parsed.length).toBeGreaterThan(4_500);
     const first = parsed.find((e) => e.action === 'exposure.reported')!;
-    expect(first).toMatchObject({ actorType: 'USER', userAgent: UA, address: '127.0.0.1', summary: expect.stringContaining('line 3\ufffdand 4') });
+    expect(first).toMatchObject({
+      actorType: 'USER',
+      userAgent: UA,
+      address: '127.0.0.1',
+      summary: expect.stringContaining('line 3\ufffdand 4'),
+    });
   });
 
   it('from is inclusive, to exclusive', async () => {
