@@ -165,7 +165,12 @@ describe('npm start on the embedded PostgreSQL', () => {
     const deadline = Date.now() + 20_000;
     while (!up && Date.now() < deadline) {
       const began = Date.now();
-      const r = await post(server.url, key, '{ apiKeys { id } }');
+      // A transport failure is recorded as status 0 with the server's last output, to say why.
+      const r = await post(server.url, key, '{ apiKeys { id } }').catch((error: Error) => {
+        throw new Error(
+          `${error.message} (${String(error.cause)}) after ${JSON.stringify(answers)}; server said: ${server.output().slice(-2_000)}`,
+        );
+      });
       answers.push({ status: r.status, code: r.body.errors?.[0]?.extensions?.code, ms: Date.now() - began });
       up = r.status === 200 && !r.body.errors;
       if (!up) await sleep(20);
