@@ -75,9 +75,28 @@ const schema = z.object({
     .optional(),
   GRAPHIQL: booleanSetting.default(true),
   MIGRATE_ON_START: booleanSetting.default(true),
+  // OpenTelemetry's standard names (the OTLP exporter specification): traces go to
+  // OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces over OTLP/HTTP; unset, nothing is traced.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .transform((value, ctx) => parseOtlpEndpoint(value, ctx))
+    .optional(),
+  OTEL_SERVICE_NAME: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,100}$/, 'printable ASCII without spaces, at most 100 characters')
+    .default('keyplane'),
 });
 
-const SECRET_BEARING = new Set(['KEY_PEPPER', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'ENCRYPTION_KEY', 'GITLAB_REVOCATION_TOKEN']);
+const SECRET_BEARING = new Set([
+  'KEY_PEPPER',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'SMTP_URL',
+  'ENCRYPTION_KEY',
+  'GITLAB_REVOCATION_TOKEN',
+  // a collector's URL may carry a token in its query
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+]);
 
 export type Env = z.input<typeof schema>;
 
@@ -141,6 +160,11 @@ export interface Config {
    * them to `keyplane migrate` in the deploy pipeline, and a server finding any pending refuses to start.
    */
   migrateOnStart: boolean;
+  /**
+   * OTEL_EXPORTER_OTLP_ENDPOINT + OTEL_SERVICE_NAME: traces exported over OTLP/HTTP to `url`
+   * (the endpoint's /v1/traces). Unset: no tracing at all (observability/tracing.ts is not loaded).
+   */
+  tracing?: { url: string; serviceName: string };
 }
 
 export class ConfigError extends Error {}
@@ -196,6 +220,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookAllowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS,
     encryptionKey: e.ENCRYPTION_KEY,
     migrateOnStart: e.MIGRATE_ON_START,
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT ? { url: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME } : undefined,
   };
 }
 
@@ -251,6 +276,26 @@ function parsePublicUrl(value: string, ctx: z.RefinementCtx): string {
   if (url.username || url.password) return fail('must not contain credentials');
   if (url.search || url.hash || /[?#]/.test(value)) return fail('must not have a query or a fragment');
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base http(s) URL. Per the OTLP exporter
+ * specification, the traces' URL is the base with `v1/traces` appended to its path (a path prefix
+ * kept: http://collector:4318/otlp → http://collector:4318/otlp/v1/traces).
+ */
+function parseOtlpEndpoint(value: string, ctx: z.RefinementCtx): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    url = new URL('about:blank');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: 'must be an absolute http:// or https:// URL (OTLP/HTTP, e.g. http://localhost:4318)' });
+    return z.NEVER;
+  }
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return url.toString();
 }
 
 /** ENCRYPTION_KEY: 32 random bytes, as 64 hex digits or base64 (`openssl rand -base64 32`). */

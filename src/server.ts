@@ -23,6 +23,7 @@ import { schema } from './graphql/schema.js';
 import { useStripOriginalError } from './graphql/strip-original-error.js';
 import { createLogger, yogaLogger } from './observability/log.js';
 import type { Metrics } from './observability/metrics.js';
+import type { Tracing } from './observability/tracing.js';
 import { useRequestLimits } from './ratelimit/plugin.js';
 import { useSharedSubscriptionExecution } from './realtime/shared-execution.js';
 import { attachWebSocketServer } from './realtime/websocket.js';
@@ -70,11 +71,17 @@ export interface StartOptions {
 
 export async function startKeyplane(config: Config, options: StartOptions = {}): Promise<KeyplaneServer> {
   const log = options.log ?? createLogger(config.logLevel);
+  // Loaded only when traces are exported: unset, none of OpenTelemetry is loaded or registered.
+  const tracing = config.tracing ? (await import('./observability/tracing.js')).startTracing({ ...config.tracing, log }) : undefined;
   const db = await openDatabase({
     ...config,
     log,
     role: 'server',
     onFatal: options.onFatal ?? ((error) => log.fatal({ err: error }, 'the database is gone for good')),
+    extendClient: tracing?.tracePrisma,
+  }).catch(async (error: unknown) => {
+    await tracing?.shutdown();
+    throw error;
   });
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log, 'limits') : undefined;
   const secretBox = await openSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, log });
@@ -83,19 +90,20 @@ export async function startKeyplane(config: Config, options: StartOptions = {}):
       'ENCRYPTION_KEY is not set: secrets are sealed with the key file in DATA_DIR; instances sharing this database need one ENCRYPTION_KEY',
     );
   }
-  const services = createServices(config, db, log, secretBox, redis, { resolveHost: options.resolveHost });
+  const services = createServices(config, db, log, secretBox, redis, { resolveHost: options.resolveHost, tracing });
   try {
-    return await serve(config, services);
+    return await serve(config, services, tracing);
   } catch (error) {
     // A failed start (port taken, say) must not leave the data directory locked.
     await services.stop();
     redis?.disconnect();
     await db.close();
+    await tracing?.shutdown();
     throw error;
   }
 }
 
-async function serve(config: Config, services: Services): Promise<KeyplaneServer> {
+async function serve(config: Config, services: Services, tracing: Tracing | undefined): Promise<KeyplaneServer> {
   const { log, redis, db } = services;
 
   const bootstrap = await bootstrapTeam(
@@ -126,6 +134,8 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
     // the usage from useRequestLimits.
     context: { services: requestServices(services) },
     plugins: [
+      // First: their spans hold everything the others do (OTEL_EXPORTER_OTLP_ENDPOINT set only).
+      ...(tracing?.plugins ?? []),
       useBodySizeLimit(MAX_BODY_BYTES),
       useMalformedRequestErrors({ authFailures: services.authFailures, addressOf }),
       ...armor.protect().plugins,
@@ -250,6 +260,8 @@ async function serve(config: Config, services: Services): Promise<KeyplaneServer
         await services.stop();
         redis?.disconnect();
         await db.close();
+        // Last: the spans of the stop are exported too.
+        await tracing?.shutdown();
       })()),
   };
 }

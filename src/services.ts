@@ -24,6 +24,7 @@ import { EmailDispatcher } from './notifications/email-dispatcher.js';
 import { ExpiryReminders } from './notifications/expiry-reminders.js';
 import { NotificationService } from './notifications/service.js';
 import { Metrics } from './observability/metrics.js';
+import type { Tracing } from './observability/tracing.js';
 import { AuthFailureLimiter } from './ratelimit/address-limiter.js';
 import { KeyRateLimiter } from './ratelimit/key-limiter.js';
 import { MonthlyQuota } from './ratelimit/quota.js';
@@ -112,6 +113,8 @@ export interface Services {
 export interface ServiceOptions {
   /** how webhook endpoints' host names are resolved (default: the system's resolver) */
   resolveHost?: Resolver;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT set: revocations and key change deliveries are spans */
+  tracing?: Tracing;
 }
 
 export function createServices(
@@ -149,7 +152,7 @@ export function createServices(
     allowPrivateUrls: config.webhookAllowPrivateUrls,
     resolveHost: options.resolveHost,
   });
-  const revocation = new RevocationService(prisma, keyChanges, pubsub, emails);
+  const revocation = new RevocationService(prisma, keyChanges, pubsub, emails, options.tracing);
   const expiryJobIntervalMs = config.expiryJobIntervalSeconds * 1000;
   const expiryJob = new ExpiryJob(revocation, log, expiryJobIntervalMs);
   // A job of its own on the same period: reminders are notifications, not a revocation step.
@@ -186,7 +189,7 @@ export function createServices(
     if (event.change !== 'created') sockets.onKeyChanged(event);
     webhookEvents.nudge();
   });
-  const keyFeed = new KeyChangeFeed(db, keyChanges, auth, log);
+  const keyFeed = new KeyChangeFeed(db, keyChanges, auth, log, { tracing: options.tracing });
   const quota = new MonthlyQuota(prisma, config.monthlyQuota, log, redis, config.redisKeyPrefix);
   const authFailures = new AuthFailureLimiter(config.authFailuresPerMinute, redis, config.redisKeyPrefix);
   const auditRetention = new AuditRetentionJob(prisma, config.auditRetentionDays, log);

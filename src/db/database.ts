@@ -43,12 +43,14 @@ export interface DatabaseOptions {
   onFatal?: (error: Error) => void;
   /** false (MIGRATE_ON_START=false): pending migrations are refused (MigrationsPendingError), not applied */
   migrateOnStart?: boolean;
+  /** wraps the client the services use (tracing: a span per call) */
+  extendClient?: (client: PrismaClient) => PrismaClient;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const location = await locateDatabase(options);
   try {
-    return await openPostgres(location, options.migrateOnStart ?? true);
+    return await openPostgres(location, options.migrateOnStart ?? true, options.extendClient);
   } catch (error) {
     await location.release();
     throw error;
@@ -109,16 +111,22 @@ async function refuseUnmigrated(databaseUrl: string): Promise<void> {
   if (status.pending.length > 0) throw new MigrationsPendingError(status.pending);
 }
 
-async function openPostgres({ url: databaseUrl, kind, embedded }: DatabaseLocation, migrateOnStart: boolean): Promise<Database> {
+async function openPostgres(
+  { url: databaseUrl, kind, embedded }: DatabaseLocation,
+  migrateOnStart: boolean,
+  extendClient: (client: PrismaClient) => PrismaClient = (client) => client,
+): Promise<Database> {
   if (migrateOnStart) await migrateDatabase(databaseUrl);
   else await refuseUnmigrated(databaseUrl);
   // A request never waits long on a database that does not answer: a connection (or a free pool
   // slot) not had within this time fails, and becomes a coded 503 (outage.ts). The adapter listens
   // for 'error' on idle pool clients (a restart ends them: 57P01), so they do not crash the process.
-  const prisma = new PrismaClient({
-    adapter: new PrismaPg({ connectionString: databaseUrl, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS }),
-    transactionOptions: TRANSACTION_OPTIONS,
-  });
+  const prisma = extendClient(
+    new PrismaClient({
+      adapter: new PrismaPg({ connectionString: databaseUrl, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS }),
+      transactionOptions: TRANSACTION_OPTIONS,
+    }),
+  );
   return {
     kind,
     prisma,

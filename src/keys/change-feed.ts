@@ -15,6 +15,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/database.js';
 import type { Subscription } from '../db/listener.js';
 import type { ApiKeyStatus, KeyKind, RevocationReason } from '../generated/prisma/enums.js';
+import type { Tracing } from '../observability/tracing.js';
 import { CHANGE_BY_REASON, KEY_ROW, type KeyChanged, type KeyChanges, type KeyRow, keyChanged } from './events.js';
 import { withOverlap } from './rotation.js';
 
@@ -48,6 +49,8 @@ interface KeyChangeNotice {
   revokedById: string | null;
   expiresAt: string | null;
   updatedAt: string;
+  /** the W3C traceparent of the revocation that made the change, when it was traced (migration key_change_trace) */
+  traceparent?: string | null;
 }
 
 const dateOf = (iso: string | null) => (iso === null ? null : new Date(iso));
@@ -101,7 +104,7 @@ export class KeyChangeFeed {
     private readonly changes: KeyChanges,
     private readonly auth: Authenticator,
     private readonly log: Logger,
-    private readonly reconcileMs = RECONCILE_MS,
+    private readonly options: { reconcileMs?: number; tracing?: Tracing } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -113,7 +116,7 @@ export class KeyChangeFeed {
       await this.subscription.close();
       return;
     }
-    this.timer = setInterval(() => void this.reconcile(), this.reconcileMs);
+    this.timer = setInterval(() => void this.reconcile(), this.options.reconcileMs ?? RECONCILE_MS);
     this.timer.unref();
   }
 
@@ -186,6 +189,7 @@ export class KeyChangeFeed {
 
   private onPayload(payload: string): void {
     let event: KeyChanged | null;
+    let traceparent: string | null | undefined;
     try {
       const notice = JSON.parse(payload) as KeyChangeNotice | CallerChangeNotice;
       // A member or a team changed: the cached verifications holding its rows go (viewer, roles
@@ -196,11 +200,28 @@ export class KeyChangeFeed {
         return;
       }
       event = eventOf(notice as KeyChangeNotice);
+      traceparent = (notice as KeyChangeNotice).traceparent;
     } catch (error) {
       this.log.error({ err: error }, 'unreadable key change notification');
       return;
     }
-    if (event) this.announce(event);
+    if (!event) return;
+    const { tracing } = this.options;
+    // A traced revocation's change (not its echo here, which the bus drops): its delivery on this
+    // instance (the cache, the sockets, apiKeyRevoked) is a span of the revocation's trace.
+    if (tracing && traceparent && !this.changes.delivered(event.id)) {
+      const change = event;
+      void tracing.span(
+        'keyplane.key_change.deliver',
+        (span) => {
+          span.setAttributes({ 'keyplane.key.id': change.keyId, 'keyplane.key_change': change.change });
+          this.announce(change);
+        },
+        traceparent,
+      );
+      return;
+    }
+    this.announce(event);
   }
 
   /**

@@ -117,7 +117,7 @@ const REMEMBER_MS = 60_000;
 
 export class KeyChanges extends EventEmitter<{ changed: [KeyChanged] }> {
   /** identities delivered in the last REMEMBER_MS, oldest first */
-  private readonly delivered = new Map<string, number>();
+  private readonly deliveredAt = new Map<string, number>();
   private readonly streams = new Map<string, Set<(event: KeyChanged) => void>>();
 
   constructor() {
@@ -125,17 +125,22 @@ export class KeyChanges extends EventEmitter<{ changed: [KeyChanged] }> {
     this.setMaxListeners(0); // tests and tools listen too; subscriptions use streams (by team)
   }
 
+  /** Whether a change of this identity was delivered already (its other copies are dropped). */
+  delivered(id: string): boolean {
+    return this.deliveredAt.has(id);
+  }
+
   /**
    * Delivers the change, synchronously: first to the listeners of 'changed' (the cache, the
    * sockets), then to the team's streams. Its other copies are dropped.
    */
   publish(event: KeyChanged): void {
-    if (this.delivered.has(event.id)) return;
+    if (this.deliveredAt.has(event.id)) return;
     const now = Date.now();
-    this.delivered.set(event.id, now);
-    for (const [id, at] of this.delivered) {
+    this.deliveredAt.set(event.id, now);
+    for (const [id, at] of this.deliveredAt) {
       if (now - at < REMEMBER_MS) break;
-      this.delivered.delete(id);
+      this.deliveredAt.delete(id);
     }
     this.emit('changed', event);
     for (const push of this.streams.get(event.teamId) ?? []) push(event);

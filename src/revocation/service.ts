@@ -14,6 +14,7 @@ import { CHANGE_BY_REASON, type KeyChanges, type KeyRow, keyChanged } from '../k
 import { displayHint } from '../keys/format.js';
 import { NO_PREVIOUS_SECRET } from '../keys/rotation.js';
 import { type RevokedKey, type WrittenNotification, writeRevocationNotices } from '../notifications/revocation-notices.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { KeyplanePubSub } from '../realtime/pubsub.js';
 
 export interface RevokeOptions {
@@ -69,14 +70,38 @@ export class RevocationService {
     private readonly keyChanges: KeyChanges,
     private readonly pubsub: KeyplanePubSub,
     private readonly outbox: OutboxListener,
+    private readonly tracing?: Tracing,
   ) {}
 
   /**
    * Runs `work` in a transaction of its own, with a `Revoker` bound to it; what it revoked is
    * announced after commit (before this resolves), nothing when it throws.
    */
-  async transaction<T>(work: (tx: Prisma.TransactionClient, revoke: Revoker) => Promise<T>): Promise<T> {
-    const done: Revocation[] = [];
+  transaction<T>(work: (tx: Prisma.TransactionClient, revoke: Revoker) => Promise<T>): Promise<T> {
+    const { tracing } = this;
+    if (!tracing) return this.revokeInTransaction(work);
+    // Traced: a span around it, and its trace context in the transaction (SET LOCAL), where the
+    // key trigger puts it in the change's NOTIFY: the other instances' delivery joins this trace.
+    return tracing.span('keyplane.revocation', async (span) => {
+      const done: Revocation[] = [];
+      const result = await this.revokeInTransaction(async (tx, revoke) => {
+        await tx.$queryRaw`SELECT set_config('keyplane.traceparent', ${tracing.traceparent() ?? ''}, true)`;
+        return work(tx, revoke);
+      }, done);
+      const keys = done.flatMap((r) => r.keys);
+      const [only] = keys.length === 1 ? keys : [];
+      span.setAttributes({
+        'keyplane.revoked_keys': keys.length,
+        ...(only ? { 'keyplane.key.id': only.id, 'keyplane.revocation.reason': only.revocationReason ?? '' } : {}),
+      });
+      return result;
+    });
+  }
+
+  private async revokeInTransaction<T>(
+    work: (tx: Prisma.TransactionClient, revoke: Revoker) => Promise<T>,
+    done: Revocation[] = [],
+  ): Promise<T> {
     let open = true;
     const record = async (revocation: Promise<Revocation>) => {
       if (!open) throw new Error('a Revoker was used after its transaction ended');
