@@ -27,8 +27,16 @@
 // Knobs (trial runs only; below the defaults the output says it is no figure):
 //   BENCH_SECONDS=8 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_WARMUP_SECONDS=2
 //   BENCH_STATS_SETTLE_MS=11000 (PostgreSQL publishes a backend's counters up to 10 s late)
+// Before/after (issue 20's "costs nothing measurable"):
+//   BENCH_BASELINE_CHECKOUT=<dir>  the baseline is Keyplane from that checkout (e.g. `git archive
+//             main`), same database and settings, instead of bare yoga; rows report the median of
+//             the rounds' ratios and their spread; Q4 is skipped.
+//   BENCH_OTLP=1  this checkout's Keyplane exports traces (OTEL_EXPORTER_OTLP_ENDPOINT) to an
+//             OTLP/HTTP receiver in the bench that accepts and discards them.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +57,8 @@ const MODES = (process.env.BENCH_MODES || 'default,pg+redis')
   .split(',')
   .map((m) => m.trim())
   .filter(Boolean);
+const BASELINE_CHECKOUT = process.env.BENCH_BASELINE_CHECKOUT ? path.resolve(process.env.BENCH_BASELINE_CHECKOUT) : undefined;
+const OTLP = process.env.BENCH_OTLP === '1';
 const TRIAL = SECONDS < 8 || ROUNDS < 3 || CONNECTIONS !== 32;
 const AUTH_FAILURES = 20; // the default of AUTH_FAILURES_PER_MINUTE, set explicitly below
 const TEAM_KEYS = 10_000;
@@ -75,9 +85,9 @@ interface Proc {
   bootstrapKey?: string;
 }
 
-function launch(script: string, env: Record<string, string>, label: string, expectBootstrapKey = false): Promise<Proc> {
+function launch(script: string, env: Record<string, string>, label: string, expectBootstrapKey = false, cwd = ROOT): Promise<Proc> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -416,6 +426,7 @@ async function runMode(mode: string): Promise<ModeResult> {
   let kp: Proc | undefined;
   let bare: Proc | undefined;
   let stats: pg.Client | undefined;
+  const otlp = OTLP ? await discardingOtlpReceiver() : undefined;
   try {
     // First start: migrations and the bootstrap key; seed; then a restart, so that the runs see
     // a server in its steady state (key index loaded from the seeded table, not built by 10,000
@@ -424,13 +435,26 @@ async function runMode(mode: string): Promise<ModeResult> {
     kp = first;
     const seeded = await seed(await dbUrlNow(), first.url, first.bootstrapKey!);
     await stopProc(kp);
-    kp = await launch('src/main.ts', env, 'keyplane');
+    kp = await launch('src/main.ts', otlp ? { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint } : env, 'keyplane');
     const dbUrl = await dbUrlNow();
-    bare = await launch(
-      'bench/bare-server.ts',
-      { DATABASE_URL: dbUrl, BARE_PRINCIPALS: JSON.stringify({ 'bare-admin': seeded.admin, 'bare-member': seeded.member }) },
-      'bare',
-    );
+    bare = BASELINE_CHECKOUT
+      ? // The same settings on the same database (embedded: its server, by URL, with a DATA_DIR of its own).
+        await launch(
+          'src/main.ts',
+          {
+            ...env,
+            DATABASE_URL: dbUrl,
+            ...(mode === 'default' ? { DATA_DIR: await mkdtemp(path.join(tmpdir(), 'keyplane-bench-base-')) } : {}),
+          },
+          'baseline',
+          false,
+          BASELINE_CHECKOUT,
+        )
+      : await launch(
+          'bench/bare-server.ts',
+          { DATABASE_URL: dbUrl, BARE_PRINCIPALS: JSON.stringify({ 'bare-admin': seeded.admin, 'bare-member': seeded.member }) },
+          'bare',
+        );
     stats = new pg.Client({ connectionString: dbUrl });
     await stats.connect();
     const keyplaneProc = kp;
@@ -443,7 +467,7 @@ async function runMode(mode: string): Promise<ModeResult> {
     };
 
     const kpKey = { admin: seeded.adminKey, member: seeded.memberKey };
-    const baseKey = { admin: 'bare-admin', member: 'bare-member' };
+    const baseKey = BASELINE_CHECKOUT ? kpKey : { admin: 'bare-admin', member: 'bare-member' };
     const rows: (Row & { who: 'admin' | 'member' })[] = [
       {
         id: 'Q1',
@@ -492,9 +516,9 @@ async function runMode(mode: string): Promise<ModeResult> {
         else console.log(`  Q3 answers totalCount ${c.totalCount}, 50 edges by ${creators.size} creators`);
       }
     }
-    const q4probe = await post(kp.url, generateKey('PERSONAL'), Q1); // opens the address's failure window
+    const q4probe = BASELINE_CHECKOUT ? undefined : await post(kp.url, generateKey('PERSONAL'), Q1); // opens the address's failure window
     let windowStart = Date.now(); // that window, as the answers show it
-    if (q4probe.status !== 401) invalid.push(`Q4: a random key was answered ${q4probe.status}, not 401`);
+    if (q4probe && q4probe.status !== 401) invalid.push(`Q4: a random key was answered ${q4probe.status}, not 401`);
     if (invalid.length) return { label, rows, q4: [], invalid, belowTarget: [] };
 
     // Warm both sides of every row (JIT, caches, pools).
@@ -526,6 +550,10 @@ async function runMode(mode: string): Promise<ModeResult> {
         }
         process.stdout.write(` ${row.id}`);
       }
+      if (BASELINE_CHECKOUT) {
+        process.stdout.write('\n');
+        continue;
+      }
       // Q4: guesses from one address. The counters of the server's backends reach the statistics
       // up to 10 s late: settle before and after.
       await sleep(SETTLE_MS);
@@ -552,6 +580,8 @@ async function runMode(mode: string): Promise<ModeResult> {
   } finally {
     await stats?.end().catch(() => {});
     await Promise.all([stopProc(bare), stopProc(kp)]);
+    if (otlp) console.log(`  OTLP receiver: ${otlp.received()} export requests accepted and discarded`);
+    await otlp?.close();
     if (admin) {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((e: unknown) => console.error(`could not drop ${name}:`, e));
       await admin.end();
@@ -575,6 +605,24 @@ async function runMode(mode: string): Promise<ModeResult> {
   }
 }
 
+/** BENCH_OTLP: an OTLP/HTTP receiver that reads each export and answers 200, keeping nothing. */
+async function discardingOtlpReceiver() {
+  let received = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received: () => received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 
@@ -592,7 +640,9 @@ function report(r: ModeResult) {
     const a = agg(row.kp);
     const b = agg(row.base);
     const ratio = a.rps / b.rps;
-    const per = row.kp.map((x, i) => f(x.rps / row.base[i].rps, 2)).join(', ');
+    const ratios = row.kp.map((x, i) => x.rps / row.base[i].rps);
+    const sorted = [...ratios].sort((x, y) => x - y);
+    const per = `${ratios.map((x) => f(x, 2)).join(', ')}${BASELINE_CHECKOUT ? `; median ${f(sorted[Math.floor(sorted.length / 2)], 3)}, spread ${f(sorted[0], 2)}–${f(sorted[sorted.length - 1], 2)}` : ''}`;
     const verdict = row.target == null ? '' : ratio >= row.target ? `≥ ${row.target} ok` : `≥ ${row.target} BELOW TARGET`;
     if (row.target != null && ratio < row.target) r.belowTarget.push(`${row.id} ${f(ratio, 2)}× (target ${row.target}×)`);
     console.log(
@@ -632,6 +682,10 @@ console.log(
     .map((x) => x.toFixed(2))
     .join(' ')} at start (the machine is shared: compare ratios, not rps)`,
 );
+if (BASELINE_CHECKOUT)
+  console.log(
+    `BASELINE: Keyplane from ${BASELINE_CHECKOUT} (the rows' "vs …" name the usual baselines; their targets do not apply)${OTLP ? '; this checkout exports traces to a discarding OTLP receiver' : ''}`,
+  );
 if (TRIAL)
   console.log(
     `TRIAL SETTINGS (BENCH_SECONDS=${SECONDS} BENCH_ROUNDS=${ROUNDS} BENCH_CONNECTIONS=${CONNECTIONS}): not the benchmark's figures`,

@@ -211,14 +211,17 @@ export class KeyChangeFeed {
     // instance (the cache, the sockets, apiKeyRevoked) is a span of the revocation's trace.
     if (tracing && traceparent && !this.changes.delivered(event.id)) {
       const change = event;
-      void tracing.span(
-        'keyplane.key_change.deliver',
-        (span) => {
-          span.setAttributes({ 'keyplane.key.id': change.keyId, 'keyplane.key_change': change.change });
-          this.announce(change);
-        },
-        traceparent,
-      );
+      // The work runs at once (in order with the next payloads); only the span's end is async.
+      tracing
+        .span(
+          'keyplane.key_change.deliver',
+          (span) => {
+            span.setAttributes({ 'keyplane.key.id': change.keyId, 'keyplane.key_change': change.change });
+            this.announce(change);
+          },
+          traceparent,
+        )
+        .catch((error: unknown) => this.log.error({ err: error }, 'could not deliver a key change'));
       return;
     }
     this.announce(event);
