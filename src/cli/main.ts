@@ -1,4 +1,5 @@
 // The `keyplane` command line: administrative commands on the configured database.
+import '../node-version.js'; // first: an unsupported Node.js stops here, before the rest loads
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
