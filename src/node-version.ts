@@ -10,8 +10,8 @@ export function unsupportedNodeMessage(version: string): string | undefined {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   if (major > 22 || (major === 22 && minor >= 15)) return undefined;
   return (
-    `Keyplane needs Node.js 26 (or 22.15 or later on the 22 line), not ${version}: ` +
-    'install Node.js 26 LTS, or run `npm ci` then `npm start`, which use the Node.js 26 that `npm ci` puts in node_modules.'
+    `Keyplane needs Node.js 26 (or 22.15 or later on the 22 line), not ${version}: install Node.js 26 LTS, ` +
+    'or start it through npm after `npm ci` (`npm start`, `npx keyplane`), which then runs the Node.js 26 that `npm ci` put in node_modules.'
   );
 }
 

@@ -34,6 +34,9 @@ async function main() {
     onFatal: (error) => {
       // PostgreSQL would not come back: say why, release what we hold, exit non-zero.
       console.error(`Keyplane is stopping: ${error.message}`);
+      // Non-zero however the process ends: closing may leave the event loop empty before the
+      // promise below settles (seen once under load: exit code 0), and the timer is unref'd.
+      process.exitCode = 1;
       void (running?.close() ?? Promise.resolve()).finally(() => process.exit(1));
       setTimeout(() => process.exit(1), 10_000).unref();
     },
