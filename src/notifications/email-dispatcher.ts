@@ -6,6 +6,7 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { NudgedLoop } from '../jobs/nudged-loop.js';
 import type { OutboxListener } from '../revocation/service.js';
 
 interface ClaimedEmail {
@@ -35,10 +36,8 @@ const DEFAULT_LEASE_SECONDS = 60;
 
 export class EmailDispatcher implements OutboxListener {
   private readonly transport: Transporter | null;
-  private timer?: NodeJS.Timeout;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  /** a pass on each nudge (after a revocation) and every pollMs */
+  private readonly loop: NudgedLoop;
   sent = 0;
   failed = 0;
 
@@ -58,6 +57,7 @@ export class EmailDispatcher implements OutboxListener {
           socketTimeout: leaseMs / 3,
         })
       : null;
+    this.loop = new NudgedLoop('email dispatcher pass', async () => (await this.sendBatch()) > 0, log, options.pollMs ?? 2_000);
   }
 
   queued(emailIds: string[]): void {
@@ -66,37 +66,16 @@ export class EmailDispatcher implements OutboxListener {
   }
 
   start(): void {
-    if (!this.transport) return;
-    this.timer = setInterval(() => this.nudge(), this.options.pollMs ?? 2_000);
-    this.timer.unref();
-    this.nudge();
+    if (this.transport) this.loop.start();
   }
 
   /** Runs a pass now, or right after the one under way. */
   nudge(): void {
-    if (!this.transport || this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          while ((await this.sendBatch()) > 0 && !this.stopped);
-        } catch (error) {
-          this.log.error({ err: error }, 'email dispatcher pass failed');
-        }
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-    });
+    if (this.transport) this.loop.nudge();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
     this.transport?.close();
   }
 
